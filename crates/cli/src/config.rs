@@ -1,0 +1,232 @@
+//! Settings: defaults, then `vouch.toml`, then `VOUCH_*` environment variables, then
+//! flags — each later source wins. Parsed once into a raw form, validated into [`Config`].
+
+use anyhow::{bail, Context as _, Result};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use vouch_server::ServerConfig;
+use vouch_store::crypto::{MasterKeySource, SecretKey};
+
+/// Environment variables vouch reads; any other `VOUCH_*` is warned about.
+pub const KNOWN_ENV: &[&str] = &[
+    "VOUCH_CONFIG",
+    "VOUCH_LISTEN",
+    "VOUCH_DATA_DIR",
+    "VOUCH_DATABASE_URL",
+    "VOUCH_MASTER_KEY",
+    "VOUCH_MASTER_KEY_FILE",
+    "VOUCH_LOG_FORMAT",
+    "VOUCH_BODY_LIMIT",
+    "VOUCH_ALLOW_PRIVATE_WEBHOOKS",
+    "VOUCH_WEBHOOK_RETRY_BASE_MS",
+    "VOUCH_WEBHOOK_MAX_AGE_SECS",
+    "VOUCH_WEBHOOK_TIMEOUT_MS",
+    "VOUCH_WEBHOOK_LEASE_MS",
+    "VOUCH_CLIENT_RATE_LIMIT",
+];
+
+/// `vouch.toml`, every key optional. See `vouch.example.toml` for each key's default.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// Address to listen on.
+    pub listen: Option<String>,
+    /// Data directory (SQLite file, master key file).
+    pub data_dir: Option<PathBuf>,
+    /// `sqlite://…` or `postgres://…`.
+    pub database_url: Option<String>,
+    /// Path of the master key file.
+    pub master_key_file: Option<PathBuf>,
+    /// `text` or `json`.
+    pub log_format: Option<String>,
+    /// Largest request body in bytes.
+    pub body_limit: Option<usize>,
+    /// Allow webhooks to private addresses.
+    pub allow_private_webhooks: Option<bool>,
+    /// Requests a minute for service tokens and OAuth clients.
+    pub client_rate_limit: Option<u32>,
+    /// Webhook settings.
+    pub webhooks: Option<WebhookFileConfig>,
+}
+
+/// `[webhooks]` in `vouch.toml`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookFileConfig {
+    /// First retry delay in milliseconds.
+    pub retry_base_ms: Option<i64>,
+    /// Seconds after which an undelivered event is dead-lettered.
+    pub max_age_secs: Option<i64>,
+    /// Timeout of one attempt in seconds.
+    pub timeout_secs: Option<u64>,
+    /// Seconds a claimed delivery stays reserved for its worker.
+    pub lease_secs: Option<u64>,
+}
+
+/// Values given as flags (already merged with their environment variables by clap).
+#[derive(Debug, Default, Clone)]
+pub struct FlagConfig {
+    pub config: Option<PathBuf>,
+    pub listen: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub master_key: Option<String>,
+    pub log_format: Option<String>,
+}
+
+/// Log output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object a line.
+    Json,
+}
+
+/// Validated settings.
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub master_key: MasterKeySource,
+    pub log_format: LogFormat,
+    pub server: ServerConfig,
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+fn env_parse<T: std::str::FromStr>(name: &str) -> Result<Option<T>> {
+    match env(name) {
+        None => Ok(None),
+        Some(v) => v
+            .parse()
+            .map(Some)
+            .map_err(|_| anyhow::anyhow!("{name}={v} is not a valid value")),
+    }
+}
+
+fn env_bool(name: &str) -> Result<Option<bool>> {
+    match env(name).as_deref() {
+        None => Ok(None),
+        Some("1" | "true" | "yes") => Ok(Some(true)),
+        Some("0" | "false" | "no") => Ok(Some(false)),
+        Some(v) => bail!("{name}={v}: use 1 or 0"),
+    }
+}
+
+/// Warns about `VOUCH_*` variables vouch does not know (likely typos).
+pub fn warn_unknown_env() {
+    for (k, _) in std::env::vars() {
+        if k.starts_with("VOUCH_") && !KNOWN_ENV.contains(&k.as_str()) && !k.starts_with("VOUCH_TEST_") {
+            eprintln!("warning: unknown environment variable {k} is ignored");
+        }
+    }
+}
+
+fn read_file_config(flags: &FlagConfig) -> Result<FileConfig> {
+    let (path, required) = match &flags.config {
+        Some(p) => (p.clone(), true),
+        None => (PathBuf::from("vouch.toml"), false),
+    };
+    match std::fs::read_to_string(&path) {
+        Ok(text) => toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => Ok(FileConfig::default()),
+        Err(e) => Err(e).with_context(|| format!("cannot read config file {}", path.display())),
+    }
+}
+
+/// Merges flags (with env), the file and defaults, and validates.
+pub fn load(flags: &FlagConfig) -> Result<Config> {
+    let file = read_file_config(flags)?;
+    let hooks = file.webhooks.unwrap_or_default();
+    let data_dir = flags
+        .data_dir
+        .clone()
+        .or(file.data_dir)
+        .unwrap_or_else(|| PathBuf::from("./vouch-data"));
+    let database_url = flags.database_url.clone().or(file.database_url).unwrap_or_else(|| {
+        format!("sqlite://{}?mode=rwc", data_dir.join("vouch.db").display())
+    });
+    let master_key = match &flags.master_key {
+        Some(b64) => MasterKeySource::Given(
+            SecretKey::from_base64(b64).map_err(|e| anyhow::anyhow!("VOUCH_MASTER_KEY: {e}"))?,
+        ),
+        None => MasterKeySource::File(
+            env("VOUCH_MASTER_KEY_FILE")
+                .map(PathBuf::from)
+                .or(file.master_key_file)
+                .unwrap_or_else(|| data_dir.join("master.key")),
+        ),
+    };
+    let log_format = match flags.log_format.clone().or(file.log_format).as_deref() {
+        None | Some("text") => LogFormat::Text,
+        Some("json") => LogFormat::Json,
+        Some(other) => bail!("log format '{other}': use text or json"),
+    };
+    let listen_text = flags.listen.clone().or(file.listen).unwrap_or_else(|| "127.0.0.1:8080".into());
+    let listen: SocketAddr = listen_text
+        .parse()
+        .with_context(|| format!("listen address '{listen_text}' is not HOST:PORT"))?;
+    let mut server = ServerConfig {
+        listen,
+        ..ServerConfig::default()
+    };
+    if let Some(n) = env_parse::<usize>("VOUCH_BODY_LIMIT")?.or(file.body_limit) {
+        if n < 1024 {
+            bail!("body limit must be at least 1024 bytes");
+        }
+        server.body_limit = n;
+    }
+    if let Some(b) = env_bool("VOUCH_ALLOW_PRIVATE_WEBHOOKS")?.or(file.allow_private_webhooks) {
+        server.allow_private_webhooks = b;
+    }
+    if let Some(n) = env_parse::<u32>("VOUCH_CLIENT_RATE_LIMIT")?.or(file.client_rate_limit) {
+        if n == 0 {
+            bail!("client rate limit must be at least 1");
+        }
+        server.client_rate_limit = n;
+    }
+    if let Some(ms) = env_parse::<i64>("VOUCH_WEBHOOK_RETRY_BASE_MS")?.or(hooks.retry_base_ms) {
+        if ms < 1 {
+            bail!("webhook retry base must be at least 1 ms");
+        }
+        server.retry.base_ms = ms;
+    }
+    if let Some(s) = env_parse::<i64>("VOUCH_WEBHOOK_MAX_AGE_SECS")?.or(hooks.max_age_secs) {
+        if s < 1 {
+            bail!("webhook max age must be at least 1 s");
+        }
+        server.retry.max_age_ms = s * 1000;
+    }
+    if let Some(ms) = env_parse::<u64>("VOUCH_WEBHOOK_TIMEOUT_MS")?.or(hooks.timeout_secs.map(|s| s * 1000)) {
+        server.webhook_timeout = Duration::from_millis(ms.clamp(100, 60_000));
+    }
+    if let Some(ms) = env_parse::<u64>("VOUCH_WEBHOOK_LEASE_MS")?.or(hooks.lease_secs.map(|s| s * 1000)) {
+        server.webhook_lease = Duration::from_millis(ms);
+    }
+    if server.webhook_lease <= server.webhook_timeout {
+        bail!("the webhook lease must be longer than the webhook timeout");
+    }
+    Ok(Config {
+        data_dir,
+        database_url,
+        master_key,
+        log_format,
+        server,
+    })
+}
+
+/// Creates the data directory with mode 0700 (and tightens it if it exists).
+pub fn prepare_data_dir(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create data directory {}", dir.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("cannot set permissions of {}", dir.display()))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,484 @@
+//! `vouch`: the server and its command-line tools. The commands work on the same data
+//! directory or database as a running server. JSON goes to stdout, messages to stderr.
+
+mod config;
+
+use anyhow::{Context as _, Result};
+use clap::{Args, Parser, Subcommand};
+use serde_json::json;
+use std::path::PathBuf;
+use std::sync::Arc;
+use vouch_core::check::Check;
+use vouch_core::ids::{ClientId, KeyId, OrgId, TokenId};
+use vouch_core::model::{Actor, AuditRecord, KeySettings, DEFAULT_RATE_LIMIT, SCOPE_PRESENCE};
+use vouch_store::crypto::{self, MasterKeySource, SecretKey};
+use vouch_store::{Store, StoreOptions};
+
+#[derive(Parser)]
+#[command(name = "vouch", version, about = "Self-hosted identity verification server")]
+struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+struct GlobalArgs {
+    /// Config file (default: ./vouch.toml if it exists).
+    #[arg(long, global = true, env = "VOUCH_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data directory for the SQLite file and the master key file [default: ./vouch-data].
+    #[arg(long, global = true, env = "VOUCH_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Database URL: sqlite://PATH or postgres://… [default: sqlite in the data dir].
+    #[arg(long, global = true, env = "VOUCH_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+    /// Log format: text or json [default: text].
+    #[arg(long, global = true, env = "VOUCH_LOG_FORMAT")]
+    log_format: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve {
+        /// Address to listen on [default: 127.0.0.1:8080].
+        #[arg(long, env = "VOUCH_LISTEN")]
+        listen: Option<String>,
+    },
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Organisations.
+    #[command(subcommand)]
+    Org(OrgCmd),
+    /// API keys.
+    #[command(subcommand)]
+    Key(KeyCmd),
+    /// OAuth 2.0 client-credentials clients (phone API).
+    #[command(subcommand, name = "oauth-client")]
+    OAuthClient(ClientCmd),
+    /// Service tokens (scope presence).
+    #[command(subcommand, name = "service-token")]
+    ServiceToken(TokenCmd),
+    /// Master and data keys.
+    #[command(subcommand)]
+    Keys(KeysCmd),
+    /// The audit log.
+    #[command(subcommand)]
+    Audit(AuditCmd),
+}
+
+#[derive(Subcommand)]
+enum OrgCmd {
+    /// Create an organisation; prints {"orgId": …}.
+    Create {
+        #[arg(long)]
+        name: String,
+    },
+    /// List organisations.
+    List,
+}
+
+#[derive(Subcommand)]
+enum KeyCmd {
+    /// Create an API key; prints {"keyId", "apiKey", "webhookSecret"} (shown once).
+    Create {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        name: String,
+        /// Enabled checks, comma-separated [default: all].
+        #[arg(long)]
+        checks: Option<String>,
+        /// Webhook URL for this key's events.
+        #[arg(long)]
+        webhook_url: Option<String>,
+        /// Requests a minute [default: 100].
+        #[arg(long)]
+        rate_limit: Option<u32>,
+        /// Days until the key expires [default: never].
+        #[arg(long)]
+        expires_in_days: Option<u32>,
+        /// Name shown on hosted pages.
+        #[arg(long)]
+        display_name: Option<String>,
+        /// Logo URL shown on hosted pages.
+        #[arg(long)]
+        logo_url: Option<String>,
+        /// Accent colour, #rrggbb.
+        #[arg(long)]
+        accent_color: Option<String>,
+    },
+    /// List an organisation's keys (never their secrets).
+    List {
+        #[arg(long)]
+        org: String,
+    },
+    /// Revoke a key.
+    Revoke {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        key: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ClientCmd {
+    /// Create a client; prints {"clientId", "clientSecret"} (shown once).
+    Create {
+        #[arg(long)]
+        org: String,
+        #[arg(long, default_value = "default")]
+        name: String,
+    },
+    /// List an organisation's clients.
+    List {
+        #[arg(long)]
+        org: String,
+    },
+    /// Revoke a client and its access tokens.
+    Revoke {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        client: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCmd {
+    /// Create a service token; prints {"tokenId", "token"} (shown once).
+    Create {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        name: String,
+        /// Scope [default: presence].
+        #[arg(long, default_value = SCOPE_PRESENCE)]
+        scope: String,
+    },
+    /// List an organisation's service tokens.
+    List {
+        #[arg(long)]
+        org: String,
+    },
+    /// Revoke a service token.
+    Revoke {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        token: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCmd {
+    /// Generate a new master key, re-wrap every data key under it and start a new data
+    /// key for new values. With a key file, the file is replaced (the old one is kept as
+    /// master.key.old-<fingerprint>); with VOUCH_MASTER_KEY, the new key is printed.
+    Rotate,
+}
+
+#[derive(Subcommand)]
+enum AuditCmd {
+    /// The newest entries of an organisation.
+    List {
+        #[arg(long)]
+        org: String,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+}
+
+fn print(value: serde_json::Value) {
+    println!("{value}");
+}
+
+fn init_logging(format: config::LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        config::LogFormat::Json => builder.json().flatten_event(true).init(),
+        config::LogFormat::Text => builder.init(),
+    }
+}
+
+async fn open_store(cfg: &config::Config) -> Result<Store> {
+    if cfg.database_url.starts_with("sqlite:") || matches!(cfg.master_key, MasterKeySource::File(_)) {
+        config::prepare_data_dir(&cfg.data_dir)?;
+    }
+    let opts = StoreOptions::new(cfg.database_url.clone(), cfg.master_key.clone());
+    match Store::open(opts.clone()).await {
+        Ok(s) => Ok(s),
+        Err(e) => {
+            // A rotation that committed but crashed before swapping the key files leaves
+            // the new key in master.key.next: finish the swap.
+            if let MasterKeySource::File(path) = &cfg.master_key {
+                let next = next_key_path(path);
+                if next.exists() {
+                    let key = crypto::load_or_create_key_file(&next)?;
+                    let retry = StoreOptions::new(cfg.database_url.clone(), MasterKeySource::Given(key));
+                    if let Ok(store) = Store::open(retry).await {
+                        finish_key_swap(path)?;
+                        eprintln!("recovered an interrupted key rotation: {} is now the master key", next.display());
+                        drop(store);
+                        return Store::open(opts).await.map_err(anyhow::Error::from);
+                    }
+                }
+            }
+            Err(anyhow::Error::from(e)).context("cannot open the store")
+        }
+    }
+}
+
+fn next_key_path(path: &std::path::Path) -> PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(".next");
+    PathBuf::from(p)
+}
+
+fn finish_key_swap(path: &std::path::Path) -> Result<()> {
+    let next = next_key_path(path);
+    if path.exists() {
+        let old = crypto::load_or_create_key_file(path)?;
+        let mut backup = path.as_os_str().to_owned();
+        backup.push(format!(".old-{}", old.fingerprint()));
+        std::fs::rename(path, PathBuf::from(backup)).context("cannot keep the old master key file")?;
+    }
+    std::fs::rename(&next, path).context("cannot install the new master key file")?;
+    Ok(())
+}
+
+fn cli_audit(org: &OrgId, action: &str) -> AuditRecord {
+    AuditRecord::new(Some(org), Actor::Cli, action)
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<()> {
+    let cli = Cli::parse();
+    config::warn_unknown_env();
+    let listen = match &cli.command {
+        Command::Serve { listen } => listen.clone(),
+        _ => None,
+    };
+    let flags = config::FlagConfig {
+        config: cli.global.config.clone(),
+        listen,
+        data_dir: cli.global.data_dir.clone(),
+        database_url: cli.global.database_url.clone(),
+        master_key: std::env::var("VOUCH_MASTER_KEY").ok().filter(|v| !v.is_empty()),
+        log_format: cli.global.log_format.clone(),
+    };
+    let cfg = config::load(&flags)?;
+    match cli.command {
+        Command::Serve { .. } => serve(cfg).await,
+        Command::Migrate => {
+            let store = open_store(&cfg).await?;
+            eprintln!("database is at schema version {}", vouch_store::SCHEMA_VERSION);
+            print(json!({"schemaVersion": vouch_store::SCHEMA_VERSION}));
+            store.close().await;
+            Ok(())
+        }
+        Command::Org(cmd) => {
+            let store = open_store(&cfg).await?;
+            match cmd {
+                OrgCmd::Create { name } => {
+                    let audit = AuditRecord::new(None, Actor::Cli, "org.created");
+                    let org = store.create_org(&name, audit).await?;
+                    eprintln!("created organisation {}", org.id);
+                    print(json!({"orgId": org.id, "name": org.name}));
+                }
+                OrgCmd::List => print(json!(store.list_orgs().await?)),
+            }
+            store.close().await;
+            Ok(())
+        }
+        Command::Key(cmd) => {
+            let store = open_store(&cfg).await?;
+            key_cmd(&store, cmd).await?;
+            store.close().await;
+            Ok(())
+        }
+        Command::OAuthClient(cmd) => {
+            let store = open_store(&cfg).await?;
+            match cmd {
+                ClientCmd::Create { org, name } => {
+                    let org = OrgId::from_string(org);
+                    let (client, secret) = store
+                        .create_oauth_client(&org, &name, cli_audit(&org, "oauth_client.created"))
+                        .await?;
+                    eprintln!("created OAuth client {}; the secret is shown once", client.id);
+                    print(json!({"clientId": client.id, "clientSecret": secret}));
+                }
+                ClientCmd::List { org } => print(json!(store.list_oauth_clients(&OrgId::from_string(org)).await?)),
+                ClientCmd::Revoke { org, client } => {
+                    let org = OrgId::from_string(org);
+                    let id = ClientId::from_string(client);
+                    store.revoke_oauth_client(&org, &id, cli_audit(&org, "oauth_client.revoked")).await?;
+                    eprintln!("revoked OAuth client {id}");
+                    print(json!({"clientId": id, "revoked": true}));
+                }
+            }
+            store.close().await;
+            Ok(())
+        }
+        Command::ServiceToken(cmd) => {
+            let store = open_store(&cfg).await?;
+            match cmd {
+                TokenCmd::Create { org, name, scope } => {
+                    let org = OrgId::from_string(org);
+                    let (token, secret) = store
+                        .create_service_token(&org, &name, &scope, cli_audit(&org, "service_token.created"))
+                        .await?;
+                    eprintln!("created service token {}; it is shown once", token.id);
+                    print(json!({"tokenId": token.id, "token": secret, "scope": token.scope}));
+                }
+                TokenCmd::List { org } => print(json!(store.list_service_tokens(&OrgId::from_string(org)).await?)),
+                TokenCmd::Revoke { org, token } => {
+                    let org = OrgId::from_string(org);
+                    let id = TokenId::from_string(token);
+                    store.revoke_service_token(&org, &id, cli_audit(&org, "service_token.revoked")).await?;
+                    eprintln!("revoked service token {id}");
+                    print(json!({"tokenId": id, "revoked": true}));
+                }
+            }
+            store.close().await;
+            Ok(())
+        }
+        Command::Keys(KeysCmd::Rotate) => rotate(&cfg).await,
+        Command::Audit(AuditCmd::List { org, limit }) => {
+            let store = open_store(&cfg).await?;
+            print(json!(store.list_audit(&OrgId::from_string(org), limit).await?));
+            store.close().await;
+            Ok(())
+        }
+    }
+}
+
+async fn key_cmd(store: &Store, cmd: KeyCmd) -> Result<()> {
+    match cmd {
+        KeyCmd::Create {
+            org,
+            name,
+            checks,
+            webhook_url,
+            rate_limit,
+            expires_in_days,
+            display_name,
+            logo_url,
+            accent_color,
+        } => {
+            let org = OrgId::from_string(org);
+            let mut settings = KeySettings::default();
+            if let Some(list) = checks {
+                settings.checks = Check::parse_list(&list)?;
+            }
+            settings.webhook_url = webhook_url;
+            settings.rate_limit = rate_limit.unwrap_or(DEFAULT_RATE_LIMIT);
+            settings.expires_at =
+                expires_in_days.map(|d| vouch_core::now_millis() + i64::from(d) * 86_400_000);
+            settings.branding.display_name = display_name;
+            settings.branding.logo_url = logo_url;
+            settings.branding.accent_color = accent_color;
+            let created = store
+                .create_api_key(&org, &name, settings, cli_audit(&org, "api_key.created"))
+                .await?;
+            eprintln!(
+                "created API key {} ({}…); the key and webhook secret are shown once",
+                created.key.id, created.key.prefix
+            );
+            print(json!({
+                "keyId": created.key.id,
+                "apiKey": created.secret,
+                "webhookSecret": created.webhook_secret,
+            }));
+        }
+        KeyCmd::List { org } => print(json!(store.list_api_keys(&OrgId::from_string(org)).await?)),
+        KeyCmd::Revoke { org, key } => {
+            let org = OrgId::from_string(org);
+            let id = KeyId::from_string(key);
+            store.revoke_api_key(&org, &id, cli_audit(&org, "api_key.revoked")).await?;
+            eprintln!("revoked API key {id}");
+            print(json!({"keyId": id, "revoked": true}));
+        }
+    }
+    Ok(())
+}
+
+async fn rotate(cfg: &config::Config) -> Result<()> {
+    let store = open_store(cfg).await?;
+    let new_key = SecretKey::generate();
+    match &cfg.master_key {
+        MasterKeySource::File(path) => {
+            // Order matters for crash safety: the new key is on disk before the database
+            // commits to it, and open_store finishes an interrupted swap.
+            crypto::write_key_file(&next_key_path(path), &new_key)?;
+            let n = store.rotate_master_key(&new_key).await?;
+            finish_key_swap(path)?;
+            eprintln!("re-wrapped {n} data keys under a new master key ({}); the old key file is kept beside it", new_key.fingerprint());
+            print(json!({"rewrapped": n, "masterKeyFingerprint": new_key.fingerprint()}));
+        }
+        MasterKeySource::Given(_) => {
+            let n = store.rotate_master_key(&new_key).await?;
+            eprintln!("re-wrapped {n} data keys; set VOUCH_MASTER_KEY to the new key below on every node now");
+            print(json!({"rewrapped": n, "masterKey": new_key.to_base64().as_str(), "masterKeyFingerprint": new_key.fingerprint()}));
+        }
+    }
+    store.close().await;
+    Ok(())
+}
+
+async fn serve(cfg: config::Config) -> Result<()> {
+    init_logging(cfg.log_format);
+    let store = Arc::new(open_store(&cfg).await?);
+    let backend = store.backend();
+    let state = vouch_server::AppState::new(store.clone(), cfg.server.clone());
+    let running = vouch_server::start(state)
+        .await
+        .with_context(|| format!("cannot listen on {}", cfg.server.listen))?;
+    tracing::info!(addr = %running.addr, backend = ?backend, "vouch listening on http://{}", running.addr);
+    let stop = running.shutdown_handle();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: finishing in-flight requests");
+        let _ = stop.send(true);
+    });
+    running.wait().await?;
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}

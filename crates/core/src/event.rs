@@ -1,0 +1,49 @@
+//! Events: every state change worth telling. The webhook outbox and the audit log read
+//! them; a dialect decides how an event's body and signature header look on the wire.
+
+use serde::{Deserialize, Serialize};
+
+/// How a webhook body is signed beyond the Standard Webhooks headers, which every
+/// delivery carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Dialect {
+    /// Standard Webhooks headers only.
+    Standard,
+    /// The KYC sessions dialect: adds `X-KYC-Signature` (hex HMAC-SHA256 of the body).
+    Kyc,
+    /// The biometric identity dialect: adds `x-proof-signature` (hex HMAC-SHA256 of the body).
+    Proof,
+}
+
+impl Dialect {
+    /// Stable storage name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dialect::Standard => "standard",
+            Dialect::Kyc => "kyc",
+            Dialect::Proof => "proof",
+        }
+    }
+
+    /// Parses a storage name; unknown names fall back to [`Dialect::Standard`].
+    pub fn parse(s: &str) -> Dialect {
+        match s {
+            "kyc" => Dialect::Kyc,
+            "proof" => Dialect::Proof,
+            _ => Dialect::Standard,
+        }
+    }
+
+    /// The dialect's own signature header, if it has one.
+    pub fn signature_header(self) -> Option<&'static str> {
+        match self {
+            Dialect::Standard => None,
+            Dialect::Kyc => Some("x-kyc-signature"),
+            Dialect::Proof => Some("x-proof-signature"),
+        }
+    }
+}
+
+/// Event type sent by `POST /api/v1/webhooks/test`.
+pub const WEBHOOK_TEST: &str = "webhook.test";

@@ -1,0 +1,56 @@
+//! Typed identifiers. Each id is a prefixed random UUID (`org_…`, `key_…`) so that a
+//! value pasted into the wrong place is recognisable, and ids of different kinds cannot
+//! be mixed up in code.
+
+use serde::{Deserialize, Serialize};
+
+macro_rules! typed_id {
+    ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            /// The prefix every id of this kind starts with.
+            pub const PREFIX: &'static str = $prefix;
+
+            /// A fresh random id (UUIDv7: time-ordered, 74 random bits).
+            pub fn generate() -> Self {
+                Self(format!("{}{}", $prefix, uuid::Uuid::now_v7().simple()))
+            }
+
+            /// Wraps a string read from storage or the wire without checking it; lookups
+            /// with a malformed id simply find nothing.
+            pub fn from_string(s: impl Into<String>) -> Self {
+                Self(s.into())
+            }
+
+            /// The id as text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+typed_id!(/// An organisation (tenant).
+    OrgId, "org_");
+typed_id!(/// An API key.
+    KeyId, "key_");
+typed_id!(/// A service token.
+    TokenId, "stk_");
+typed_id!(/// An OAuth 2.0 client (its public client id).
+    ClientId, "cli_");
+typed_id!(/// A person inside an organisation.
+    PersonId, "psn_");
+typed_id!(/// An event (and its webhook message id).
+    EventId, "msg_");
+typed_id!(/// A webhook delivery.
+    DeliveryId, "dlv_");

@@ -1,0 +1,151 @@
+//! vouch-server: the axum application. Handlers are thin: extract, authorise, call the
+//! store or an engine, map the result. Shared state is one [`AppState`] passed explicitly.
+
+pub mod auth;
+pub mod error;
+pub mod metrics;
+pub mod middleware;
+pub mod outbound;
+pub mod routes;
+pub mod webhooks;
+
+use std::future::IntoFuture as _;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+use vouch_core::webhook::RetryPolicy;
+use vouch_store::Store;
+
+/// Settings the server needs, validated by the binary.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Largest request body in bytes.
+    pub body_limit: usize,
+    /// Allow webhooks to private, loopback and link-local addresses (tests, labs).
+    pub allow_private_webhooks: bool,
+    /// The webhook retry schedule.
+    pub retry: RetryPolicy,
+    /// How often the webhook worker looks for due deliveries when idle.
+    pub webhook_poll: Duration,
+    /// Timeout of one webhook request.
+    pub webhook_timeout: Duration,
+    /// How long a claimed delivery stays reserved for its worker; longer than the
+    /// timeout, so that only a dead worker's deliveries are claimed again.
+    pub webhook_lease: Duration,
+    /// Requests a minute for service tokens and OAuth clients (API keys have their own).
+    pub client_rate_limit: u32,
+    /// How long in-flight requests may take to finish at shutdown.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            body_limit: 20 * 1024 * 1024,
+            allow_private_webhooks: false,
+            retry: RetryPolicy::default(),
+            webhook_poll: Duration::from_millis(500),
+            webhook_timeout: Duration::from_secs(15),
+            webhook_lease: Duration::from_secs(60),
+            client_rate_limit: 1500,
+            shutdown_grace: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The store.
+    pub store: Arc<Store>,
+    /// The settings.
+    pub config: Arc<ServerConfig>,
+    /// Process metrics.
+    pub metrics: Arc<metrics::Metrics>,
+    /// Wakes the webhook worker when an event is written on this node.
+    pub outbox_notify: Arc<Notify>,
+}
+
+impl AppState {
+    /// State over a store with settings.
+    pub fn new(store: Arc<Store>, config: ServerConfig) -> Self {
+        AppState {
+            store,
+            config: Arc::new(config),
+            metrics: Arc::new(metrics::Metrics::default()),
+            outbox_notify: Arc::new(Notify::new()),
+        }
+    }
+}
+
+pub use routes::{app, app_with};
+
+/// A running server: its address and a handle to stop it.
+pub struct Running {
+    /// The bound address (useful with port 0).
+    pub addr: SocketAddr,
+    shutdown: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// Stops accepting, lets in-flight requests finish, stops the workers.
+    pub async fn shutdown(self) -> std::io::Result<()> {
+        let _ = self.shutdown.send(true);
+        self.task.await.unwrap_or(Ok(()))
+    }
+
+    /// Waits until the server ends (after a shutdown signal).
+    pub async fn wait(self) -> std::io::Result<()> {
+        self.task.await.unwrap_or(Ok(()))
+    }
+
+    /// A sender that stops the server when `true` is sent.
+    pub fn shutdown_handle(&self) -> tokio::sync::watch::Sender<bool> {
+        self.shutdown.clone()
+    }
+}
+
+/// Binds the listener, starts the workers and serves until shut down.
+pub async fn start(state: AppState) -> std::io::Result<Running> {
+    let listener = tokio::net::TcpListener::bind(state.config.listen).await?;
+    let addr = listener.local_addr()?;
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let worker = webhooks::spawn_worker(state.clone(), rx.clone());
+    let housekeeping = webhooks::spawn_housekeeping(state.clone(), rx.clone());
+    let app = routes::app(state.clone());
+    let grace = state.config.shutdown_grace;
+    let mut stop = rx.clone();
+    let task = tokio::spawn(async move {
+        let serve = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = stop.wait_for(|v| *v).await;
+        });
+        let result = serve.into_future();
+        let mut stop2 = rx.clone();
+        tokio::pin!(result);
+        // Graceful shutdown waits for in-flight requests, bounded by the grace period.
+        let outcome = tokio::select! {
+            r = &mut result => r,
+            _ = async { let _ = stop2.wait_for(|v| *v).await; tokio::time::sleep(grace).await } => {
+                tracing::warn!("shutdown grace period over; dropping remaining connections");
+                Ok(())
+            }
+        };
+        let _ = worker.await;
+        let _ = housekeeping.await;
+        outcome
+    });
+    Ok(Running {
+        addr,
+        shutdown: tx,
+        task,
+    })
+}

@@ -1,0 +1,108 @@
+//! The router: every route is registered through `utoipa-axum`, so the OpenAPI document
+//! served at `/openapi.json` is generated from the same registrations and cannot miss one.
+
+pub mod api;
+pub mod meta;
+pub mod oauth;
+
+use crate::{auth, middleware, AppState};
+use axum::extract::DefaultBodyLimit;
+use axum::http::HeaderName;
+use axum::{Extension, Router};
+use std::sync::Arc;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "vouch", description = "Self-hosted identity verification: KYC sessions, biometric identity, phone identity."),
+    modifiers(&Security),
+    tags((name = "meta", description = "Health, readiness, metrics, this document"),
+         (name = "auth", description = "Credentials"),
+         (name = "webhooks", description = "Webhook deliveries"),
+         (name = "audit", description = "Audit log"))
+)]
+struct ApiDoc;
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("x-api-key"))),
+        );
+    }
+}
+
+/// The routes and their OpenAPI document, before the cross-cutting layers.
+pub fn routes(state: AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let public = OpenApiRouter::new()
+        .routes(routes!(meta::healthz))
+        .routes(routes!(meta::readyz))
+        .routes(routes!(meta::metrics))
+        .routes(routes!(meta::openapi_json))
+        .routes(routes!(oauth::token));
+    let authenticated = OpenApiRouter::new()
+        .routes(routes!(api::whoami))
+        .routes(routes!(api::send_test_webhook))
+        .routes(routes!(api::get_webhook_endpoint, api::set_webhook_endpoint))
+        .routes(routes!(api::list_deliveries))
+        .routes(routes!(api::get_delivery))
+        .routes(routes!(api::retry_delivery))
+        .routes(routes!(api::list_audit))
+        .route_layer(axum::middleware::from_fn_with_state(state, auth::require_credential));
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(public)
+        .merge(authenticated)
+        .split_for_parts()
+}
+
+/// The whole application with its layers.
+pub fn app(state: AppState) -> Router {
+    app_with(state, Router::new())
+}
+
+/// The application with extra routes under the same layers (tests add routes that
+/// panic or sleep, to prove the layers hold).
+pub fn app_with(state: AppState, extra: Router<AppState>) -> Router {
+    let (router, doc) = routes(state.clone());
+    let router = router.merge(extra);
+    let doc_json = Arc::new(doc.to_pretty_json().unwrap_or_else(|_| "{}".into()));
+    let request_id = HeaderName::from_static("x-request-id");
+    router
+        .fallback(middleware::not_found)
+        .method_not_allowed_fallback(middleware::method_not_allowed)
+        .layer(DefaultBodyLimit::max(state.config.body_limit))
+        .layer(Extension(meta::OpenApiJson(doc_json)))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
+                .layer(
+                    TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+                        let id = req
+                            .headers()
+                            .get("x-request-id")
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("");
+                        tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+                    }),
+                )
+                .layer(PropagateRequestIdLayer::new(request_id))
+                .layer(CatchPanicLayer::custom(middleware::panic_response))
+                .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::observe))
+                .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::body_guard)),
+        )
+        .with_state(state)
+}

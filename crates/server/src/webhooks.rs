@@ -1,0 +1,212 @@
+//! The webhook delivery worker and the housekeeping job.
+//!
+//! The worker claims due deliveries from the outbox (leases make it safe on many nodes),
+//! signs and posts each one, and records the attempt: 2xx delivered; 410 Gone disables
+//! the endpoint; anything else is retried on the policy's schedule (honouring
+//! `Retry-After`) until 24 hours have passed, then dead-lettered.
+
+use crate::metrics::WebhookLabels;
+use crate::outbound;
+use crate::AppState;
+use rand::Rng;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+use vouch_core::webhook::{hex_signature, standard_signature};
+use vouch_core::{now_millis, Millis};
+use vouch_store::outbox::{Attempt, DueDelivery, Next};
+
+/// Deliveries claimed at once.
+const BATCH: i64 = 32;
+/// Bytes of a response body kept with an attempt.
+const EXCERPT: usize = 512;
+
+/// Starts the delivery worker; it stops when `stop` turns true.
+pub fn spawn_worker(state: AppState, mut stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let client = outbound::client(state.config.webhook_timeout, state.config.allow_private_webhooks);
+        loop {
+            if *stop.borrow() {
+                break;
+            }
+            let claimed = match state.store.claim_due_deliveries(now_millis(), state.config.webhook_lease.as_millis() as Millis, BATCH).await {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(error = %e, "webhook worker cannot claim deliveries");
+                    Vec::new()
+                }
+            };
+            let full = claimed.len() as i64 == BATCH;
+            let mut set = tokio::task::JoinSet::new();
+            for d in claimed {
+                let state = state.clone();
+                let client = client.clone();
+                set.spawn(async move { deliver(&state, &client, d).await });
+            }
+            while set.join_next().await.is_some() {}
+            if full {
+                continue;
+            }
+            tokio::select! {
+                _ = stop.changed() => {}
+                _ = state.outbox_notify.notified() => {}
+                _ = tokio::time::sleep(state.config.webhook_poll) => {}
+            }
+        }
+    })
+}
+
+fn retry_after_ms(resp: &reqwest::Response) -> Option<Millis> {
+    let v = resp.headers().get("retry-after")?.to_str().ok()?;
+    let secs: i64 = v.trim().parse().ok()?;
+    Some(secs.clamp(0, 24 * 3600) * 1000)
+}
+
+async fn deliver(state: &AppState, client: &reqwest::Client, d: DueDelivery) {
+    let started = Instant::now();
+    let attempted_at = now_millis();
+    if let Err(refused) = outbound::check_url(&d.url, state.config.allow_private_webhooks) {
+        // A URL that policy refuses will not become acceptable by waiting.
+        let attempt = Attempt {
+            attempted_at,
+            status_code: None,
+            latency_ms: 0,
+            response_excerpt: None,
+            error: Some(format!("refused: {refused}")),
+        };
+        tracing::warn!(delivery = %d.id, error = %refused, "webhook URL refused");
+        if let Err(e) = state.store.record_attempt(&d, &attempt, Next::Dead).await {
+            tracing::error!(delivery = %d.id, error = %e, "cannot record webhook attempt");
+        }
+        return;
+    }
+    let result = send(state, client, &d).await;
+    let latency = started.elapsed();
+    let attempts = d.attempts + 1;
+    let jitter: f64 = rand::thread_rng().gen();
+    let retry = |retry_after: Option<Millis>| {
+        match state.config.retry.next_attempt(attempts, d.created_at, now_millis(), jitter, retry_after) {
+            Some(at) => Next::RetryAt(at),
+            None => Next::Dead,
+        }
+    };
+    let (attempt, next) = match result {
+        Ok((status, retry_after, excerpt)) => {
+            let next = if (200..300).contains(&status) {
+                Next::Delivered
+            } else if status == 410 {
+                Next::Gone
+            } else {
+                retry(retry_after)
+            };
+            (
+                Attempt {
+                    attempted_at,
+                    status_code: Some(i64::from(status)),
+                    latency_ms: latency.as_millis() as i64,
+                    response_excerpt: Some(excerpt),
+                    error: None,
+                },
+                next,
+            )
+        }
+        Err(error) => (
+            Attempt {
+                attempted_at,
+                status_code: None,
+                latency_ms: latency.as_millis() as i64,
+                response_excerpt: None,
+                error: Some(error),
+            },
+            retry(None),
+        ),
+    };
+    let outcome = match next {
+        Next::Delivered => "delivered",
+        Next::RetryAt(_) => "retry",
+        Next::Dead => "dead",
+        Next::Gone => "gone",
+    };
+    state
+        .metrics
+        .webhook_attempts
+        .get_or_create(&WebhookLabels { outcome: outcome.into() })
+        .inc();
+    state.metrics.webhook_latency.observe(latency.as_secs_f64());
+    tracing::info!(delivery = %d.id, webhook_id = %d.event_id, attempt = attempts, outcome, status = ?attempt.status_code, "webhook attempt");
+    if let Err(e) = state.store.record_attempt(&d, &attempt, next).await {
+        // The lease will expire and the delivery will be tried again: at-least-once.
+        tracing::error!(delivery = %d.id, error = %e, "cannot record webhook attempt");
+    }
+}
+
+async fn send(
+    state: &AppState,
+    client: &reqwest::Client,
+    d: &DueDelivery,
+) -> Result<(u16, Option<Millis>, String), String> {
+    let url = outbound::check_url(&d.url, state.config.allow_private_webhooks)?;
+    let secret = state
+        .store
+        .webhook_secret(&d.org_id, &d.key_id)
+        .await
+        .map_err(|e| format!("signing secret unavailable: {e}"))?;
+    let ts = now_millis() / 1000;
+    let signature = standard_signature(&secret, d.event_id.as_str(), ts, &d.body).map_err(|e| e.to_string())?;
+    let mut req = client
+        .post(url)
+        .header("content-type", "application/json")
+        .header("webhook-id", d.event_id.as_str())
+        .header("webhook-timestamp", ts.to_string())
+        .header("webhook-signature", signature);
+    if let Some(name) = d.dialect.signature_header() {
+        req = req.header(name, hex_signature(&secret, &d.body));
+    }
+    let mut resp = req.body(d.body.clone()).send().await.map_err(describe)?;
+    let status = resp.status().as_u16();
+    let retry_after = retry_after_ms(&resp);
+    let mut excerpt = Vec::new();
+    while excerpt.len() < EXCERPT {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => excerpt.extend_from_slice(&chunk[..chunk.len().min(EXCERPT - excerpt.len())]),
+            _ => break,
+        }
+    }
+    Ok((status, retry_after, String::from_utf8_lossy(&excerpt).into_owned()))
+}
+
+fn describe(e: reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "connection failed"
+    } else {
+        "request failed"
+    };
+    let mut msg = format!("{kind}: {e}");
+    let mut src = std::error::Error::source(&e);
+    while let Some(s) = src {
+        msg.push_str(&format!(": {s}"));
+        src = s.source();
+    }
+    msg.chars().take(500).collect()
+}
+
+/// Starts the housekeeping job: purges old rate counters and expired access tokens,
+/// and samples the outbox depth for /metrics.
+pub fn spawn_housekeeping(state: AppState, mut stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let now = now_millis();
+            if let Err(e) = state.store.purge_rate_counters(now).await {
+                tracing::warn!(error = %e, "cannot purge rate counters");
+            }
+            if let Err(e) = state.store.purge_expired_tokens(now).await {
+                tracing::warn!(error = %e, "cannot purge expired tokens");
+            }
+            tokio::select! {
+                _ = stop.changed() => break,
+                _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+            }
+        }
+    })
+}

@@ -1,0 +1,423 @@
+//! Connecting, migrating and the keyring of a store.
+
+use crate::crypto::{self, Keyring, MasterKeySource, SecretKey, Slot};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor as _, Row};
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use vouch_core::{Error, Result};
+
+/// The database behind a store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A SQLite file (one node).
+    Sqlite,
+    /// PostgreSQL (one or many nodes).
+    Postgres,
+}
+
+struct Migration {
+    version: i64,
+    name: &'static str,
+    sqlite: &'static str,
+    postgres: &'static str,
+}
+
+/// Forward-only migrations, embedded in the binary.
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "foundation",
+    sqlite: include_str!("../migrations/sqlite/0001_foundation.sql"),
+    postgres: include_str!("../migrations/postgres/0001_foundation.sql"),
+}];
+
+/// The schema version this build writes and understands.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// How to open a store.
+#[derive(Clone)]
+pub struct StoreOptions {
+    /// `sqlite://PATH` or `postgres://…`.
+    pub url: String,
+    /// Where the master key comes from.
+    pub master_key: MasterKeySource,
+    /// Most connections in the pool.
+    pub max_connections: u32,
+    /// How long a request waits for a connection before failing with 503.
+    pub acquire_timeout: Duration,
+    /// Apply pending migrations on open (the server does; `vouch migrate` does explicitly).
+    pub migrate: bool,
+}
+
+impl StoreOptions {
+    /// Options with the defaults for `url`.
+    pub fn new(url: impl Into<String>, master_key: MasterKeySource) -> Self {
+        StoreOptions {
+            url: url.into(),
+            master_key,
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(3),
+            migrate: true,
+        }
+    }
+}
+
+/// The store: a connection pool, its backend and the unwrapped data keys.
+pub struct Store {
+    pub(crate) pool: AnyPool,
+    backend: Backend,
+    keyring: RwLock<Arc<Keyring>>,
+    master: MasterKeySource,
+}
+
+pub(crate) fn db_err(e: sqlx::Error) -> Error {
+    match &e {
+        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+            Error::Unavailable("database unavailable".into())
+        }
+        sqlx::Error::Database(d) if d.is_unique_violation() => {
+            Error::Conflict("already exists".into())
+        }
+        sqlx::Error::RowNotFound => Error::NotFound("row"),
+        _ => Error::Internal(format!("database: {e}")),
+    }
+}
+
+impl Store {
+    /// Opens (and by default migrates) the database at `opts.url`, then loads the
+    /// keyring, creating the first data keys on a new database.
+    pub async fn open(opts: StoreOptions) -> Result<Store> {
+        sqlx::any::install_default_drivers();
+        let backend = if opts.url.starts_with("postgres://") || opts.url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else if opts.url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            return Err(Error::Invalid(
+                "database URL must start with sqlite: or postgres://".into(),
+            ));
+        };
+        let connect = AnyConnectOptions::from_str(&opts.url)
+            .map_err(|e| Error::Invalid(format!("database URL: {e}")))?;
+        let max = match backend {
+            Backend::Sqlite => opts.max_connections.min(8),
+            Backend::Postgres => opts.max_connections,
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(max)
+            .acquire_timeout(opts.acquire_timeout)
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL lets the CLI and the server share the file; FULL makes every
+                        // commit durable before it is acknowledged.
+                        for pragma in [
+                            "PRAGMA journal_mode=WAL",
+                            "PRAGMA busy_timeout=10000",
+                            "PRAGMA foreign_keys=ON",
+                            "PRAGMA synchronous=FULL",
+                        ] {
+                            conn.execute(pragma).await?;
+                        }
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(connect)
+            .await
+            .map_err(|e| Error::Unavailable(format!("cannot connect to the database: {e}")))?;
+        if opts.migrate {
+            migrate(&pool, backend).await?;
+        } else {
+            let v = schema_version(&pool).await?;
+            if v != SCHEMA_VERSION {
+                return Err(Error::Conflict(format!(
+                    "database schema is at version {v}, this vouch needs {SCHEMA_VERSION}: run `vouch migrate`"
+                )));
+            }
+        }
+        let master = opts.master_key.clone();
+        let master_key = master.load()?;
+        let keyring = load_keyring(&pool, backend, &master, &master_key).await?;
+        Ok(Store {
+            pool,
+            backend,
+            keyring: RwLock::new(Arc::new(keyring)),
+            master,
+        })
+    }
+
+    /// Which database this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Rewrites `$1`-style placeholders for SQLite (`?1`, which binds by number).
+    pub(crate) fn sql<'a>(&self, q: &'a str) -> Cow<'a, str> {
+        match self.backend {
+            Backend::Postgres => Cow::Borrowed(q),
+            Backend::Sqlite => Cow::Owned(q.replace('$', "?")),
+        }
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(db_err)
+    }
+
+    /// Closes the pool, waiting for connections in use.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    pub(crate) fn keyring(&self) -> Arc<Keyring> {
+        match self.keyring.read() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// Seals a value for a slot with the active data key.
+    pub fn seal(&self, slot: Slot<'_>, plaintext: &[u8]) -> Result<Vec<u8>> {
+        self.keyring().seal(slot, plaintext)
+    }
+
+    /// Opens a sealed value, reloading the keyring once if another process (a key
+    /// rotation) added a data key this one has not seen.
+    pub async fn open_sealed(&self, slot: Slot<'_>, blob: &[u8]) -> Result<Vec<u8>> {
+        let ring = self.keyring();
+        if let Some(id) = Keyring::key_id_of(blob) {
+            if !ring.has_key(id) {
+                self.reload_keyring().await?;
+                return self.keyring().open(slot, blob);
+            }
+        }
+        ring.open(slot, blob)
+    }
+
+    /// Opens an optional sealed text column.
+    pub(crate) async fn open_text(&self, slot: Slot<'_>, blob: Option<Vec<u8>>) -> Result<Option<String>> {
+        match blob {
+            None => Ok(None),
+            Some(b) => {
+                let raw = self.open_sealed(slot, &b).await?;
+                String::from_utf8(raw)
+                    .map(Some)
+                    .map_err(|_| Error::Internal("sealed text is not UTF-8".into()))
+            }
+        }
+    }
+
+    /// Blind index of a value.
+    pub fn blind_index(&self, purpose: &str, value: &str) -> String {
+        self.keyring().blind_index(purpose, value)
+    }
+
+    async fn reload_keyring(&self) -> Result<()> {
+        let master_key = self.master.load()?;
+        let ring = load_keyring(&self.pool, self.backend, &self.master, &master_key).await?;
+        match self.keyring.write() {
+            Ok(mut g) => *g = Arc::new(ring),
+            Err(p) => *p.into_inner() = Arc::new(ring),
+        }
+        Ok(())
+    }
+
+    /// Re-wraps every data key under `new_master` and starts a new active data key, in one
+    /// transaction. Values sealed before stay readable (their data keys are kept). Returns
+    /// the number of data keys re-wrapped.
+    pub async fn rotate_master_key(&self, new_master: &SecretKey) -> Result<usize> {
+        let old_master = self.master.load()?;
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        if self.backend == Backend::Postgres {
+            sqlx::query("LOCK TABLE data_keys IN EXCLUSIVE MODE")
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        let rows = sqlx::query("SELECT id, wrapped FROM data_keys ORDER BY id")
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        let now = vouch_core::now_millis();
+        let fp = new_master.fingerprint();
+        let mut max_id = 0i64;
+        for row in &rows {
+            let id: i64 = row.try_get("id").map_err(db_err)?;
+            let wrapped: Vec<u8> = row.try_get("wrapped").map_err(db_err)?;
+            let dk = crypto::unwrap(&old_master, id, &wrapped)?;
+            let rewrapped = crypto::wrap(new_master, id, &dk)?;
+            sqlx::query(&self.sql("UPDATE data_keys SET wrapped = $1, master_fp = $2 WHERE id = $3"))
+                .bind(rewrapped)
+                .bind(&fp)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+            max_id = max_id.max(id);
+        }
+        sqlx::query("UPDATE data_keys SET active = 0 WHERE purpose = 'data'")
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        let new_id = max_id + 1;
+        let dk = SecretKey::generate();
+        sqlx::query(&self.sql(
+            "INSERT INTO data_keys (id, purpose, wrapped, master_fp, active, created_at) VALUES ($1, 'data', $2, $3, 1, $4)",
+        ))
+        .bind(new_id)
+        .bind(crypto::wrap(new_master, new_id, &dk)?)
+        .bind(&fp)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(rows.len())
+    }
+}
+
+async fn schema_version(pool: &AnyPool) -> Result<i64> {
+    let row = sqlx::query("SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations")
+        .fetch_one(pool)
+        .await;
+    match row {
+        Ok(r) => r.try_get::<i64, _>("v").map_err(db_err),
+        Err(sqlx::Error::Database(_)) => Ok(0),
+        Err(e) => Err(db_err(e)),
+    }
+}
+
+/// Applies pending migrations. On PostgreSQL an advisory lock keeps nodes that start
+/// together from migrating twice. Refuses a database newer than this build.
+async fn migrate(pool: &AnyPool, backend: Backend) -> Result<()> {
+    let mut conn = pool.acquire().await.map_err(db_err)?;
+    if backend == Backend::Postgres {
+        sqlx::query("SELECT pg_advisory_lock(774101)")
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err)?;
+    }
+    let result = async {
+        sqlx::raw_sql(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+        )
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
+        let current: i64 = sqlx::query("SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations")
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(db_err)?
+            .try_get("v")
+            .map_err(db_err)?;
+        if current > SCHEMA_VERSION {
+            return Err(Error::Conflict(format!(
+                "database schema is at version {current}, newer than this vouch ({SCHEMA_VERSION}); upgrade vouch"
+            )));
+        }
+        for m in MIGRATIONS.iter().filter(|m| m.version > current) {
+            let body = match backend {
+                Backend::Sqlite => m.sqlite,
+                Backend::Postgres => m.postgres,
+            };
+            let record = match backend {
+                Backend::Sqlite => "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
+                Backend::Postgres => "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+            };
+            let begin = match backend {
+                Backend::Sqlite => "BEGIN IMMEDIATE",
+                Backend::Postgres => "BEGIN",
+            };
+            sqlx::raw_sql(begin).execute(&mut *conn).await.map_err(db_err)?;
+            let applied = async {
+                sqlx::raw_sql(body).execute(&mut *conn).await?;
+                sqlx::query(record)
+                    .bind(m.version)
+                    .bind(m.name)
+                    .bind(vouch_core::now_millis())
+                    .execute(&mut *conn)
+                    .await?;
+                sqlx::raw_sql("COMMIT").execute(&mut *conn).await?;
+                Ok::<_, sqlx::Error>(())
+            }
+            .await;
+            if let Err(e) = applied {
+                let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await;
+                return Err(Error::Internal(format!("migration {} ({}) failed: {e}", m.version, m.name)));
+            }
+            tracing::info!(version = m.version, name = m.name, "applied migration");
+        }
+        Ok(())
+    }
+    .await;
+    if backend == Backend::Postgres {
+        let _ = sqlx::query("SELECT pg_advisory_unlock(774101)")
+            .execute(&mut *conn)
+            .await;
+    }
+    result
+}
+
+async fn load_keyring(
+    pool: &AnyPool,
+    backend: Backend,
+    source: &MasterKeySource,
+    master: &SecretKey,
+) -> Result<Keyring> {
+    let select = "SELECT id, purpose, wrapped, active FROM data_keys ORDER BY id";
+    let mut rows = sqlx::query(select).fetch_all(pool).await.map_err(db_err)?;
+    if rows.is_empty() {
+        // First start: two keys, one to seal and one for blind indexes. Fixed ids and
+        // ON CONFLICT make concurrent first starts of several nodes agree.
+        let now = vouch_core::now_millis();
+        let insert = match backend {
+            Backend::Sqlite => "INSERT INTO data_keys (id, purpose, wrapped, master_fp, active, created_at) VALUES (?1, ?2, ?3, ?4, 1, ?5) ON CONFLICT (id) DO NOTHING",
+            Backend::Postgres => "INSERT INTO data_keys (id, purpose, wrapped, master_fp, active, created_at) VALUES ($1, $2, $3, $4, 1, $5) ON CONFLICT (id) DO NOTHING",
+        };
+        for (id, purpose) in [(1i64, "data"), (2i64, "index")] {
+            sqlx::query(insert)
+                .bind(id)
+                .bind(purpose)
+                .bind(crypto::wrap(master, id, &SecretKey::generate())?)
+                .bind(master.fingerprint())
+                .bind(now)
+                .execute(pool)
+                .await
+                .map_err(db_err)?;
+        }
+        rows = sqlx::query(select).fetch_all(pool).await.map_err(db_err)?;
+    }
+    let mut keys = HashMap::new();
+    let mut active = None;
+    let mut index_key = None;
+    for row in rows {
+        let id: i64 = row.try_get("id").map_err(db_err)?;
+        let purpose: String = row.try_get("purpose").map_err(db_err)?;
+        let wrapped: Vec<u8> = row.try_get("wrapped").map_err(db_err)?;
+        let is_active: i64 = row.try_get("active").map_err(db_err)?;
+        let key = crypto::unwrap(master, id, &wrapped).map_err(|e| match source {
+            MasterKeySource::File(p) => Error::Internal(format!("{e} (key file {})", p.display())),
+            MasterKeySource::Given(_) => e,
+        })?;
+        let id32 = u32::try_from(id).map_err(|_| Error::Internal("data key id out of range".into()))?;
+        if purpose == "index" {
+            index_key = Some(key);
+        } else {
+            if is_active == 1 {
+                active = Some(id32);
+            }
+            keys.insert(id32, key);
+        }
+    }
+    let active = active.ok_or_else(|| Error::Internal("no active data key".into()))?;
+    let index_key = index_key.ok_or_else(|| Error::Internal("no blind-index key".into()))?;
+    Ok(Keyring::new(keys, active, index_key))
+}

@@ -1,0 +1,14 @@
+//! vouch-store: persistence for vouch on SQLite (one node, the default) or PostgreSQL
+//! (many nodes). One [`Store`] serves both through sqlx's `Any` driver; where the SQL of
+//! the two differs (placeholders, row locking) the difference stays in this crate.
+//! Personal data is sealed field by field ([`crypto`]) before it reaches a table.
+
+pub mod audit;
+pub mod crypto;
+mod db;
+pub mod outbox;
+pub mod people;
+pub mod ratelimit;
+pub mod tenancy;
+
+pub use db::{Backend, Store, StoreOptions, SCHEMA_VERSION};

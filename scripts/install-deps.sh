@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs what vouch's tests need on a fresh Debian machine: PostgreSQL (server and
+# client, from Debian's packages) and the npm packages of the compatibility tests.
+# Idempotent: skips what is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  echo "installing PostgreSQL from Debian packages" >&2
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq postgresql >/dev/null
+fi
+
+if [ -f tests/compat/package-lock.json ] && [ ! -d tests/compat/node_modules ]; then
+  echo "installing npm packages for the compatibility tests" >&2
+  (cd tests/compat && npm ci --no-audit --no-fund --loglevel=error)
+fi

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs every test of vouch: formatting, lints, the Rust suites on SQLite and on a
+# throwaway PostgreSQL, and the third-party client compatibility tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh
+
+pg_dir=$(mktemp -d /tmp/vouch-pg.XXXXXX)
+pg_port=$(( 20000 + RANDOM % 20000 ))
+trap 'scripts/pg-cluster.sh stop "$pg_dir"' EXIT
+VOUCH_TEST_PG_URL=$(scripts/pg-cluster.sh start "$pg_dir" "$pg_port")
+export VOUCH_TEST_PG_URL
+echo "PostgreSQL for tests: $VOUCH_TEST_PG_URL" >&2
+
+echo "== cargo fmt" >&2
+cargo fmt --all -- --check
+echo "== cargo clippy" >&2
+cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== cargo test (SQLite and PostgreSQL)" >&2
+cargo test --workspace --locked
+echo "== compatibility: @prove-identity/prove-api" >&2
+VOUCH_BIN="$PWD/target/debug/vouch" tests/compat/run.sh
