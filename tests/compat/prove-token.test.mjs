@@ -247,27 +247,17 @@ test("v3TokenRequest with a wrong secret fails with 401 invalid_client", async (
   assert.equal(exchanges.length, 1);
   assertClientCredentialsForm(exchanges[0], "vcs_definitely-not-the-secret");
   assert.equal(exchanges[0].status, 401);
-  assert.equal(JSON.parse(exchanges[0].responseBody).code, "invalid_client");
-
-  // The SDK surfaces either its typed Error401 or, when the body does not fit
-  // Error401's schema ({code?: integer, message: string}), an
-  // SDKValidationError carrying the raw 401 body. See the todo test below.
-  assert.ok(
-    caught instanceof Error401 || caught instanceof SDKValidationError,
-    `unexpected error type: ${caught?.name}: ${caught?.message}`,
-  );
-  if (caught instanceof SDKValidationError) {
-    assert.equal(caught.rawValue.code, "invalid_client");
-  }
+  const errBody = JSON.parse(exchanges[0].responseBody);
+  // One body serves both readers: RFC 6749 (error, error_description) and the
+  // SDK's Error401 schema ({code?: integer, message: string}).
+  assert.equal(errBody.error, "invalid_client");
+  assert.equal(errBody.code, 401);
+  assert.equal(typeof errBody.message, "string");
+  assert.ok(caught instanceof Error401, `unexpected error type: ${caught?.name}: ${caught?.message}`);
 });
 
 test(
   "a wrong secret surfaces as the SDK's typed Error401",
-  {
-    todo:
-      "vouch's 401 body {error, code: \"invalid_client\"} does not match the " +
-      "SDK's Error401 schema {code?: integer, message: string}",
-  },
   async () => {
     const { sdk } = recordingSdk();
     await assert.rejects(

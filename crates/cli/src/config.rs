@@ -120,7 +120,10 @@ fn env_bool(name: &str) -> Result<Option<bool>> {
 /// Warns about `VOUCH_*` variables vouch does not know (likely typos).
 pub fn warn_unknown_env() {
     for (k, _) in std::env::vars() {
-        if k.starts_with("VOUCH_") && !KNOWN_ENV.contains(&k.as_str()) && !k.starts_with("VOUCH_TEST_") {
+        if k.starts_with("VOUCH_")
+            && !KNOWN_ENV.contains(&k.as_str())
+            && !k.starts_with("VOUCH_TEST_")
+        {
             eprintln!("warning: unknown environment variable {k} is ignored");
         }
     }
@@ -132,8 +135,12 @@ fn read_file_config(flags: &FlagConfig) -> Result<FileConfig> {
         None => (PathBuf::from("vouch.toml"), false),
     };
     match std::fs::read_to_string(&path) {
-        Ok(text) => toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => Ok(FileConfig::default()),
+        Ok(text) => {
+            toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
+            Ok(FileConfig::default())
+        }
         Err(e) => Err(e).with_context(|| format!("cannot read config file {}", path.display())),
     }
 }
@@ -147,9 +154,11 @@ pub fn load(flags: &FlagConfig) -> Result<Config> {
         .clone()
         .or(file.data_dir)
         .unwrap_or_else(|| PathBuf::from("./vouch-data"));
-    let database_url = flags.database_url.clone().or(file.database_url).unwrap_or_else(|| {
-        format!("sqlite://{}?mode=rwc", data_dir.join("vouch.db").display())
-    });
+    let database_url = flags
+        .database_url
+        .clone()
+        .or(file.database_url)
+        .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", data_dir.join("vouch.db").display()));
     let master_key = match &flags.master_key {
         Some(b64) => MasterKeySource::Given(
             SecretKey::from_base64(b64).map_err(|e| anyhow::anyhow!("VOUCH_MASTER_KEY: {e}"))?,
@@ -166,7 +175,11 @@ pub fn load(flags: &FlagConfig) -> Result<Config> {
         Some("json") => LogFormat::Json,
         Some(other) => bail!("log format '{other}': use text or json"),
     };
-    let listen_text = flags.listen.clone().or(file.listen).unwrap_or_else(|| "127.0.0.1:8080".into());
+    let listen_text = flags
+        .listen
+        .clone()
+        .or(file.listen)
+        .unwrap_or_else(|| "127.0.0.1:8080".into());
     let listen: SocketAddr = listen_text
         .parse()
         .with_context(|| format!("listen address '{listen_text}' is not HOST:PORT"))?;
@@ -201,10 +214,14 @@ pub fn load(flags: &FlagConfig) -> Result<Config> {
         }
         server.retry.max_age_ms = s * 1000;
     }
-    if let Some(ms) = env_parse::<u64>("VOUCH_WEBHOOK_TIMEOUT_MS")?.or(hooks.timeout_secs.map(|s| s * 1000)) {
+    if let Some(ms) =
+        env_parse::<u64>("VOUCH_WEBHOOK_TIMEOUT_MS")?.or(hooks.timeout_secs.map(|s| s * 1000))
+    {
         server.webhook_timeout = Duration::from_millis(ms.clamp(100, 60_000));
     }
-    if let Some(ms) = env_parse::<u64>("VOUCH_WEBHOOK_LEASE_MS")?.or(hooks.lease_secs.map(|s| s * 1000)) {
+    if let Some(ms) =
+        env_parse::<u64>("VOUCH_WEBHOOK_LEASE_MS")?.or(hooks.lease_secs.map(|s| s * 1000))
+    {
         server.webhook_lease = Duration::from_millis(ms);
     }
     if server.webhook_lease <= server.webhook_timeout {
@@ -221,7 +238,8 @@ pub fn load(flags: &FlagConfig) -> Result<Config> {
 
 /// Creates the data directory with mode 0700 (and tightens it if it exists).
 pub fn prepare_data_dir(dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create data directory {}", dir.display()))?;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create data directory {}", dir.display()))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;

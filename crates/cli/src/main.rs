@@ -15,7 +15,11 @@ use vouch_store::crypto::{self, MasterKeySource, SecretKey};
 use vouch_store::{Store, StoreOptions};
 
 #[derive(Parser)]
-#[command(name = "vouch", version, about = "Self-hosted identity verification server")]
+#[command(
+    name = "vouch",
+    version,
+    about = "Self-hosted identity verification server"
+)]
 struct Cli {
     #[command(flatten)]
     global: GlobalArgs,
@@ -32,7 +36,12 @@ struct GlobalArgs {
     #[arg(long, global = true, env = "VOUCH_DATA_DIR")]
     data_dir: Option<PathBuf>,
     /// Database URL: sqlite://PATH or postgres://… [default: sqlite in the data dir].
-    #[arg(long, global = true, env = "VOUCH_DATABASE_URL", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "VOUCH_DATABASE_URL",
+        hide_env_values = true
+    )]
     database_url: Option<String>,
     /// Log format: text or json [default: text].
     #[arg(long, global = true, env = "VOUCH_LOG_FORMAT")]
@@ -199,7 +208,9 @@ fn print(value: serde_json::Value) {
 fn init_logging(format: config::LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         config::LogFormat::Json => builder.json().flatten_event(true).init(),
         config::LogFormat::Text => builder.init(),
@@ -207,7 +218,8 @@ fn init_logging(format: config::LogFormat) {
 }
 
 async fn open_store(cfg: &config::Config) -> Result<Store> {
-    if cfg.database_url.starts_with("sqlite:") || matches!(cfg.master_key, MasterKeySource::File(_)) {
+    if cfg.database_url.starts_with("sqlite:") || matches!(cfg.master_key, MasterKeySource::File(_))
+    {
         config::prepare_data_dir(&cfg.data_dir)?;
     }
     let opts = StoreOptions::new(cfg.database_url.clone(), cfg.master_key.clone());
@@ -220,10 +232,14 @@ async fn open_store(cfg: &config::Config) -> Result<Store> {
                 let next = next_key_path(path);
                 if next.exists() {
                     let key = crypto::load_or_create_key_file(&next)?;
-                    let retry = StoreOptions::new(cfg.database_url.clone(), MasterKeySource::Given(key));
+                    let retry =
+                        StoreOptions::new(cfg.database_url.clone(), MasterKeySource::Given(key));
                     if let Ok(store) = Store::open(retry).await {
                         finish_key_swap(path)?;
-                        eprintln!("recovered an interrupted key rotation: {} is now the master key", next.display());
+                        eprintln!(
+                            "recovered an interrupted key rotation: {} is now the master key",
+                            next.display()
+                        );
                         drop(store);
                         return Store::open(opts).await.map_err(anyhow::Error::from);
                     }
@@ -246,7 +262,8 @@ fn finish_key_swap(path: &std::path::Path) -> Result<()> {
         let old = crypto::load_or_create_key_file(path)?;
         let mut backup = path.as_os_str().to_owned();
         backup.push(format!(".old-{}", old.fingerprint()));
-        std::fs::rename(path, PathBuf::from(backup)).context("cannot keep the old master key file")?;
+        std::fs::rename(path, PathBuf::from(backup))
+            .context("cannot keep the old master key file")?;
     }
     std::fs::rename(&next, path).context("cannot install the new master key file")?;
     Ok(())
@@ -279,7 +296,9 @@ async fn run() -> Result<()> {
         listen,
         data_dir: cli.global.data_dir.clone(),
         database_url: cli.global.database_url.clone(),
-        master_key: std::env::var("VOUCH_MASTER_KEY").ok().filter(|v| !v.is_empty()),
+        master_key: std::env::var("VOUCH_MASTER_KEY")
+            .ok()
+            .filter(|v| !v.is_empty()),
         log_format: cli.global.log_format.clone(),
     };
     let cfg = config::load(&flags)?;
@@ -287,7 +306,10 @@ async fn run() -> Result<()> {
         Command::Serve { .. } => serve(cfg).await,
         Command::Migrate => {
             let store = open_store(&cfg).await?;
-            eprintln!("database is at schema version {}", vouch_store::SCHEMA_VERSION);
+            eprintln!(
+                "database is at schema version {}",
+                vouch_store::SCHEMA_VERSION
+            );
             print(json!({"schemaVersion": vouch_store::SCHEMA_VERSION}));
             store.close().await;
             Ok(())
@@ -320,14 +342,21 @@ async fn run() -> Result<()> {
                     let (client, secret) = store
                         .create_oauth_client(&org, &name, cli_audit(&org, "oauth_client.created"))
                         .await?;
-                    eprintln!("created OAuth client {}; the secret is shown once", client.id);
+                    eprintln!(
+                        "created OAuth client {}; the secret is shown once",
+                        client.id
+                    );
                     print(json!({"clientId": client.id, "clientSecret": secret}));
                 }
-                ClientCmd::List { org } => print(json!(store.list_oauth_clients(&OrgId::from_string(org)).await?)),
+                ClientCmd::List { org } => print(json!(
+                    store.list_oauth_clients(&OrgId::from_string(org)).await?
+                )),
                 ClientCmd::Revoke { org, client } => {
                     let org = OrgId::from_string(org);
                     let id = ClientId::from_string(client);
-                    store.revoke_oauth_client(&org, &id, cli_audit(&org, "oauth_client.revoked")).await?;
+                    store
+                        .revoke_oauth_client(&org, &id, cli_audit(&org, "oauth_client.revoked"))
+                        .await?;
                     eprintln!("revoked OAuth client {id}");
                     print(json!({"clientId": id, "revoked": true}));
                 }
@@ -341,16 +370,25 @@ async fn run() -> Result<()> {
                 TokenCmd::Create { org, name, scope } => {
                     let org = OrgId::from_string(org);
                     let (token, secret) = store
-                        .create_service_token(&org, &name, &scope, cli_audit(&org, "service_token.created"))
+                        .create_service_token(
+                            &org,
+                            &name,
+                            &scope,
+                            cli_audit(&org, "service_token.created"),
+                        )
                         .await?;
                     eprintln!("created service token {}; it is shown once", token.id);
                     print(json!({"tokenId": token.id, "token": secret, "scope": token.scope}));
                 }
-                TokenCmd::List { org } => print(json!(store.list_service_tokens(&OrgId::from_string(org)).await?)),
+                TokenCmd::List { org } => print(json!(
+                    store.list_service_tokens(&OrgId::from_string(org)).await?
+                )),
                 TokenCmd::Revoke { org, token } => {
                     let org = OrgId::from_string(org);
                     let id = TokenId::from_string(token);
-                    store.revoke_service_token(&org, &id, cli_audit(&org, "service_token.revoked")).await?;
+                    store
+                        .revoke_service_token(&org, &id, cli_audit(&org, "service_token.revoked"))
+                        .await?;
                     eprintln!("revoked service token {id}");
                     print(json!({"tokenId": id, "revoked": true}));
                 }
@@ -361,7 +399,9 @@ async fn run() -> Result<()> {
         Command::Keys(KeysCmd::Rotate) => rotate(&cfg).await,
         Command::Audit(AuditCmd::List { org, limit }) => {
             let store = open_store(&cfg).await?;
-            print(json!(store.list_audit(&OrgId::from_string(org), limit).await?));
+            print(json!(
+                store.list_audit(&OrgId::from_string(org), limit).await?
+            ));
             store.close().await;
             Ok(())
         }
@@ -410,7 +450,9 @@ async fn key_cmd(store: &Store, cmd: KeyCmd) -> Result<()> {
         KeyCmd::Revoke { org, key } => {
             let org = OrgId::from_string(org);
             let id = KeyId::from_string(key);
-            store.revoke_api_key(&org, &id, cli_audit(&org, "api_key.revoked")).await?;
+            store
+                .revoke_api_key(&org, &id, cli_audit(&org, "api_key.revoked"))
+                .await?;
             eprintln!("revoked API key {id}");
             print(json!({"keyId": id, "revoked": true}));
         }
@@ -434,7 +476,9 @@ async fn rotate(cfg: &config::Config) -> Result<()> {
         MasterKeySource::Given(_) => {
             let n = store.rotate_master_key(&new_key).await?;
             eprintln!("re-wrapped {n} data keys; set VOUCH_MASTER_KEY to the new key below on every node now");
-            print(json!({"rewrapped": n, "masterKey": new_key.to_base64().as_str(), "masterKeyFingerprint": new_key.fingerprint()}));
+            print(
+                json!({"rewrapped": n, "masterKey": new_key.to_base64().as_str(), "masterKeyFingerprint": new_key.fingerprint()}),
+            );
         }
     }
     store.close().await;

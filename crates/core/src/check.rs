@@ -89,13 +89,17 @@ impl Thresholds {
             if (0.0..=1.0).contains(&v) {
                 Ok(())
             } else {
-                Err(crate::Error::Invalid(format!("{name} must be between 0 and 1")))
+                Err(crate::Error::Invalid(format!(
+                    "{name} must be between 0 and 1"
+                )))
             }
         };
         unit("liveness threshold", self.liveness)?;
         unit("face match threshold", self.face_match)?;
         if self.min_age > 120 {
-            return Err(crate::Error::Invalid("minimum age must be at most 120".into()));
+            return Err(crate::Error::Invalid(
+                "minimum age must be at most 120".into(),
+            ));
         }
         Ok(())
     }

@@ -42,7 +42,9 @@ impl Branding {
         }
         if let Some(url) = &self.logo_url {
             if url.len() > 2048 || !(url.starts_with("https://") || url.starts_with("http://")) {
-                return Err(crate::Error::Invalid("logo URL must be an http(s) URL".into()));
+                return Err(crate::Error::Invalid(
+                    "logo URL must be an http(s) URL".into(),
+                ));
             }
         }
         if let Some(c) = &self.accent_color {

@@ -61,9 +61,9 @@ pub fn verify_standard(
     let Ok(expected) = standard_signature(secret, msg_id, timestamp, body) else {
         return false;
     };
-    header
-        .split(' ')
-        .any(|candidate| crate::credential::constant_time_eq(candidate.as_bytes(), expected.as_bytes()))
+    header.split(' ').any(|candidate| {
+        crate::credential::constant_time_eq(candidate.as_bytes(), expected.as_bytes())
+    })
 }
 
 /// The dialect header value (`X-KYC-Signature`, `x-proof-signature`): hex HMAC-SHA256 of
@@ -141,9 +141,15 @@ mod tests {
         let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
         let sig = standard_signature(secret, "msg_1", 1000, b"body").unwrap();
         let header = format!("v1,bogus {sig}");
-        assert!(verify_standard(secret, "msg_1", 1000, b"body", &header, 1010, 300));
-        assert!(!verify_standard(secret, "msg_1", 1000, b"bodx", &header, 1010, 300));
-        assert!(!verify_standard(secret, "msg_1", 1000, b"body", &header, 2000, 300));
+        assert!(verify_standard(
+            secret, "msg_1", 1000, b"body", &header, 1010, 300
+        ));
+        assert!(!verify_standard(
+            secret, "msg_1", 1000, b"bodx", &header, 1010, 300
+        ));
+        assert!(!verify_standard(
+            secret, "msg_1", 1000, b"body", &header, 2000, 300
+        ));
     }
 
     #[test]
@@ -153,8 +159,10 @@ mod tests {
             hex_signature("whsec_abc", b"hello"),
             hex::encode(hmac(b"whsec_abc", &[b"hello"]))
         );
-        assert_eq!(hex_signature("key", b"The quick brown fox jumps over the lazy dog"),
-            "f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8");
+        assert_eq!(
+            hex_signature("key", b"The quick brown fox jumps over the lazy dog"),
+            "f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8"
+        );
     }
 
     #[test]

@@ -71,7 +71,10 @@ pub fn request_id(headers: &HeaderMap) -> Option<String> {
 
 /// Reads the presented secret from `Authorization: Bearer` or `x-api-key`.
 pub fn presented_secret(headers: &HeaderMap) -> Option<&str> {
-    if let Some(v) = headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+    if let Some(v) = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
         let mut parts = v.trim().splitn(2, ' ');
         let scheme = parts.next().unwrap_or("");
         let token = parts.next().unwrap_or("").trim();
@@ -100,17 +103,28 @@ fn rate_headers(headers: &mut HeaderMap, d: &RateDecision) {
 }
 
 /// Middleware: authenticate, count against the rate limit, then run the handler.
-pub async fn require_credential(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+pub async fn require_credential(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let Some(secret) = presented_secret(req.headers()) else {
-        return ApiError::unauthorized("Missing API key: send Authorization: Bearer <key> or x-api-key").into_response();
+        return ApiError::unauthorized(
+            "Missing API key: send Authorization: Bearer <key> or x-api-key",
+        )
+        .into_response();
     };
     let principal = match state.store.authenticate(secret).await {
         Ok(Ok(p)) => p,
-        Ok(Err(Refusal::Unknown)) => return ApiError::unauthorized("Invalid API key").into_response(),
+        Ok(Err(Refusal::Unknown)) => {
+            return ApiError::unauthorized("Invalid API key").into_response()
+        }
         Ok(Err(Refusal::Revoked)) => {
             return ApiError::unauthorized("This credential has been revoked").into_response()
         }
-        Ok(Err(Refusal::Expired)) => return ApiError::unauthorized("This credential has expired").into_response(),
+        Ok(Err(Refusal::Expired)) => {
+            return ApiError::unauthorized("This credential has expired").into_response()
+        }
         Err(e) => return ApiError::from(e).into_response(),
     };
     let (bucket, limit) = match &principal {
@@ -118,7 +132,11 @@ pub async fn require_credential(State(state): State<AppState>, mut req: Request,
         Principal::ServiceToken(t) => (t.id.to_string(), state.config.client_rate_limit),
         Principal::OAuth { client, .. } => (client.id.to_string(), state.config.client_rate_limit),
     };
-    let decision = match state.store.hit_rate_limit(&bucket, limit, vouch_core::now_millis()).await {
+    let decision = match state
+        .store
+        .hit_rate_limit(&bucket, limit, vouch_core::now_millis())
+        .await
+    {
         Ok(d) => d,
         Err(e) => return ApiError::from(e).into_response(),
     };

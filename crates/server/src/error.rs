@@ -168,10 +168,14 @@ fn json_rejection(r: JsonRejection) -> ApiError {
             "unsupported_media_type",
             "Expected a request with Content-Type: application/json",
         ),
-        JsonRejection::JsonSyntaxError(e) => {
-            ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", format!("Malformed JSON: {}", e.body_text()))
+        JsonRejection::JsonSyntaxError(e) => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            format!("Malformed JSON: {}", e.body_text()),
+        ),
+        JsonRejection::JsonDataError(e) => {
+            ApiError::bad_request(format!("Invalid request body: {}", e.body_text()))
         }
-        JsonRejection::JsonDataError(e) => ApiError::bad_request(format!("Invalid request body: {}", e.body_text())),
         JsonRejection::BytesRejection(e) => body_rejection(e.status(), e.body_text()),
         other => ApiError::bad_request(other.body_text()),
     }
@@ -232,7 +236,10 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiForm<T> {
                 "Expected Content-Type: application/x-www-form-urlencoded",
             )),
             Err(FormRejection::BytesRejection(e)) => Err(body_rejection(e.status(), e.body_text())),
-            Err(r) => Err(ApiError::bad_request(format!("Invalid form body: {}", r.body_text()))),
+            Err(r) => Err(ApiError::bad_request(format!(
+                "Invalid form body: {}",
+                r.body_text()
+            ))),
         }
     }
 }

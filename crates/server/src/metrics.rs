@@ -42,19 +42,27 @@ pub struct Metrics {
 }
 
 fn latency_buckets() -> impl Iterator<Item = f64> {
-    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0].into_iter()
+    [
+        0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+    ]
+    .into_iter()
 }
 
 impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::with_prefix("vouch");
         let http_requests = Family::<HttpLabels, Counter>::default();
-        let http_latency =
-            Family::<HttpLabels, Histogram>::new_with_constructor(|| Histogram::new(latency_buckets()));
+        let http_latency = Family::<HttpLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(latency_buckets())
+        });
         let webhook_attempts = Family::<WebhookLabels, Counter>::default();
         let webhook_latency = Histogram::new(latency_buckets());
         let webhook_queue_depth = Gauge::default();
-        registry.register("http_requests", "HTTP requests answered", http_requests.clone());
+        registry.register(
+            "http_requests",
+            "HTTP requests answered",
+            http_requests.clone(),
+        );
         registry.register(
             "http_request_duration_seconds",
             "HTTP request latency",

@@ -23,7 +23,10 @@ pub async fn body_guard(State(state): State<AppState>, req: Request, next: Next)
         return ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload_too_large",
-            format!("Request body is larger than {} bytes", state.config.body_limit),
+            format!(
+                "Request body is larger than {} bytes",
+                state.config.body_limit
+            ),
         )
         .into_response();
     }

@@ -54,13 +54,16 @@ impl Resolve for GuardedResolver {
         let allow = self.allow_private;
         Box::pin(async move {
             let host = name.as_str().to_string();
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let addrs: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             let allowed: Vec<SocketAddr> = addrs
                 .into_iter()
                 .filter(|a| allow || is_public(a.ip()))
                 .collect();
             if allowed.is_empty() {
-                return Err(format!("{host} resolves only to private or reserved addresses").into());
+                return Err(
+                    format!("{host} resolves only to private or reserved addresses").into(),
+                );
             }
             Ok(Box::new(allowed.into_iter()) as Addrs)
         })
@@ -93,9 +96,7 @@ pub fn client(timeout: Duration, allow_private: bool) -> reqwest::Client {
         .connect_timeout(Duration::from_secs(5).min(timeout))
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("vouch-webhooks/", env!("CARGO_PKG_VERSION")))
-        .dns_resolver(Arc::new(GuardedResolver {
-            allow_private,
-        }))
+        .dns_resolver(Arc::new(GuardedResolver { allow_private }))
         .build()
         .unwrap_or_else(|_| reqwest::Client::new())
 }
@@ -107,9 +108,21 @@ mod tests {
     #[test]
     fn private_and_reserved_addresses_are_not_public() {
         for a in [
-            "127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "0.0.0.0",
-            "100.64.0.1", "224.0.0.1", "255.255.255.255", "::1", "fe80::1", "fd00::1",
-            "::ffff:127.0.0.1", "::ffff:10.0.0.1", "64:ff9b::a00:1",
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "100.64.0.1",
+            "224.0.0.1",
+            "255.255.255.255",
+            "::1",
+            "fe80::1",
+            "fd00::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+            "64:ff9b::a00:1",
         ] {
             assert!(!is_public(a.parse().unwrap()), "{a}");
         }

@@ -21,14 +21,28 @@ const BATCH: i64 = 32;
 const EXCERPT: usize = 512;
 
 /// Starts the delivery worker; it stops when `stop` turns true.
-pub fn spawn_worker(state: AppState, mut stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
+pub fn spawn_worker(
+    state: AppState,
+    mut stop: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let client = outbound::client(state.config.webhook_timeout, state.config.allow_private_webhooks);
+        let client = outbound::client(
+            state.config.webhook_timeout,
+            state.config.allow_private_webhooks,
+        );
         loop {
             if *stop.borrow() {
                 break;
             }
-            let claimed = match state.store.claim_due_deliveries(now_millis(), state.config.webhook_lease.as_millis() as Millis, BATCH).await {
+            let claimed = match state
+                .store
+                .claim_due_deliveries(
+                    now_millis(),
+                    state.config.webhook_lease.as_millis() as Millis,
+                    BATCH,
+                )
+                .await
+            {
                 Ok(c) => c,
                 Err(e) => {
                     tracing::warn!(error = %e, "webhook worker cannot claim deliveries");
@@ -83,11 +97,15 @@ async fn deliver(state: &AppState, client: &reqwest::Client, d: DueDelivery) {
     let latency = started.elapsed();
     let attempts = d.attempts + 1;
     let jitter: f64 = rand::thread_rng().gen();
-    let retry = |retry_after: Option<Millis>| {
-        match state.config.retry.next_attempt(attempts, d.created_at, now_millis(), jitter, retry_after) {
-            Some(at) => Next::RetryAt(at),
-            None => Next::Dead,
-        }
+    let retry = |retry_after: Option<Millis>| match state.config.retry.next_attempt(
+        attempts,
+        d.created_at,
+        now_millis(),
+        jitter,
+        retry_after,
+    ) {
+        Some(at) => Next::RetryAt(at),
+        None => Next::Dead,
     };
     let (attempt, next) = match result {
         Ok((status, retry_after, excerpt)) => {
@@ -129,7 +147,9 @@ async fn deliver(state: &AppState, client: &reqwest::Client, d: DueDelivery) {
     state
         .metrics
         .webhook_attempts
-        .get_or_create(&WebhookLabels { outcome: outcome.into() })
+        .get_or_create(&WebhookLabels {
+            outcome: outcome.into(),
+        })
         .inc();
     state.metrics.webhook_latency.observe(latency.as_secs_f64());
     tracing::info!(delivery = %d.id, webhook_id = %d.event_id, attempt = attempts, outcome, status = ?attempt.status_code, "webhook attempt");
@@ -151,7 +171,8 @@ async fn send(
         .await
         .map_err(|e| format!("signing secret unavailable: {e}"))?;
     let ts = now_millis() / 1000;
-    let signature = standard_signature(&secret, d.event_id.as_str(), ts, &d.body).map_err(|e| e.to_string())?;
+    let signature =
+        standard_signature(&secret, d.event_id.as_str(), ts, &d.body).map_err(|e| e.to_string())?;
     let mut req = client
         .post(url)
         .header("content-type", "application/json")
@@ -167,11 +188,17 @@ async fn send(
     let mut excerpt = Vec::new();
     while excerpt.len() < EXCERPT {
         match resp.chunk().await {
-            Ok(Some(chunk)) => excerpt.extend_from_slice(&chunk[..chunk.len().min(EXCERPT - excerpt.len())]),
+            Ok(Some(chunk)) => {
+                excerpt.extend_from_slice(&chunk[..chunk.len().min(EXCERPT - excerpt.len())])
+            }
             _ => break,
         }
     }
-    Ok((status, retry_after, String::from_utf8_lossy(&excerpt).into_owned()))
+    Ok((
+        status,
+        retry_after,
+        String::from_utf8_lossy(&excerpt).into_owned(),
+    ))
 }
 
 fn describe(e: reqwest::Error) -> String {
@@ -193,7 +220,10 @@ fn describe(e: reqwest::Error) -> String {
 
 /// Starts the housekeeping job: purges old rate counters and expired access tokens,
 /// and samples the outbox depth for /metrics.
-pub fn spawn_housekeeping(state: AppState, mut stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
+pub fn spawn_housekeeping(
+    state: AppState,
+    mut stop: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
             let now = now_millis();

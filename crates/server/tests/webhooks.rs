@@ -1,6 +1,8 @@
 //! The webhook outbox end to end: signatures, retries, 410, dead letters, timeouts,
 //! SSRF refusal; on SQLite and (when configured) PostgreSQL.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
 use serde_json::{json, Value};
 use std::time::Duration;
 use vouch_core::model::KeySettings;
@@ -10,13 +12,31 @@ use vouch_testkit::{eventually, test_config, TestDb, TestServer, WebhookSink};
 const WAIT: Duration = Duration::from_secs(15);
 
 async fn send_test(s: &TestServer, key: &str) -> String {
-    let resp = s.http.post(s.at("/api/v1/webhooks/test")).bearer_auth(key).send().await.unwrap();
+    let resp = s
+        .http
+        .post(s.at("/api/v1/webhooks/test"))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 202);
-    resp.json::<Value>().await.unwrap()["eventId"].as_str().unwrap().to_string()
+    resp.json::<Value>().await.unwrap()["eventId"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 async fn delivery(s: &TestServer, key: &str) -> (Value, Vec<Value>) {
-    let list: Value = s.http.get(s.at("/api/v1/webhooks/deliveries")).bearer_auth(key).send().await.unwrap().json().await.unwrap();
+    let list: Value = s
+        .http
+        .get(s.at("/api/v1/webhooks/deliveries"))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let id = list["data"][0]["id"].as_str().unwrap().to_string();
     let v: Value = s
         .http
@@ -28,7 +48,10 @@ async fn delivery(s: &TestServer, key: &str) -> (Value, Vec<Value>) {
         .json()
         .await
         .unwrap();
-    (v["delivery"].clone(), v["attempts"].as_array().unwrap().clone())
+    (
+        v["delivery"].clone(),
+        v["attempts"].as_array().unwrap().clone(),
+    )
 }
 
 async fn wait_status(s: &TestServer, key: &str, status: &str) -> (Value, Vec<Value>) {
@@ -45,7 +68,15 @@ async fn deliveries_carry_standard_webhooks_and_kyc_signatures() {
         let s = TestServer::start(db, test_config()).await;
         let sink = WebhookSink::start().await;
         let org = s.org("Acme").await;
-        let (_, key, secret) = s.key(&org, KeySettings { webhook_url: Some(sink.url.clone()), ..Default::default() }).await;
+        let (_, key, secret) = s
+            .key(
+                &org,
+                KeySettings {
+                    webhook_url: Some(sink.url.clone()),
+                    ..Default::default()
+                },
+            )
+            .await;
         let event_id = send_test(&s, &key).await;
         let got = sink.wait_for(1, WAIT).await;
         let r = &got[0];
@@ -53,8 +84,24 @@ async fn deliveries_carry_standard_webhooks_and_kyc_signatures() {
         assert_eq!(r.header("content-type"), "application/json");
         let ts: i64 = r.header("webhook-timestamp").parse().unwrap();
         let now = vouch_core::now_millis() / 1000;
-        assert!(verify_standard(&secret, &event_id, ts, &r.body, &r.header("webhook-signature"), now, 300));
-        assert!(!verify_standard("whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", &event_id, ts, &r.body, &r.header("webhook-signature"), now, 300));
+        assert!(verify_standard(
+            &secret,
+            &event_id,
+            ts,
+            &r.body,
+            &r.header("webhook-signature"),
+            now,
+            300
+        ));
+        assert!(!verify_standard(
+            "whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+            &event_id,
+            ts,
+            &r.body,
+            &r.header("webhook-signature"),
+            now,
+            300
+        ));
         assert_eq!(r.header("x-kyc-signature"), hex_signature(&secret, &r.body));
         let payload: Value = serde_json::from_slice(&r.body).unwrap();
         assert_eq!(payload["event"], "webhook.test");
@@ -74,13 +121,24 @@ async fn failures_are_retried_with_the_same_webhook_id() {
         let sink = WebhookSink::start().await;
         sink.script(&[(500, Duration::ZERO), (503, Duration::ZERO)]);
         let org = s.org("Acme").await;
-        let (_, key, _) = s.key(&org, KeySettings { webhook_url: Some(sink.url.clone()), ..Default::default() }).await;
+        let (_, key, _) = s
+            .key(
+                &org,
+                KeySettings {
+                    webhook_url: Some(sink.url.clone()),
+                    ..Default::default()
+                },
+            )
+            .await;
         let event_id = send_test(&s, &key).await;
         let (d, attempts) = wait_status(&s, &key, "delivered").await;
         let got = sink.received();
         assert_eq!(got.len(), 3);
         assert!(got.iter().all(|r| r.header("webhook-id") == event_id));
-        let statuses: Vec<i64> = attempts.iter().map(|a| a["statusCode"].as_i64().unwrap()).collect();
+        let statuses: Vec<i64> = attempts
+            .iter()
+            .map(|a| a["statusCode"].as_i64().unwrap())
+            .collect();
         assert_eq!(statuses, vec![500, 503, 200]);
         assert_eq!(d["attempts"], 3);
         s.stop().await;
@@ -94,16 +152,49 @@ async fn a_410_disables_the_endpoint_until_it_is_set_again() {
         let sink = WebhookSink::start().await;
         sink.script(&[(410, Duration::ZERO)]);
         let org = s.org("Acme").await;
-        let (_, key, _) = s.key(&org, KeySettings { webhook_url: Some(sink.url.clone()), ..Default::default() }).await;
+        let (_, key, _) = s
+            .key(
+                &org,
+                KeySettings {
+                    webhook_url: Some(sink.url.clone()),
+                    ..Default::default()
+                },
+            )
+            .await;
         send_test(&s, &key).await;
         let (_, attempts) = wait_status(&s, &key, "disabled").await;
         assert_eq!(attempts.len(), 1);
-        let resp = s.http.post(s.at("/api/v1/webhooks/test")).bearer_auth(&key).send().await.unwrap();
+        let resp = s
+            .http
+            .post(s.at("/api/v1/webhooks/test"))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status(), 409);
-        assert_eq!(resp.json::<Value>().await.unwrap()["code"], "webhook_disabled");
-        let ep: Value = s.http.get(s.at("/api/v1/webhooks/endpoint")).bearer_auth(&key).send().await.unwrap().json().await.unwrap();
+        assert_eq!(
+            resp.json::<Value>().await.unwrap()["code"],
+            "webhook_disabled"
+        );
+        let ep: Value = s
+            .http
+            .get(s.at("/api/v1/webhooks/endpoint"))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         assert!(ep["disabledAt"].is_string());
-        let resp = s.http.put(s.at("/api/v1/webhooks/endpoint")).bearer_auth(&key).json(&json!({"url": sink.url})).send().await.unwrap();
+        let resp = s
+            .http
+            .put(s.at("/api/v1/webhooks/endpoint"))
+            .bearer_auth(&key)
+            .json(&json!({"url": sink.url}))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status(), 200);
         send_test(&s, &key).await;
         wait_status(&s, &key, "delivered").await;
@@ -119,25 +210,60 @@ async fn undeliverable_events_are_dead_lettered_and_can_be_retried() {
     let sink = WebhookSink::start().await;
     sink.script(&[(500, Duration::ZERO); 50]);
     let org = s.org("Acme").await;
-    let (_, key, _) = s.key(&org, KeySettings { webhook_url: Some(sink.url.clone()), ..Default::default() }).await;
+    let (_, key, _) = s
+        .key(
+            &org,
+            KeySettings {
+                webhook_url: Some(sink.url.clone()),
+                ..Default::default()
+            },
+        )
+        .await;
     send_test(&s, &key).await;
     let (d, attempts) = wait_status(&s, &key, "dead").await;
-    assert!(attempts.len() >= 2, "retried before giving up: {attempts:?}");
+    assert!(
+        attempts.len() >= 2,
+        "retried before giving up: {attempts:?}"
+    );
     assert_eq!(attempts.len() as i64, d["attempts"].as_i64().unwrap());
     let before = sink.received().len();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(sink.received().len(), before, "a dead delivery is not sent again");
+    assert_eq!(
+        sink.received().len(),
+        before,
+        "a dead delivery is not sent again"
+    );
     sink.script(&[]);
     // Drain the scripted 500s so that the retry is answered 200.
     let id = d["id"].as_str().unwrap();
     while sink.received().len() < 50 {
-        let _ = reqwest::Client::new().post(&sink.url).body("{}").send().await;
+        let _ = reqwest::Client::new()
+            .post(&sink.url)
+            .body("{}")
+            .send()
+            .await;
     }
-    let resp = s.http.post(s.at(&format!("/api/v1/webhooks/deliveries/{id}/retry"))).bearer_auth(&key).send().await.unwrap();
+    let resp = s
+        .http
+        .post(s.at(&format!("/api/v1/webhooks/deliveries/{id}/retry")))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 202);
     wait_status(&s, &key, "delivered").await;
-    let again = s.http.post(s.at(&format!("/api/v1/webhooks/deliveries/{id}/retry"))).bearer_auth(&key).send().await.unwrap();
-    assert_eq!(again.status(), 409, "a delivered delivery cannot be retried");
+    let again = s
+        .http
+        .post(s.at(&format!("/api/v1/webhooks/deliveries/{id}/retry")))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        again.status(),
+        409,
+        "a delivered delivery cannot be retried"
+    );
     s.stop().await;
 }
 
@@ -150,24 +276,70 @@ async fn a_hanging_receiver_times_out_without_blocking_others() {
     slow.script(&[(200, Duration::from_secs(5))]);
     let fast = WebhookSink::start().await;
     let org = s.org("Acme").await;
-    let (_, slow_key, _) = s.key(&org, KeySettings { webhook_url: Some(slow.url.clone()), ..Default::default() }).await;
-    let (_, fast_key, _) = s.key(&org, KeySettings { webhook_url: Some(fast.url.clone()), ..Default::default() }).await;
+    let (_, slow_key, _) = s
+        .key(
+            &org,
+            KeySettings {
+                webhook_url: Some(slow.url.clone()),
+                ..Default::default()
+            },
+        )
+        .await;
+    let (_, fast_key, _) = s
+        .key(
+            &org,
+            KeySettings {
+                webhook_url: Some(fast.url.clone()),
+                ..Default::default()
+            },
+        )
+        .await;
     send_test(&s, &slow_key).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     let started = std::time::Instant::now();
     send_test(&s, &fast_key).await;
     fast.wait_for(1, WAIT).await;
-    assert!(started.elapsed() < Duration::from_millis(2000), "fast receiver waited {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_millis(2000),
+        "fast receiver waited {:?}",
+        started.elapsed()
+    );
     let attempts = eventually(WAIT, "timeout recorded", || async {
-        let list: Value = s.http.get(s.at("/api/v1/webhooks/deliveries?limit=10")).bearer_auth(&slow_key).send().await.unwrap().json().await.unwrap();
-        let slow_delivery = list["data"].as_array().unwrap().iter().find(|d| d["url"] == slow.url.as_str())?.clone();
+        let list: Value = s
+            .http
+            .get(s.at("/api/v1/webhooks/deliveries?limit=10"))
+            .bearer_auth(&slow_key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let slow_delivery = list["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["url"] == slow.url.as_str())?
+            .clone();
         let id = slow_delivery["id"].as_str()?.to_string();
-        let v: Value = s.http.get(s.at(&format!("/api/v1/webhooks/deliveries/{id}"))).bearer_auth(&slow_key).send().await.ok()?.json().await.ok()?;
+        let v: Value = s
+            .http
+            .get(s.at(&format!("/api/v1/webhooks/deliveries/{id}")))
+            .bearer_auth(&slow_key)
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
         let a = v["attempts"].as_array()?.clone();
         (!a.is_empty()).then_some(a)
     })
     .await;
-    assert!(attempts[0]["error"].as_str().unwrap().contains("timed out"), "{attempts:?}");
+    assert!(
+        attempts[0]["error"].as_str().unwrap().contains("timed out"),
+        "{attempts:?}"
+    );
     s.stop().await;
 }
 
@@ -178,12 +350,31 @@ async fn private_addresses_are_refused_unless_allowed() {
     let s = TestServer::start(TestDb::sqlite(), cfg).await;
     let sink = WebhookSink::start().await;
     let org = s.org("Acme").await;
-    let (_, key, _) = s.key(&org, KeySettings { webhook_url: Some(sink.url.clone()), ..Default::default() }).await;
+    let (_, key, _) = s
+        .key(
+            &org,
+            KeySettings {
+                webhook_url: Some(sink.url.clone()),
+                ..Default::default()
+            },
+        )
+        .await;
     send_test(&s, &key).await;
     let (_, attempts) = wait_status(&s, &key, "dead").await;
-    assert!(attempts[0]["error"].as_str().unwrap().contains("private"), "{attempts:?}");
+    assert!(
+        attempts[0]["error"].as_str().unwrap().contains("private"),
+        "{attempts:?}"
+    );
     // A name that resolves to loopback is refused too (checked after DNS resolution).
-    let port = sink.url.split(':').nth(2).unwrap().split('/').next().unwrap().to_string();
+    let port = sink
+        .url
+        .split(':')
+        .nth(2)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
     let resp = s
         .http
         .put(s.at("/api/v1/webhooks/endpoint"))
@@ -195,15 +386,43 @@ async fn private_addresses_are_refused_unless_allowed() {
     assert_eq!(resp.status(), 200);
     send_test(&s, &key).await;
     let attempts = eventually(WAIT, "second attempt", || async {
-        let list: Value = s.http.get(s.at("/api/v1/webhooks/deliveries")).bearer_auth(&key).send().await.ok()?.json().await.ok()?;
-        let d = list["data"].as_array()?.iter().find(|d| d["url"].as_str().is_some_and(|u| u.contains("localhost")))?.clone();
+        let list: Value = s
+            .http
+            .get(s.at("/api/v1/webhooks/deliveries"))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        let d = list["data"]
+            .as_array()?
+            .iter()
+            .find(|d| d["url"].as_str().is_some_and(|u| u.contains("localhost")))?
+            .clone();
         let id = d["id"].as_str()?.to_string();
-        let v: Value = s.http.get(s.at(&format!("/api/v1/webhooks/deliveries/{id}"))).bearer_auth(&key).send().await.ok()?.json().await.ok()?;
+        let v: Value = s
+            .http
+            .get(s.at(&format!("/api/v1/webhooks/deliveries/{id}")))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
         let a = v["attempts"].as_array()?.clone();
         (!a.is_empty()).then_some(a)
     })
     .await;
-    assert!(attempts[0]["error"].as_str().unwrap().contains("private"), "{attempts:?}");
-    assert!(sink.received().is_empty(), "nothing may reach a private address");
+    assert!(
+        attempts[0]["error"].as_str().unwrap().contains("private"),
+        "{attempts:?}"
+    );
+    assert!(
+        sink.received().is_empty(),
+        "nothing may reach a private address"
+    );
     s.stop().await;
 }

@@ -262,8 +262,12 @@ impl Keyring {
 
     /// Opens a sealed value; fails if it was tampered with or moved to another slot.
     pub fn open(&self, slot: Slot<'_>, blob: &[u8]) -> Result<Vec<u8>> {
-        let key_id = Self::key_id_of(blob)
-            .ok_or_else(|| Error::Internal(format!("malformed sealed value in {}.{}", slot.table, slot.column)))?;
+        let key_id = Self::key_id_of(blob).ok_or_else(|| {
+            Error::Internal(format!(
+                "malformed sealed value in {}.{}",
+                slot.table, slot.column
+            ))
+        })?;
         let key = self
             .keys
             .get(&key_id)
@@ -310,13 +314,23 @@ mod tests {
     #[test]
     fn seal_open_roundtrip_and_slot_binding() {
         let r = ring();
-        let slot = Slot { table: "persons", column: "surname", row: "psn_1" };
+        let slot = Slot {
+            table: "persons",
+            column: "surname",
+            row: "psn_1",
+        };
         let blob = r.seal(slot, b"Mustermann").unwrap();
         assert!(!blob.windows(10).any(|w| w == b"Mustermann"));
         assert_eq!(r.open(slot, &blob).unwrap(), b"Mustermann");
-        let other_row = Slot { row: "psn_2", ..slot };
+        let other_row = Slot {
+            row: "psn_2",
+            ..slot
+        };
         assert!(r.open(other_row, &blob).is_err());
-        let other_col = Slot { column: "given_names", ..slot };
+        let other_col = Slot {
+            column: "given_names",
+            ..slot
+        };
         assert!(r.open(other_col, &blob).is_err());
         let mut tampered = blob.clone();
         let last = tampered.len() - 1;
@@ -328,7 +342,11 @@ mod tests {
     #[test]
     fn two_seals_of_one_value_differ() {
         let r = ring();
-        let slot = Slot { table: "t", column: "c", row: "r" };
+        let slot = Slot {
+            table: "t",
+            column: "c",
+            row: "r",
+        };
         assert_ne!(r.seal(slot, b"x").unwrap(), r.seal(slot, b"x").unwrap());
     }
 
@@ -345,7 +363,13 @@ mod tests {
     #[test]
     fn blind_index_is_deterministic_and_purpose_bound() {
         let r = ring();
-        assert_eq!(r.blind_index("email", "a@b.c"), r.blind_index("email", "a@b.c"));
-        assert_ne!(r.blind_index("email", "a@b.c"), r.blind_index("phone", "a@b.c"));
+        assert_eq!(
+            r.blind_index("email", "a@b.c"),
+            r.blind_index("email", "a@b.c")
+        );
+        assert_ne!(
+            r.blind_index("email", "a@b.c"),
+            r.blind_index("phone", "a@b.c")
+        );
     }
 }

@@ -91,15 +91,16 @@ impl Store {
     /// keyring, creating the first data keys on a new database.
     pub async fn open(opts: StoreOptions) -> Result<Store> {
         sqlx::any::install_default_drivers();
-        let backend = if opts.url.starts_with("postgres://") || opts.url.starts_with("postgresql://") {
-            Backend::Postgres
-        } else if opts.url.starts_with("sqlite:") {
-            Backend::Sqlite
-        } else {
-            return Err(Error::Invalid(
-                "database URL must start with sqlite: or postgres://".into(),
-            ));
-        };
+        let backend =
+            if opts.url.starts_with("postgres://") || opts.url.starts_with("postgresql://") {
+                Backend::Postgres
+            } else if opts.url.starts_with("sqlite:") {
+                Backend::Sqlite
+            } else {
+                return Err(Error::Invalid(
+                    "database URL must start with sqlite: or postgres://".into(),
+                ));
+            };
         let connect = AnyConnectOptions::from_str(&opts.url)
             .map_err(|e| Error::Invalid(format!("database URL: {e}")))?;
         let max = match backend {
@@ -203,7 +204,11 @@ impl Store {
     }
 
     /// Opens an optional sealed text column.
-    pub(crate) async fn open_text(&self, slot: Slot<'_>, blob: Option<Vec<u8>>) -> Result<Option<String>> {
+    pub(crate) async fn open_text(
+        &self,
+        slot: Slot<'_>,
+        blob: Option<Vec<u8>>,
+    ) -> Result<Option<String>> {
         match blob {
             None => Ok(None),
             Some(b) => {
@@ -254,13 +259,15 @@ impl Store {
             let wrapped: Vec<u8> = row.try_get("wrapped").map_err(db_err)?;
             let dk = crypto::unwrap(&old_master, id, &wrapped)?;
             let rewrapped = crypto::wrap(new_master, id, &dk)?;
-            sqlx::query(&self.sql("UPDATE data_keys SET wrapped = $1, master_fp = $2 WHERE id = $3"))
-                .bind(rewrapped)
-                .bind(&fp)
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
+            sqlx::query(
+                &self.sql("UPDATE data_keys SET wrapped = $1, master_fp = $2 WHERE id = $3"),
+            )
+            .bind(rewrapped)
+            .bind(&fp)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
             max_id = max_id.max(id);
         }
         sqlx::query("UPDATE data_keys SET active = 0 WHERE purpose = 'data'")
@@ -407,7 +414,8 @@ async fn load_keyring(
             MasterKeySource::File(p) => Error::Internal(format!("{e} (key file {})", p.display())),
             MasterKeySource::Given(_) => e,
         })?;
-        let id32 = u32::try_from(id).map_err(|_| Error::Internal("data key id out of range".into()))?;
+        let id32 =
+            u32::try_from(id).map_err(|_| Error::Internal("data key id out of range".into()))?;
         if purpose == "index" {
             index_key = Some(key);
         } else {

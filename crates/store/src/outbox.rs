@@ -111,10 +111,15 @@ pub enum Next {
     Gone,
 }
 
-const DELIVERY_COLUMNS: &str = "id, event_id, org_id, key_id, url, dialect, event_type, body, attempts, created_at";
+const DELIVERY_COLUMNS: &str =
+    "id, event_id, org_id, key_id, url, dialect, event_type, body, attempts, created_at";
 
 fn body_slot(id: &str) -> Slot<'_> {
-    Slot { table: "webhook_deliveries", column: "body", row: id }
+    Slot {
+        table: "webhook_deliveries",
+        column: "body",
+        row: id,
+    }
 }
 
 fn delivery_from_row(r: &AnyRow) -> Result<Delivery> {
@@ -146,14 +151,16 @@ impl Store {
     ) -> Result<EventId> {
         let event_id = EventId::generate();
         let now = now_millis();
-        sqlx::query(&self.sql("INSERT INTO events (id, org_id, type, created_at) VALUES ($1, $2, $3, $4)"))
-            .bind(event_id.as_str())
-            .bind(org.as_str())
-            .bind(event_type)
-            .bind(now)
-            .execute(&mut **tx)
-            .await
-            .map_err(db_err)?;
+        sqlx::query(
+            &self.sql("INSERT INTO events (id, org_id, type, created_at) VALUES ($1, $2, $3, $4)"),
+        )
+        .bind(event_id.as_str())
+        .bind(org.as_str())
+        .bind(event_type)
+        .bind(now)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_err)?;
         for o in outbound {
             let id = DeliveryId::generate();
             let sealed = self.seal(body_slot(id.as_str()), &o.body)?;
@@ -188,7 +195,9 @@ impl Store {
         audit: Option<AuditRecord>,
     ) -> Result<EventId> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
-        let id = self.enqueue_in_tx(&mut tx, org, event_type, outbound).await?;
+        let id = self
+            .enqueue_in_tx(&mut tx, org, event_type, outbound)
+            .await?;
         if let Some(a) = audit {
             append_in_tx(self, &mut tx, &a.in_org(org).target(&id)).await?;
         }
@@ -198,7 +207,12 @@ impl Store {
 
     /// Claims up to `limit` due deliveries for `lease_ms`. Safe to call from many nodes at
     /// once: PostgreSQL skips rows another worker has locked; SQLite has one writer.
-    pub async fn claim_due_deliveries(&self, now: Millis, lease_ms: Millis, limit: i64) -> Result<Vec<DueDelivery>> {
+    pub async fn claim_due_deliveries(
+        &self,
+        now: Millis,
+        lease_ms: Millis,
+        limit: i64,
+    ) -> Result<Vec<DueDelivery>> {
         let lock = match self.backend() {
             Backend::Postgres => "FOR UPDATE SKIP LOCKED",
             Backend::Sqlite => "",
@@ -241,7 +255,12 @@ impl Store {
 
     /// Records an attempt and moves the delivery on, in one transaction. On `Gone` the
     /// key's endpoint is disabled and its other pending deliveries to the URL stop too.
-    pub async fn record_attempt(&self, d: &DueDelivery, attempt: &Attempt, next: Next) -> Result<()> {
+    pub async fn record_attempt(
+        &self,
+        d: &DueDelivery,
+        attempt: &Attempt,
+        next: Next,
+    ) -> Result<()> {
         let now = now_millis();
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         sqlx::query(&self.sql(
@@ -302,13 +321,15 @@ impl Store {
 
     /// A delivery of an organisation.
     pub async fn delivery(&self, org: &OrgId, id: &DeliveryId) -> Result<Delivery> {
-        let row = sqlx::query(&self.sql("SELECT * FROM webhook_deliveries WHERE id = $1 AND org_id = $2"))
-            .bind(id.as_str())
-            .bind(org.as_str())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_err)?
-            .ok_or(Error::NotFound("webhook delivery"))?;
+        let row = sqlx::query(
+            &self.sql("SELECT * FROM webhook_deliveries WHERE id = $1 AND org_id = $2"),
+        )
+        .bind(id.as_str())
+        .bind(org.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?
+        .ok_or(Error::NotFound("webhook delivery"))?;
         delivery_from_row(&row)
     }
 
@@ -350,7 +371,12 @@ impl Store {
     }
 
     /// Puts a dead or disabled delivery back in the queue, due now.
-    pub async fn retry_delivery(&self, org: &OrgId, id: &DeliveryId, audit: AuditRecord) -> Result<()> {
+    pub async fn retry_delivery(
+        &self,
+        org: &OrgId,
+        id: &DeliveryId,
+        audit: AuditRecord,
+    ) -> Result<()> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         let done = sqlx::query(&self.sql(
             "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = $1, lease_until = NULL, finished_at = NULL \
@@ -364,7 +390,9 @@ impl Store {
         .map_err(db_err)?;
         if done.rows_affected() == 0 {
             self.delivery(org, id).await?;
-            return Err(Error::Conflict("only dead or disabled deliveries can be retried".into()));
+            return Err(Error::Conflict(
+                "only dead or disabled deliveries can be retried".into(),
+            ));
         }
         append_in_tx(self, &mut tx, &audit.in_org(org).target(id)).await?;
         tx.commit().await.map_err(db_err)

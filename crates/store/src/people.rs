@@ -50,7 +50,11 @@ impl Store {
         let now = now_millis();
         let mut sealed = Vec::with_capacity(FIELDS.len());
         for name in FIELDS {
-            let slot = Slot { table: "persons", column: name, row: id.as_str() };
+            let slot = Slot {
+                table: "persons",
+                column: name,
+                row: id.as_str(),
+            };
             sealed.push(match field(data, name) {
                 Some(v) => Some(self.seal(slot, v.as_bytes())?),
                 None => None,
@@ -71,8 +75,8 @@ impl Store {
         );
         let mut q = sqlx::query(&sql)
             .bind(id.as_str())
-        .bind(org.as_str())
-        .bind(external_ref.map(str::to_string));
+            .bind(org.as_str())
+            .bind(external_ref.map(str::to_string));
         for s in sealed {
             q = q.bind(s);
         }
@@ -97,7 +101,11 @@ impl Store {
         let mut data = PersonData::default();
         for name in FIELDS {
             let blob: Option<Vec<u8>> = row.try_get(name).map_err(db_err)?;
-            let slot = Slot { table: "persons", column: name, row: id.as_str() };
+            let slot = Slot {
+                table: "persons",
+                column: name,
+                row: id.as_str(),
+            };
             let value = self.open_text(slot, blob).await?;
             match name {
                 "given_names" => data.given_names = value,

@@ -23,7 +23,12 @@ pub const WINDOW_MS: Millis = 60_000;
 
 impl Store {
     /// Counts one request for `bucket` (a credential id) in the current one-minute window.
-    pub async fn hit_rate_limit(&self, bucket: &str, limit: u32, now: Millis) -> Result<RateDecision> {
+    pub async fn hit_rate_limit(
+        &self,
+        bucket: &str,
+        limit: u32,
+        now: Millis,
+    ) -> Result<RateDecision> {
         let window_start = now - now.rem_euclid(WINDOW_MS);
         let row = sqlx::query(&self.sql(
             "INSERT INTO rate_counters (bucket, window_start, count) VALUES ($1, $2, 1) \

@@ -133,7 +133,11 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
-        let audit = AuditRecord { org_id: Some(org.id.clone()), ..audit }.target(&org.id);
+        let audit = AuditRecord {
+            org_id: Some(org.id.clone()),
+            ..audit
+        }
+        .target(&org.id);
         append_in_tx(self, &mut tx, &audit).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(org)
@@ -275,8 +279,14 @@ impl Store {
     }
 
     /// Revokes a key; revoking twice is a conflict.
-    pub async fn revoke_api_key(&self, org: &OrgId, id: &KeyId, audit: AuditRecord) -> Result<ApiKey> {
-        self.revoke("api_keys", org, id.as_str(), "API key", audit).await?;
+    pub async fn revoke_api_key(
+        &self,
+        org: &OrgId,
+        id: &KeyId,
+        audit: AuditRecord,
+    ) -> Result<ApiKey> {
+        self.revoke("api_keys", org, id.as_str(), "API key", audit)
+            .await?;
         self.api_key(org, id).await
     }
 
@@ -297,7 +307,11 @@ impl Store {
             .await
             .map_err(db_err)?
             .ok_or(Error::NotFound(what))?;
-        if row.try_get::<Option<i64>, _>("revoked_at").map_err(db_err)?.is_some() {
+        if row
+            .try_get::<Option<i64>, _>("revoked_at")
+            .map_err(db_err)?
+            .is_some()
+        {
             return Err(Error::Conflict(format!("{what} is already revoked")));
         }
         let q = format!("UPDATE {table} SET revoked_at = $1 WHERE id = $2 AND org_id = $3");
@@ -322,9 +336,9 @@ impl Store {
 
     /// The webhook secret of a key (`whsec_…`).
     pub async fn webhook_secret(&self, org: &OrgId, id: &KeyId) -> Result<String> {
-        let row = sqlx::query(&self.sql(
-            "SELECT webhook_secret FROM api_keys WHERE id = $1 AND org_id = $2",
-        ))
+        let row = sqlx::query(
+            &self.sql("SELECT webhook_secret FROM api_keys WHERE id = $1 AND org_id = $2"),
+        )
         .bind(id.as_str())
         .bind(org.as_str())
         .fetch_optional(&self.pool)
@@ -361,7 +375,9 @@ impl Store {
     ) -> Result<(ServiceToken, String)> {
         validate_name(name)?;
         if scope != vouch_core::model::SCOPE_PRESENCE {
-            return Err(Error::Invalid(format!("unknown scope '{scope}' (known: presence)")));
+            return Err(Error::Invalid(format!(
+                "unknown scope '{scope}' (known: presence)"
+            )));
         }
         self.org(org).await?;
         let issued = credential::issue(SecretKind::ServiceToken);
@@ -406,8 +422,14 @@ impl Store {
     }
 
     /// Revokes a service token.
-    pub async fn revoke_service_token(&self, org: &OrgId, id: &TokenId, audit: AuditRecord) -> Result<()> {
-        self.revoke("service_tokens", org, id.as_str(), "service token", audit).await
+    pub async fn revoke_service_token(
+        &self,
+        org: &OrgId,
+        id: &TokenId,
+        audit: AuditRecord,
+    ) -> Result<()> {
+        self.revoke("service_tokens", org, id.as_str(), "service token", audit)
+            .await
     }
 
     /// Creates an OAuth client-credentials client.
@@ -459,8 +481,14 @@ impl Store {
     }
 
     /// Revokes an OAuth client and every access token it holds.
-    pub async fn revoke_oauth_client(&self, org: &OrgId, id: &ClientId, audit: AuditRecord) -> Result<()> {
-        self.revoke("oauth_clients", org, id.as_str(), "OAuth client", audit).await
+    pub async fn revoke_oauth_client(
+        &self,
+        org: &OrgId,
+        id: &ClientId,
+        audit: AuditRecord,
+    ) -> Result<()> {
+        self.revoke("oauth_clients", org, id.as_str(), "OAuth client", audit)
+            .await
     }
 
     /// Checks client credentials (constant-time on the secret digest) and issues an
@@ -511,7 +539,10 @@ impl Store {
 
     /// Resolves a bearer secret of any kind to its principal, by the digest's unique
     /// index (the secret carries 256 bits, so the lookup leaks nothing useful).
-    pub async fn authenticate(&self, secret: &str) -> Result<std::result::Result<Principal, Refusal>> {
+    pub async fn authenticate(
+        &self,
+        secret: &str,
+    ) -> Result<std::result::Result<Principal, Refusal>> {
         let hash = credential::hash_secret(secret);
         let now = now_millis();
         if secret.starts_with(SecretKind::ApiKey.prefix()) {

@@ -1,6 +1,8 @@
 //! The store conformance suite: every test runs on SQLite, and on PostgreSQL when
 //! `VOUCH_TEST_PG_URL` is set (always in CI).
 
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
 use sqlx::Row;
 use std::sync::Arc;
 use vouch_core::event::Dialect;
@@ -17,7 +19,11 @@ fn cli(action: &str) -> AuditRecord {
 
 async fn raw_pool(db: &TestDb) -> sqlx::AnyPool {
     sqlx::any::install_default_drivers();
-    sqlx::any::AnyPoolOptions::new().max_connections(1).connect(&db.url).await.expect("raw pool")
+    sqlx::any::AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(&db.url)
+        .await
+        .expect("raw pool")
 }
 
 fn person() -> PersonData {
@@ -48,11 +54,21 @@ fn contains(hay: &[u8], needle: &str) -> bool {
 async fn personal_data_is_never_stored_in_plaintext() {
     for db in TestDb::all().await {
         let store = db.open().await;
-        let org = store.create_org("Acme", cli("org.created")).await.unwrap().id;
-        let created = store.create_person(&org, Some("user-1"), &person()).await.unwrap();
+        let org = store
+            .create_org("Acme", cli("org.created"))
+            .await
+            .unwrap()
+            .id;
+        let created = store
+            .create_person(&org, Some("user-1"), &person())
+            .await
+            .unwrap();
         let read = store.person(&org, &created.id).await.unwrap();
         assert_eq!(read.data, person(), "{}", db.kind);
-        let found = store.find_people_by_email(&org, "zeb.quill@EXAMPLE.org").await.unwrap();
+        let found = store
+            .find_people_by_email(&org, "zeb.quill@EXAMPLE.org")
+            .await
+            .unwrap();
         assert_eq!(found.len(), 1, "{}: blind index lookup", db.kind);
         match &db.sqlite_path {
             Some(path) => {
@@ -66,7 +82,10 @@ async fn personal_data_is_never_stored_in_plaintext() {
                     }
                 }
                 assert!(bytes.len() > 10_000, "read the database files");
-                assert!(contains(&bytes, "user-1"), "the check can see plaintext columns");
+                assert!(
+                    contains(&bytes, "user-1"),
+                    "the check can see plaintext columns"
+                );
                 for s in SECRETS {
                     assert!(!contains(&bytes, s), "sqlite file contains {s}");
                 }
@@ -81,7 +100,10 @@ async fn personal_data_is_never_stored_in_plaintext() {
                 for r in rows {
                     text.push_str(&r.try_get::<String, _>("j").unwrap());
                 }
-                assert!(text.contains("user-1"), "the check can see plaintext columns");
+                assert!(
+                    text.contains("user-1"),
+                    "the check can see plaintext columns"
+                );
                 let raw = sqlx::query("SELECT given_names, surname, date_of_birth, document_number, email, phone FROM persons")
                     .fetch_all(&pool)
                     .await
@@ -106,10 +128,21 @@ async fn personal_data_is_never_stored_in_plaintext() {
 async fn a_sealed_value_moved_to_another_row_does_not_open() {
     for db in TestDb::all().await {
         let store = db.open().await;
-        let org = store.create_org("Acme", cli("org.created")).await.unwrap().id;
+        let org = store
+            .create_org("Acme", cli("org.created"))
+            .await
+            .unwrap()
+            .id;
         let a = store.create_person(&org, None, &person()).await.unwrap();
         let b = store
-            .create_person(&org, None, &PersonData { surname: Some("Other".into()), ..Default::default() })
+            .create_person(
+                &org,
+                None,
+                &PersonData {
+                    surname: Some("Other".into()),
+                    ..Default::default()
+                },
+            )
             .await
             .unwrap();
         let pool = raw_pool(&db).await;
@@ -118,8 +151,17 @@ async fn a_sealed_value_moved_to_another_row_does_not_open() {
         } else {
             "UPDATE persons SET surname = (SELECT surname FROM persons WHERE id = $1) WHERE id = $2"
         };
-        sqlx::query(sql).bind(a.id.as_str()).bind(b.id.as_str()).execute(&pool).await.unwrap();
-        assert!(store.person(&org, &b.id).await.is_err(), "{}: swapped ciphertext must fail", db.kind);
+        sqlx::query(sql)
+            .bind(a.id.as_str())
+            .bind(b.id.as_str())
+            .execute(&pool)
+            .await
+            .unwrap();
+        assert!(
+            store.person(&org, &b.id).await.is_err(),
+            "{}: swapped ciphertext must fail",
+            db.kind
+        );
         assert!(store.person(&org, &a.id).await.is_ok());
     }
 }
@@ -131,8 +173,15 @@ async fn people_are_scoped_by_organisation() {
         let a = store.create_org("A", cli("org.created")).await.unwrap().id;
         let b = store.create_org("B", cli("org.created")).await.unwrap().id;
         let p = store.create_person(&a, None, &person()).await.unwrap();
-        assert!(matches!(store.person(&b, &p.id).await, Err(vouch_core::Error::NotFound(_))));
-        assert!(store.find_people_by_email(&b, "zeb.quill@example.org").await.unwrap().is_empty());
+        assert!(matches!(
+            store.person(&b, &p.id).await,
+            Err(vouch_core::Error::NotFound(_))
+        ));
+        assert!(store
+            .find_people_by_email(&b, "zeb.quill@example.org")
+            .await
+            .unwrap()
+            .is_empty());
     }
 }
 
@@ -140,12 +189,23 @@ async fn people_are_scoped_by_organisation() {
 async fn the_audit_log_refuses_updates() {
     for db in TestDb::all().await {
         let store = db.open().await;
-        let org = store.create_org("Acme", cli("org.created")).await.unwrap().id;
+        let org = store
+            .create_org("Acme", cli("org.created"))
+            .await
+            .unwrap()
+            .id;
         let entries = store.list_audit(&org, 10).await.unwrap();
         assert_eq!(entries.len(), 1);
         assert_eq!(entries[0].action, "org.created");
-        assert!(store.try_tamper_audit(entries[0].id).await.is_err(), "{}", db.kind);
-        assert_eq!(store.list_audit(&org, 10).await.unwrap()[0].action, "org.created");
+        assert!(
+            store.try_tamper_audit(entries[0].id).await.is_err(),
+            "{}",
+            db.kind
+        );
+        assert_eq!(
+            store.list_audit(&org, 10).await.unwrap()[0].action,
+            "org.created"
+        );
     }
 }
 
@@ -157,12 +217,21 @@ async fn a_newer_schema_is_refused_and_migrations_are_idempotent() {
         let again = db.open().await; // second open applies nothing and succeeds
         again.close().await;
         let pool = raw_pool(&db).await;
-        sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', 0)")
-            .execute(&pool)
-            .await
-            .unwrap();
-        let opened = Store::open(StoreOptions::new(db.url.clone(), MasterKeySource::Given(db.master.clone()))).await;
-        let err = opened.err().expect("newer schema must be refused").to_string();
+        sqlx::query(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', 0)",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        let opened = Store::open(StoreOptions::new(
+            db.url.clone(),
+            MasterKeySource::Given(db.master.clone()),
+        ))
+        .await;
+        let err = opened
+            .err()
+            .expect("newer schema must be refused")
+            .to_string();
         assert!(err.contains("newer"), "{}: {err}", db.kind);
     }
 }
@@ -171,14 +240,31 @@ async fn a_newer_schema_is_refused_and_migrations_are_idempotent() {
 async fn master_key_rotation_rewraps_and_keeps_data_readable() {
     for db in TestDb::all().await {
         let store = db.open().await;
-        let org = store.create_org("Acme", cli("org.created")).await.unwrap().id;
+        let org = store
+            .create_org("Acme", cli("org.created"))
+            .await
+            .unwrap()
+            .id;
         let p = store.create_person(&org, None, &person()).await.unwrap();
         let new_master = SecretKey::generate();
         assert_eq!(store.rotate_master_key(&new_master).await.unwrap(), 2);
         store.close().await;
-        let with_old = Store::open(StoreOptions::new(db.url.clone(), MasterKeySource::Given(db.master.clone()))).await;
-        assert!(with_old.is_err(), "{}: the old master key must no longer open the keys", db.kind);
-        let store = Store::open(StoreOptions::new(db.url.clone(), MasterKeySource::Given(new_master))).await.unwrap();
+        let with_old = Store::open(StoreOptions::new(
+            db.url.clone(),
+            MasterKeySource::Given(db.master.clone()),
+        ))
+        .await;
+        assert!(
+            with_old.is_err(),
+            "{}: the old master key must no longer open the keys",
+            db.kind
+        );
+        let store = Store::open(StoreOptions::new(
+            db.url.clone(),
+            MasterKeySource::Given(new_master),
+        ))
+        .await
+        .unwrap();
         assert_eq!(store.person(&org, &p.id).await.unwrap().data, person());
         let q = store.create_person(&org, None, &person()).await.unwrap();
         assert_eq!(store.person(&org, &q.id).await.unwrap().data, person());
@@ -204,7 +290,12 @@ async fn two_nodes_share_one_rate_limit_count() {
         let mut tasks = Vec::new();
         for i in 0..40 {
             let s = if i % 2 == 0 { a.clone() } else { b.clone() };
-            tasks.push(tokio::spawn(async move { s.hit_rate_limit("key_shared", 25, now).await.unwrap().allowed }));
+            tasks.push(tokio::spawn(async move {
+                s.hit_rate_limit("key_shared", 25, now)
+                    .await
+                    .unwrap()
+                    .allowed
+            }));
         }
         let mut allowed = 0;
         for t in tasks {
@@ -235,7 +326,9 @@ async fn concurrent_workers_never_claim_the_same_delivery() {
                 dialect: Dialect::Standard,
                 body: format!("{{\"n\":{i}}}").into_bytes(),
             };
-            a.emit_event(&org, "test.event", &[out], None).await.unwrap();
+            a.emit_event(&org, "test.event", &[out], None)
+                .await
+                .unwrap();
         }
         let now = vouch_core::now_millis() + 1;
         let (x, y) = tokio::join!(
@@ -247,10 +340,22 @@ async fn concurrent_workers_never_claim_the_same_delivery() {
         for d in &x {
             assert!(y.iter().all(|e| e.id != d.id), "{}: claimed twice", db.kind);
         }
-        assert!(String::from_utf8(x[0].body.clone()).unwrap().starts_with("{\"n\":"));
+        assert!(String::from_utf8(x[0].body.clone())
+            .unwrap()
+            .starts_with("{\"n\":"));
         // Leases held: nothing more to claim until they expire.
-        assert!(a.claim_due_deliveries(now, 60_000, 50).await.unwrap().is_empty());
-        assert_eq!(a.claim_due_deliveries(now + 61_000, 60_000, 50).await.unwrap().len(), 30);
+        assert!(a
+            .claim_due_deliveries(now, 60_000, 50)
+            .await
+            .unwrap()
+            .is_empty());
+        assert_eq!(
+            a.claim_due_deliveries(now + 61_000, 60_000, 50)
+                .await
+                .unwrap()
+                .len(),
+            30
+        );
     }
 }
 
@@ -258,16 +363,36 @@ async fn concurrent_workers_never_claim_the_same_delivery() {
 async fn credentials_resolve_by_kind_and_refuse_revoked_ones() {
     for db in TestDb::all().await {
         let store = db.open().await;
-        let org = store.create_org("Acme", cli("org.created")).await.unwrap().id;
-        let other = store.create_org("Other", cli("org.created")).await.unwrap().id;
-        let k = store.create_api_key(&org, "k", KeySettings::default(), cli("api_key.created")).await.unwrap();
+        let org = store
+            .create_org("Acme", cli("org.created"))
+            .await
+            .unwrap()
+            .id;
+        let other = store
+            .create_org("Other", cli("org.created"))
+            .await
+            .unwrap()
+            .id;
+        let k = store
+            .create_api_key(&org, "k", KeySettings::default(), cli("api_key.created"))
+            .await
+            .unwrap();
         assert!(k.secret.len() >= 40);
         let listed = store.list_api_keys(&org).await.unwrap();
         assert_eq!(listed.len(), 1);
         assert!(store.list_api_keys(&other).await.unwrap().is_empty());
-        assert!(store.revoke_api_key(&other, &k.key.id, cli("x")).await.is_err(), "another org cannot revoke");
+        assert!(
+            store
+                .revoke_api_key(&other, &k.key.id, cli("x"))
+                .await
+                .is_err(),
+            "another org cannot revoke"
+        );
         assert!(store.authenticate(&k.secret).await.unwrap().is_ok());
-        store.revoke_api_key(&org, &k.key.id, cli("api_key.revoked")).await.unwrap();
+        store
+            .revoke_api_key(&org, &k.key.id, cli("api_key.revoked"))
+            .await
+            .unwrap();
         assert!(matches!(
             store.authenticate(&k.secret).await.unwrap(),
             Err(vouch_store::tenancy::Refusal::Revoked)
@@ -276,17 +401,41 @@ async fn credentials_resolve_by_kind_and_refuse_revoked_ones() {
             store.revoke_api_key(&org, &k.key.id, cli("x")).await,
             Err(vouch_core::Error::Conflict(_))
         ));
-        let (client, secret) = store.create_oauth_client(&org, "c", cli("oauth_client.created")).await.unwrap();
-        assert!(store.issue_access_token(client.id.as_str(), "wrong", 1000).await.unwrap().is_none());
-        let (_, token, _) = store.issue_access_token(client.id.as_str(), &secret, 60_000).await.unwrap().unwrap();
+        let (client, secret) = store
+            .create_oauth_client(&org, "c", cli("oauth_client.created"))
+            .await
+            .unwrap();
+        assert!(store
+            .issue_access_token(client.id.as_str(), "wrong", 1000)
+            .await
+            .unwrap()
+            .is_none());
+        let (_, token, _) = store
+            .issue_access_token(client.id.as_str(), &secret, 60_000)
+            .await
+            .unwrap()
+            .unwrap();
         assert!(store.authenticate(&token).await.unwrap().is_ok());
-        let (_, expired, _) = store.issue_access_token(client.id.as_str(), &secret, -1).await.unwrap().unwrap();
+        let (_, expired, _) = store
+            .issue_access_token(client.id.as_str(), &secret, -1)
+            .await
+            .unwrap()
+            .unwrap();
         assert!(matches!(
             store.authenticate(&expired).await.unwrap(),
             Err(vouch_store::tenancy::Refusal::Expired)
         ));
-        assert!(store.create_service_token(&org, "t", "admin", cli("x")).await.is_err());
-        let actions: Vec<String> = store.list_audit(&org, 50).await.unwrap().into_iter().map(|e| e.action).collect();
+        assert!(store
+            .create_service_token(&org, "t", "admin", cli("x"))
+            .await
+            .is_err());
+        let actions: Vec<String> = store
+            .list_audit(&org, 50)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.action)
+            .collect();
         assert!(actions.contains(&"api_key.revoked".to_string()));
         assert!(actions.contains(&"oauth_client.created".to_string()));
     }

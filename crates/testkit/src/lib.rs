@@ -155,7 +155,12 @@ impl TestServer {
     pub async fn key(&self, org: &OrgId, settings: KeySettings) -> (String, String, String) {
         let k = self
             .store
-            .create_api_key(org, "test", settings, AuditRecord::new(Some(org), Actor::Cli, "api_key.created"))
+            .create_api_key(
+                org,
+                "test",
+                settings,
+                AuditRecord::new(Some(org), Actor::Cli, "api_key.created"),
+            )
             .await
             .expect("create key");
         (k.key.id.to_string(), k.secret, k.webhook_secret)
@@ -215,7 +220,10 @@ impl WebhookSink {
                 async move {
                     let (status, delay) = {
                         let mut s = shared.lock().expect("sink lock");
-                        s.received.push(Received { headers, body: body.to_vec() });
+                        s.received.push(Received {
+                            headers,
+                            body: body.to_vec(),
+                        });
                         s.script.pop_front().unwrap_or((200, Duration::ZERO))
                     };
                     tokio::time::sleep(delay).await;
@@ -223,7 +231,9 @@ impl WebhookSink {
                 }
             }),
         );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind sink");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind sink");
         let addr = listener.local_addr().expect("sink addr");
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -236,7 +246,11 @@ impl WebhookSink {
 
     /// Answers the next requests with these statuses (after these delays), then 200.
     pub fn script(&self, steps: &[(u16, Duration)]) {
-        self.inner.lock().expect("sink lock").script.extend(steps.iter().copied());
+        self.inner
+            .lock()
+            .expect("sink lock")
+            .script
+            .extend(steps.iter().copied());
     }
 
     /// What was received so far.
@@ -273,7 +287,10 @@ where
         if let Some(v) = f().await {
             return v;
         }
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

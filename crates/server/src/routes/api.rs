@@ -70,13 +70,18 @@ pub async fn whoami(State(state): State<AppState>, caller: Caller) -> Json<WhoAm
 #[utoipa::path(post, path = "/api/v1/webhooks/test", tag = "webhooks",
     security(("bearer" = []), ("api_key" = [])),
     responses((status = 202, description = "Queued"), (status = 409, body = crate::error::ErrorBody)))]
-pub async fn send_test_webhook(State(state): State<AppState>, caller: Caller) -> ApiResult<(StatusCode, Json<Value>)> {
+pub async fn send_test_webhook(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<(StatusCode, Json<Value>)> {
     let key = caller.api_key()?;
-    let url = key
-        .settings
-        .webhook_url
-        .clone()
-        .ok_or_else(|| ApiError::new(StatusCode::CONFLICT, "no_webhook", "This API key has no webhook URL"))?;
+    let url = key.settings.webhook_url.clone().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "no_webhook",
+            "This API key has no webhook URL",
+        )
+    })?;
     if key.webhook_disabled_at.is_some() {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -98,7 +103,12 @@ pub async fn send_test_webhook(State(state): State<AppState>, caller: Caller) ->
     };
     let event_id = state
         .store
-        .emit_event(&key.org_id, WEBHOOK_TEST, &[outbound], Some(caller.audit("webhook.test_sent")))
+        .emit_event(
+            &key.org_id,
+            WEBHOOK_TEST,
+            &[outbound],
+            Some(caller.audit("webhook.test_sent")),
+        )
         .await?;
     state.outbox_notify.notify_one();
     Ok((StatusCode::ACCEPTED, Json(json!({"eventId": event_id}))))
@@ -128,7 +138,10 @@ pub async fn list_deliveries(
     caller: Caller,
     ApiQuery(q): ApiQuery<Limit>,
 ) -> ApiResult<Json<Value>> {
-    let items = state.store.list_deliveries(caller.principal.org_id(), limit(&q)?).await?;
+    let items = state
+        .store
+        .list_deliveries(caller.principal.org_id(), limit(&q)?)
+        .await?;
     Ok(Json(json!({"data": items})))
 }
 
@@ -137,7 +150,11 @@ pub async fn list_deliveries(
     params(("id" = String, Path, description = "Delivery id")),
     security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, description = "Delivery"), (status = 404, body = crate::error::ErrorBody)))]
-pub async fn get_delivery(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn get_delivery(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     let org = caller.principal.org_id();
     let id = DeliveryId::from_string(id);
     let delivery = state.store.delivery(org, &id).await?;
@@ -159,7 +176,11 @@ pub async fn retry_delivery(
     let id = DeliveryId::from_string(id);
     state
         .store
-        .retry_delivery(caller.principal.org_id(), &id, caller.audit("webhook.retried"))
+        .retry_delivery(
+            caller.principal.org_id(),
+            &id,
+            caller.audit("webhook.retried"),
+        )
         .await?;
     state.outbox_notify.notify_one();
     Ok((StatusCode::ACCEPTED, Json(json!({"deliveryId": id}))))
@@ -169,8 +190,15 @@ pub async fn retry_delivery(
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(Limit),
     security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, description = "Audit entries")))]
-pub async fn list_audit(State(state): State<AppState>, caller: Caller, ApiQuery(q): ApiQuery<Limit>) -> ApiResult<Json<Value>> {
-    let items = state.store.list_audit(caller.principal.org_id(), limit(&q)?).await?;
+pub async fn list_audit(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<Limit>,
+) -> ApiResult<Json<Value>> {
+    let items = state
+        .store
+        .list_audit(caller.principal.org_id(), limit(&q)?)
+        .await?;
     Ok(Json(json!({"data": items})))
 }
 
@@ -214,7 +242,12 @@ pub async fn set_webhook_endpoint(
     let details = json!({"url": settings.webhook_url});
     let updated = state
         .store
-        .update_api_key_settings(&key.org_id, &key.id, settings, caller.audit("api_key.webhook_updated").details(details))
+        .update_api_key_settings(
+            &key.org_id,
+            &key.id,
+            settings,
+            caller.audit("api_key.webhook_updated").details(details),
+        )
         .await?;
     Ok(Json(WebhookEndpoint {
         url: updated.settings.webhook_url,

@@ -25,7 +25,9 @@ pub async fn healthz() -> Json<Value> {
     (status = 503, description = "Not ready", body = crate::error::ErrorBody)))]
 pub async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Value>> {
     state.store.ping().await.map_err(ApiError::from)?;
-    Ok(Json(json!({"status": "ready", "checks": {"database": "ok"}})))
+    Ok(Json(
+        json!({"status": "ready", "checks": {"database": "ok"}}),
+    ))
 }
 
 /// Prometheus metrics (OpenMetrics text).
@@ -35,7 +37,10 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         state.metrics.webhook_queue_depth.set(depth);
     }
     (
-        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
         state.metrics.encode(),
     )
 }
@@ -43,5 +48,8 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
 /// This document.
 #[utoipa::path(get, path = "/openapi.json", tag = "meta", responses((status = 200, description = "OpenAPI 3.1 document")))]
 pub async fn openapi_json(Extension(doc): Extension<OpenApiJson>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "application/json")], doc.0.as_str().to_string())
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        doc.0.as_str().to_string(),
+    )
 }

@@ -57,12 +57,18 @@ pub fn routes(state: AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let authenticated = OpenApiRouter::new()
         .routes(routes!(api::whoami))
         .routes(routes!(api::send_test_webhook))
-        .routes(routes!(api::get_webhook_endpoint, api::set_webhook_endpoint))
+        .routes(routes!(
+            api::get_webhook_endpoint,
+            api::set_webhook_endpoint
+        ))
         .routes(routes!(api::list_deliveries))
         .routes(routes!(api::get_delivery))
         .routes(routes!(api::retry_delivery))
         .routes(routes!(api::list_audit))
-        .route_layer(axum::middleware::from_fn_with_state(state, auth::require_credential));
+        .route_layer(axum::middleware::from_fn_with_state(
+            state,
+            auth::require_credential,
+        ));
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(public)
         .merge(authenticated)

@@ -39,7 +39,10 @@ pub struct TokenResponse {
 }
 
 fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
-    let v = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let v = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
     let (scheme, rest) = v.trim().split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;
@@ -66,33 +69,60 @@ pub async fn token(
         .map_err(|e| e.in_format(ErrorFormat::OAuth))
 }
 
-async fn issue(state: &AppState, headers: &HeaderMap, form: TokenRequest) -> ApiResult<Json<TokenResponse>> {
+async fn issue(
+    state: &AppState,
+    headers: &HeaderMap,
+    form: TokenRequest,
+) -> ApiResult<Json<TokenResponse>> {
     match form.grant_type.as_deref() {
         Some("client_credentials") => {}
         Some(other) => {
             return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "unsupported_grant_type",
-                format!("Unsupported grant_type '{}': use client_credentials", other.chars().take(64).collect::<String>()),
+                format!(
+                    "Unsupported grant_type '{}': use client_credentials",
+                    other.chars().take(64).collect::<String>()
+                ),
             ))
         }
-        None => return Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", "Missing grant_type")),
+        None => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "Missing grant_type",
+            ))
+        }
     }
     let (id, secret) = match (form.client_id, form.client_secret) {
         (Some(id), Some(secret)) => (id, secret),
-        _ => basic_credentials(headers)
-            .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "invalid_client", "Missing client credentials"))?,
+        _ => basic_credentials(headers).ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                "Missing client credentials",
+            )
+        })?,
     };
     if id.len() > 200 || secret.len() > 200 {
-        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "invalid_client", "Invalid client credentials"));
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "Invalid client credentials",
+        ));
     }
     let issued = state
         .store
         .issue_access_token(&id, &secret, TOKEN_TTL_SECS * 1000)
         .await
         .map_err(ApiError::from)?;
-    let (_, access_token, _) =
-        issued.ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "invalid_client", "Invalid client credentials"))?;
+    let (_, access_token, _) = issued.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "Invalid client credentials",
+        )
+    })?;
     Ok(Json(TokenResponse {
         access_token,
         token_type: "Bearer",

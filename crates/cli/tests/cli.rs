@@ -1,0 +1,394 @@
+//! The `vouch` binary end to end: zero-configuration start, the CLI working beside a
+//! running server, configuration precedence, key rotation, and a `kill -9` in the middle
+//! of a webhook delivery.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+use vouch_testkit::WebhookSink;
+
+fn vouch(dir: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_vouch"));
+    c.current_dir(dir)
+        .env_remove("VOUCH_DATA_DIR")
+        .env_remove("VOUCH_DATABASE_URL")
+        .env_remove("VOUCH_MASTER_KEY");
+    c
+}
+
+fn json_out(mut c: Command) -> Value {
+    let out = c.output().expect("run vouch");
+    assert!(
+        out.status.success(),
+        "vouch failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+        panic!(
+            "stdout is not JSON: {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+fn cmd(dir: &Path, args: &[&str]) -> Command {
+    let mut c = vouch(dir);
+    c.args(args);
+    c
+}
+
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    fn start(mut c: Command) -> Server {
+        c.env("NO_COLOR", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = c.spawn().expect("spawn vouch serve");
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(i) = line.find("listening on http://") {
+                    let rest = &line[i + "listening on http://".len()..];
+                    let addr: String = rest.chars().take_while(|c| !c.is_whitespace()).collect();
+                    let _ = tx.send(addr);
+                }
+            }
+        });
+        let addr = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("server did not start");
+        Server {
+            child,
+            url: format!("http://{addr}"),
+        }
+    }
+
+    fn kill9(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-9", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        self.child.wait().expect("wait")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[cfg(unix)]
+fn mode(p: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
+#[tokio::test]
+async fn zero_configuration_server_and_cli_share_the_data_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let org = json_out(cmd(dir.path(), &["org", "create", "--name", "Acme"]));
+    let org_id = org["orgId"].as_str().unwrap().to_string();
+    assert!(org_id.starts_with("org_"));
+    #[cfg(unix)]
+    {
+        assert_eq!(mode(&dir.path().join("vouch-data")), 0o700);
+        assert_eq!(mode(&dir.path().join("vouch-data/master.key")), 0o600);
+    }
+    assert!(dir.path().join("vouch-data/vouch.db").exists());
+    let mut server = Server::start(cmd(dir.path(), &["serve", "--listen", "127.0.0.1:0"]));
+    // The CLI works on the same data while the server runs.
+    let key = json_out(cmd(
+        dir.path(),
+        &[
+            "key",
+            "create",
+            "--org",
+            &org_id,
+            "--name",
+            "web",
+            "--checks",
+            "liveness,face_match",
+            "--rate-limit",
+            "30",
+        ],
+    ));
+    let api_key = key["apiKey"].as_str().unwrap().to_string();
+    assert!(api_key.len() >= 8 + 43, "32 random bytes");
+    assert!(key["webhookSecret"].as_str().unwrap().starts_with("whsec_"));
+    let http = reqwest::Client::new();
+    let who: Value = http
+        .get(format!("{}/api/v1/whoami", server.url))
+        .bearer_auth(&api_key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(who["orgId"], org_id.as_str());
+    assert_eq!(who["keyId"], key["keyId"]);
+    assert_eq!(who["checks"], serde_json::json!(["liveness", "face_match"]));
+    assert_eq!(who["rateLimit"], 30);
+    let listed = json_out(cmd(dir.path(), &["key", "list", "--org", &org_id]));
+    assert!(
+        !listed.to_string().contains(&api_key),
+        "listing never shows the secret"
+    );
+    let client = json_out(cmd(
+        dir.path(),
+        &[
+            "oauth-client",
+            "create",
+            "--org",
+            &org_id,
+            "--name",
+            "phone",
+        ],
+    ));
+    assert!(client["clientSecret"].as_str().unwrap().starts_with("vcs_"));
+    let token = json_out(cmd(
+        dir.path(),
+        &[
+            "service-token",
+            "create",
+            "--org",
+            &org_id,
+            "--name",
+            "agent",
+        ],
+    ));
+    assert_eq!(token["scope"], "presence");
+    // Bad CLI input: a clear error, non-zero exit, nothing created.
+    let bad = cmd(
+        dir.path(),
+        &[
+            "key", "create", "--org", &org_id, "--name", "x", "--checks", "selfie",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown check"));
+    let wrong_org = cmd(
+        dir.path(),
+        &[
+            "key",
+            "revoke",
+            "--org",
+            "org_other",
+            "--key",
+            key["keyId"].as_str().unwrap(),
+        ],
+    )
+    .output()
+    .unwrap();
+    assert!(!wrong_org.status.success());
+    assert_eq!(
+        json_out(cmd(dir.path(), &["key", "list", "--org", &org_id]))
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    // Revocation through the CLI takes effect on the running server at once.
+    json_out(cmd(
+        dir.path(),
+        &[
+            "key",
+            "revoke",
+            "--org",
+            &org_id,
+            "--key",
+            key["keyId"].as_str().unwrap(),
+        ],
+    ));
+    let resp = http
+        .get(format!("{}/api/v1/whoami", server.url))
+        .bearer_auth(&api_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    let audit = json_out(cmd(dir.path(), &["audit", "list", "--org", &org_id]));
+    let actions: Vec<&str> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for a in [
+        "org.created",
+        "api_key.created",
+        "api_key.revoked",
+        "oauth_client.created",
+        "service_token.created",
+    ] {
+        assert!(actions.contains(&a), "{a} missing from {actions:?}");
+    }
+    let status = server.terminate();
+    assert!(status.success(), "graceful shutdown exits 0");
+}
+
+#[test]
+fn settings_come_from_flags_then_env_then_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("vouch.toml"), "data_dir = \"from-file\"\n").unwrap();
+    let created = |c: Command| {
+        json_out(c);
+    };
+    created(cmd(dir.path(), &["org", "create", "--name", "a"]));
+    assert!(dir.path().join("from-file/master.key").exists());
+    let mut c = cmd(dir.path(), &["org", "create", "--name", "b"]);
+    c.env("VOUCH_DATA_DIR", "from-env");
+    created(c);
+    assert!(dir.path().join("from-env/master.key").exists());
+    let mut c = cmd(
+        dir.path(),
+        &["--data-dir", "from-flag", "org", "create", "--name", "c"],
+    );
+    c.env("VOUCH_DATA_DIR", "from-env");
+    created(c);
+    assert!(dir.path().join("from-flag/master.key").exists());
+    // A bad file is a clear error.
+    std::fs::write(
+        dir.path().join("vouch.toml"),
+        "listen = 5\nnonsense = true\n",
+    )
+    .unwrap();
+    let out = cmd(dir.path(), &["org", "list"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("vouch.toml"));
+}
+
+#[test]
+fn keys_rotate_replaces_the_master_key_file_and_keeps_data_readable() {
+    let dir = tempfile::tempdir().unwrap();
+    let org = json_out(cmd(dir.path(), &["org", "create", "--name", "Acme"]));
+    let org_id = org["orgId"].as_str().unwrap();
+    json_out(cmd(
+        dir.path(),
+        &[
+            "key",
+            "create",
+            "--org",
+            org_id,
+            "--name",
+            "k",
+            "--webhook-url",
+            "https://example.com/h",
+        ],
+    ));
+    let before = std::fs::read_to_string(dir.path().join("vouch-data/master.key")).unwrap();
+    let rotated = json_out(cmd(dir.path(), &["keys", "rotate"]));
+    assert_eq!(rotated["rewrapped"], 2);
+    let after = std::fs::read_to_string(dir.path().join("vouch-data/master.key")).unwrap();
+    assert_ne!(before, after);
+    #[cfg(unix)]
+    assert_eq!(mode(&dir.path().join("vouch-data/master.key")), 0o600);
+    let backups: Vec<_> = std::fs::read_dir(dir.path().join("vouch-data"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("master.key.old-")
+        })
+        .collect();
+    assert_eq!(backups.len(), 1);
+    // Everything still opens: new keys, and the sealed webhook secret of the old one.
+    json_out(cmd(
+        dir.path(),
+        &["key", "create", "--org", org_id, "--name", "k2"],
+    ));
+    assert_eq!(
+        json_out(cmd(dir.path(), &["key", "list", "--org", org_id]))
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn kill_9_in_the_middle_of_a_delivery_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = WebhookSink::start().await;
+    // The first delivery hangs long enough for the server to be killed under it.
+    sink.script(&[(200, Duration::from_secs(3))]);
+    let org = json_out(cmd(dir.path(), &["org", "create", "--name", "Acme"]));
+    let org_id = org["orgId"].as_str().unwrap();
+    let key = json_out(cmd(
+        dir.path(),
+        &[
+            "key",
+            "create",
+            "--org",
+            org_id,
+            "--name",
+            "k",
+            "--webhook-url",
+            &sink.url,
+        ],
+    ));
+    let api_key = key["apiKey"].as_str().unwrap().to_string();
+    let serve = |dir: &Path| {
+        let mut c = cmd(dir, &["serve", "--listen", "127.0.0.1:0"]);
+        c.env("VOUCH_ALLOW_PRIVATE_WEBHOOKS", "1")
+            .env("VOUCH_WEBHOOK_TIMEOUT_MS", "5000")
+            .env("VOUCH_WEBHOOK_LEASE_MS", "6000")
+            .env("VOUCH_WEBHOOK_RETRY_BASE_MS", "200");
+        Server::start(c)
+    };
+    let mut server = serve(dir.path());
+    let http = reqwest::Client::new();
+    let resp = http
+        .post(format!("{}/api/v1/webhooks/test", server.url))
+        .bearer_auth(&api_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 202);
+    let event_id = resp.json::<Value>().await.unwrap()["eventId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    sink.wait_for(1, Duration::from_secs(10)).await;
+    server.kill9();
+    // A new process picks the delivery up once the dead worker's lease runs out, and
+    // sends it with the same webhook-id.
+    let server = serve(dir.path());
+    let got = sink.wait_for(2, Duration::from_secs(20)).await;
+    assert_eq!(got[0].header("webhook-id"), event_id);
+    assert_eq!(got[1].header("webhook-id"), event_id);
+    let delivered = vouch_testkit::eventually(Duration::from_secs(10), "delivered", || async {
+        let list: Value = http
+            .get(format!("{}/api/v1/webhooks/deliveries", server.url))
+            .bearer_auth(&api_key)
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        (list["data"][0]["status"] == "delivered").then_some(list)
+    })
+    .await;
+    assert_eq!(delivered["data"].as_array().unwrap().len(), 1);
+}
