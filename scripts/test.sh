@@ -20,4 +20,4 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test (SQLite and PostgreSQL)" >&2
 cargo test --workspace --locked
 echo "== compatibility: @prove-identity/prove-api" >&2
-VOUCH_BIN="$PWD/target/debug/vouch" tests/compat/run.sh
+VOUCH_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/vouch" tests/compat/run.sh

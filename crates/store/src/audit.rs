@@ -64,15 +64,4 @@ impl Store {
             })
             .collect()
     }
-
-    /// Tries to change an audit entry; the database must refuse. Used by tests to prove
-    /// the log is append-only at the storage level, not just by convention.
-    pub async fn try_tamper_audit(&self, id: i64) -> Result<()> {
-        sqlx::query(&self.sql("UPDATE audit_log SET action = 'tampered' WHERE id = $1"))
-            .bind(id)
-            .execute(&self.pool)
-            .await
-            .map_err(db_err)?;
-        Ok(())
-    }
 }

@@ -38,6 +38,19 @@ pub struct TokenResponse {
     pub expires_in: i64,
 }
 
+/// The error body of this endpoint: RFC 6749's fields and the phone SDK's.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct OAuthError {
+    /// RFC 6749 error code (`invalid_client`, `unsupported_grant_type`, `invalid_request`).
+    pub error: String,
+    /// Human-readable description.
+    pub error_description: String,
+    /// The HTTP status, as the phone SDK's error schema expects.
+    pub code: u16,
+    /// Human-readable description, as the phone SDK's error schema expects.
+    pub message: String,
+}
+
 fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     let v = headers
         .get(axum::http::header::AUTHORIZATION)?
@@ -56,8 +69,9 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
 #[utoipa::path(post, path = "/token", tag = "auth",
     request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, body = TokenResponse),
-              (status = 400, body = crate::error::ErrorBody),
-              (status = 401, body = crate::error::ErrorBody)))]
+              (status = 400, body = OAuthError),
+              (status = 401, body = OAuthError),
+              (status = 415, body = OAuthError)))]
 pub async fn token(
     State(state): State<AppState>,
     headers: HeaderMap,
