@@ -2,6 +2,7 @@
 //! directory or database as a running server. JSON goes to stdout, messages to stderr.
 
 mod config;
+mod face;
 
 use anyhow::{Context as _, Result};
 use clap::{Args, Parser, Subcommand};
@@ -76,6 +77,9 @@ enum Command {
     /// The audit log.
     #[command(subcommand)]
     Audit(AuditCmd),
+    /// The face engine (models from VOUCH_MODELS_DIR, default ./models).
+    #[command(subcommand)]
+    Face(face::FaceCmd),
 }
 
 #[derive(Subcommand)]
@@ -301,8 +305,12 @@ async fn run() -> Result<()> {
             .filter(|v| !v.is_empty()),
         log_format: cli.global.log_format.clone(),
     };
+    if let Command::Face(cmd) = cli.command {
+        return face::run(cmd);
+    }
     let cfg = config::load(&flags)?;
     match cli.command {
+        Command::Face(_) => unreachable!("handled above"),
         Command::Serve { .. } => serve(cfg).await,
         Command::Migrate => {
             let store = open_store(&cfg).await?;

@@ -1,0 +1,319 @@
+//! The engine: model sets in a bounded pool, and the operations callers use.
+
+use crate::align::align;
+use crate::decode::{decode, DecodeLimits};
+use crate::detect::{DetectConfig, Face, Mtcnn};
+use crate::quality::{quality, Quality};
+use crate::resize::resize_region;
+use crate::{FaceError, Result, Rgb};
+use ort::environment::Environment;
+use ort::session::Session;
+use ort::value::Tensor;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::sync::{Condvar, Mutex, OnceLock};
+
+/// Engine settings.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Folder with the model files (also searched: its `fetched/` subfolder).
+    pub models_dir: PathBuf,
+    /// The ONNX Runtime library; default `<models_dir>/fetched/libonnxruntime.so`, or
+    /// `ORT_DYLIB_PATH` when set.
+    pub ort_library: Option<PathBuf>,
+    /// Model sets in the pool: requests beyond this wait their turn.
+    pub workers: usize,
+    /// Threads each inference may use.
+    pub intra_threads: usize,
+    /// Detector settings.
+    pub detect: DetectConfig,
+    /// Decoding limits.
+    pub decode: DecodeLimits,
+    /// Cosine similarity at or above which two faces match.
+    pub match_threshold: f32,
+    /// Liveness score at or above which a face is judged live.
+    pub liveness_threshold: f32,
+    /// The anti-spoofing crop: the face box's longer side times this, squared.
+    pub liveness_crop_scale: f32,
+}
+
+impl EngineConfig {
+    /// Defaults for a models folder.
+    pub fn new(models_dir: impl Into<PathBuf>) -> Self {
+        EngineConfig {
+            models_dir: models_dir.into(),
+            ort_library: None,
+            workers: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
+                .min(8),
+            intra_threads: 1,
+            detect: DetectConfig::default(),
+            decode: DecodeLimits::default(),
+            match_threshold: DEFAULT_MATCH_THRESHOLD,
+            liveness_threshold: DEFAULT_LIVENESS_THRESHOLD,
+            liveness_crop_scale: 1.0,
+        }
+    }
+}
+
+/// Default cosine match threshold (see README: chosen on the labelled pairs of
+/// `shared/eval/faces`, where it gives no false accepts).
+pub const DEFAULT_MATCH_THRESHOLD: f32 = 0.5;
+/// Default liveness threshold: the anti-spoofing model's own cut (spoof score 0.2).
+pub const DEFAULT_LIVENESS_THRESHOLD: f32 = 0.8;
+
+struct Models {
+    mtcnn: Mtcnn,
+    embed: Session,
+    spoof: Session,
+}
+
+/// Everything the engine says about one face.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FaceAnalysis {
+    /// Box, landmarks and detector score.
+    #[serde(flatten)]
+    pub face: Face,
+    /// Passive liveness, 0–1 (higher is more likely a live face).
+    pub liveness: f32,
+    /// Quality measures and pose.
+    pub quality: Quality,
+    /// The 192-d L2-normalised embedding (not serialised).
+    #[serde(skip)]
+    pub embedding: Vec<f32>,
+}
+
+/// The face engine. Cheap to share behind an `Arc`; every method is `&self`.
+pub struct FaceEngine {
+    config: EngineConfig,
+    pool: Mutex<Vec<Models>>,
+    ready: Condvar,
+}
+
+/// ONNX Runtime allows one environment per process (it is the loaded library itself),
+/// so it lives here rather than in the engine.
+static ORT: OnceLock<std::result::Result<Environment, String>> = OnceLock::new();
+
+fn find(dir: &Path, name: &str) -> Result<PathBuf> {
+    for p in [dir.join(name), dir.join("fetched").join(name)] {
+        if p.is_file() {
+            return Ok(p);
+        }
+    }
+    Err(FaceError::Model(format!(
+        "{name} not found in {} (run scripts/fetch-models.sh)",
+        dir.display()
+    )))
+}
+
+fn environment(cfg: &EngineConfig) -> Result<Environment> {
+    let lib = match (&cfg.ort_library, std::env::var_os("ORT_DYLIB_PATH")) {
+        (Some(p), _) => p.clone(),
+        (None, Some(p)) => PathBuf::from(p),
+        (None, None) => find(&cfg.models_dir, "libonnxruntime.so")?,
+    };
+    ORT.get_or_init(|| {
+        ort::init_from(&lib)
+            .map_err(|e| format!("cannot load ONNX Runtime from {}: {e}", lib.display()))?
+            .with_name("vouch")
+            .build()
+            .map_err(|e| e.to_string())
+    })
+    .clone()
+    .map_err(FaceError::Model)
+}
+
+fn session(env: &Environment, path: &Path, threads: usize) -> Result<Session> {
+    let err = |e: String| FaceError::Model(format!("{}: {e}", path.display()));
+    Session::builder(env)
+        .map_err(|e| err(e.to_string()))?
+        .with_intra_threads(threads)
+        .map_err(|e| err(e.to_string()))?
+        .with_inter_threads(1)
+        .map_err(|e| err(e.to_string()))?
+        .commit_from_file(path)
+        .map_err(|e| err(e.to_string()))
+}
+
+/// Cosine similarity of two L2-normalised embeddings.
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+fn l2_normalise(v: &mut [f32]) {
+    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+    v.iter_mut().for_each(|x| *x /= n);
+}
+
+impl FaceEngine {
+    /// Loads the models (`workers` sets of them) and the runtime.
+    pub fn load(config: EngineConfig) -> Result<FaceEngine> {
+        let env = environment(&config)?;
+        let dir = &config.models_dir;
+        let paths = [
+            find(dir, "pnet.onnx")?,
+            find(dir, "rnet.onnx")?,
+            find(dir, "onet.onnx")?,
+            find(dir, "MobileFaceNet.onnx")?,
+            find(dir, "FaceAntiSpoofing.onnx")?,
+        ];
+        let workers = config.workers.max(1);
+        let t = config.intra_threads.max(1);
+        let mut pool = Vec::with_capacity(workers);
+        for _ in 0..workers {
+            pool.push(Models {
+                mtcnn: Mtcnn {
+                    pnet: session(&env, &paths[0], t)?,
+                    rnet: session(&env, &paths[1], t)?,
+                    onet: session(&env, &paths[2], t)?,
+                },
+                embed: session(&env, &paths[3], t)?,
+                spoof: session(&env, &paths[4], t)?,
+            });
+        }
+        Ok(FaceEngine {
+            config,
+            pool: Mutex::new(pool),
+            ready: Condvar::new(),
+        })
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// Runs `f` with a model set, waiting for one to be free.
+    fn with_models<T>(&self, f: impl FnOnce(&mut Models) -> Result<T>) -> Result<T> {
+        let mut models = {
+            let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
+            loop {
+                if let Some(m) = pool.pop() {
+                    break m;
+                }
+                pool = self.ready.wait(pool).unwrap_or_else(|p| p.into_inner());
+            }
+        };
+        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&mut models)));
+        self.pool
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(models);
+        self.ready.notify_one();
+        out.unwrap_or_else(|_| Err(FaceError::Inference("inference panicked".into())))
+    }
+
+    /// Decodes an encoded image with the configured limits.
+    pub fn decode(&self, bytes: &[u8]) -> Result<Rgb> {
+        decode(bytes, &self.config.decode)
+    }
+
+    /// Detects faces, best first.
+    pub fn detect(&self, img: &Rgb) -> Result<Vec<Face>> {
+        let cfg = self.config.detect;
+        self.with_models(|m| m.mtcnn.detect(img, &cfg))
+    }
+
+    /// Embeds aligned 112×112 crops (one batch).
+    pub fn embed_aligned(&self, crops: &[Rgb]) -> Result<Vec<Vec<f32>>> {
+        if crops.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut input = Vec::with_capacity(crops.len() * 112 * 112 * 3);
+        for c in crops {
+            if c.width != 112 || c.height != 112 {
+                return Err(FaceError::Image("aligned crops must be 112×112".into()));
+            }
+            input.extend(c.data.iter().map(|&v| (f32::from(v) - 127.5) / 128.0));
+        }
+        let n = crops.len();
+        self.with_models(|m| {
+            let tensor = Tensor::from_array(([n, 112usize, 112, 3], input))?;
+            let outputs = m.embed.run(ort::inputs![tensor])?;
+            let (_, data) = outputs[0].try_extract_tensor::<f32>()?;
+            let dim = data.len() / n;
+            Ok(data
+                .chunks_exact(dim)
+                .map(|c| {
+                    let mut v = c.to_vec();
+                    l2_normalise(&mut v);
+                    v
+                })
+                .collect())
+        })
+    }
+
+    /// Embeds one detected face.
+    pub fn embed(&self, img: &Rgb, face: &Face) -> Result<Vec<f32>> {
+        let crop = align(img, face, 112);
+        self.embed_aligned(std::slice::from_ref(&crop))?
+            .pop()
+            .ok_or_else(|| FaceError::Inference("no embedding".into()))
+    }
+
+    /// The anti-spoofing model's raw score (Σ|class|·mask; above 0.2 the model calls it
+    /// an attack) for a face.
+    pub fn spoof_score(&self, img: &Rgb, face: &Face) -> Result<f32> {
+        // Square box around the face, kept inside the image, as the model expects.
+        let w = face.width();
+        let h = face.height();
+        let side = (w.max(h) * self.config.liveness_crop_scale)
+            .min(img.width.min(img.height) as f32)
+            .max(1.0);
+        let cx = (face.bbox[0] + face.bbox[2]) / 2.0;
+        let cy = (face.bbox[1] + face.bbox[3]) / 2.0;
+        let x0 = (cx - side / 2.0).clamp(0.0, (img.width as f32 - side).max(0.0));
+        let y0 = (cy - side / 2.0).clamp(0.0, (img.height as f32 - side).max(0.0));
+        let s = side.round() as usize;
+        let patch = resize_region(img, x0 as i64, y0 as i64, s, s, 256, 256);
+        let input: Vec<f32> = patch.iter().map(|v| v / 255.0).collect();
+        self.with_models(|m| {
+            let tensor = Tensor::from_array(([1usize, 256, 256, 3], input))?;
+            let outputs = m.spoof.run(ort::inputs![tensor])?;
+            let (_, clss) = outputs
+                .get("Identity")
+                .ok_or_else(|| FaceError::Inference("anti-spoofing output missing".into()))?
+                .try_extract_tensor::<f32>()?;
+            let (_, mask) = outputs
+                .get("Identity_1")
+                .ok_or_else(|| FaceError::Inference("anti-spoofing output missing".into()))?
+                .try_extract_tensor::<f32>()?;
+            Ok(clss.iter().zip(mask).map(|(c, m)| c.abs() * m).sum())
+        })
+    }
+
+    /// Passive liveness in 0–1: `1 − spoof score`, so the model's own cut (0.2) is 0.8.
+    pub fn liveness(&self, img: &Rgb, face: &Face) -> Result<f32> {
+        Ok((1.0 - self.spoof_score(img, face)?).clamp(0.0, 1.0))
+    }
+
+    /// Detects every face and measures each: embedding, liveness, quality.
+    pub fn analyze(&self, img: &Rgb) -> Result<Vec<FaceAnalysis>> {
+        let faces = self.detect(img)?;
+        let crops: Vec<Rgb> = faces.iter().map(|f| align(img, f, 112)).collect();
+        let embeddings = self.embed_aligned(&crops)?;
+        let mut out = Vec::with_capacity(faces.len());
+        for ((face, crop), embedding) in faces.into_iter().zip(&crops).zip(embeddings) {
+            out.push(FaceAnalysis {
+                liveness: self.liveness(img, &face)?,
+                quality: quality(crop, &face),
+                face,
+                embedding,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The largest face of an image with its embedding; errors when there is none.
+    pub fn primary_face(&self, img: &Rgb) -> Result<(Face, Vec<f32>)> {
+        let faces = self.detect(img)?;
+        let face = faces
+            .into_iter()
+            .max_by(|a, b| (a.width() * a.height()).total_cmp(&(b.width() * b.height())))
+            .ok_or_else(|| FaceError::Image("no face found in the image".into()))?;
+        let emb = self.embed(img, &face)?;
+        Ok((face, emb))
+    }
+}

@@ -1,0 +1,264 @@
+//! The face engine on real photos (`../shared/eval`) and on hostile inputs. Models come
+//! from `VOUCH_MODELS_DIR` or the repository's `models/` (filled by
+//! `scripts/fetch-models.sh`).
+
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+use image::{DynamicImage, ImageFormat};
+use std::io::Cursor;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use vouch_face::{cosine, decode, DecodeLimits, EngineConfig, FaceEngine, Rgb};
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn eval(path: &str) -> Vec<u8> {
+    let p = repo().join("../shared/eval").join(path);
+    std::fs::read(&p).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (the shared eval data sits beside the repository)",
+            p.display()
+        )
+    })
+}
+
+fn engine() -> Arc<FaceEngine> {
+    static ENGINE: OnceLock<Arc<FaceEngine>> = OnceLock::new();
+    ENGINE
+        .get_or_init(|| {
+            let dir = std::env::var_os("VOUCH_MODELS_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| repo().join("models"));
+            let mut cfg = EngineConfig::new(dir);
+            cfg.workers = 2;
+            Arc::new(FaceEngine::load(cfg).expect("models load (run scripts/fetch-models.sh)"))
+        })
+        .clone()
+}
+
+fn encode(img: &DynamicImage, format: ImageFormat) -> Vec<u8> {
+    let mut out = Cursor::new(Vec::new());
+    img.write_to(&mut out, format).unwrap();
+    out.into_inner()
+}
+
+fn to_dynamic(rgb: &Rgb) -> DynamicImage {
+    DynamicImage::ImageRgb8(
+        image::RgbImage::from_raw(rgb.width, rgb.height, rgb.data.clone()).unwrap(),
+    )
+}
+
+#[test]
+fn same_people_match_and_different_people_do_not() {
+    let e = engine();
+    let emb = |name: &str| {
+        e.primary_face(&e.decode(&eval(&format!("faces/{name}"))).unwrap())
+            .unwrap()
+            .1
+    };
+    let (a, b, c) = (emb("img1.jpg"), emb("img2.jpg"), emb("img16.jpg"));
+    assert_eq!(a.len(), 192);
+    assert!(
+        (a.iter().map(|x| x * x).sum::<f32>() - 1.0).abs() < 1e-4,
+        "L2-normalised"
+    );
+    let t = e.config().match_threshold;
+    assert!(cosine(&a, &b) >= t, "same person: {}", cosine(&a, &b));
+    assert!(cosine(&a, &c) < t, "different people: {}", cosine(&a, &c));
+}
+
+#[test]
+fn every_face_of_a_group_photo_is_found() {
+    let e = engine();
+    let couple = e
+        .analyze(&e.decode(&eval("faces/couple.jpg")).unwrap())
+        .unwrap();
+    assert_eq!(couple.len(), 2);
+    let many = e
+        .detect(&e.decode(&eval("faces/selfie-many-people.jpg")).unwrap())
+        .unwrap();
+    assert!(many.len() >= 5, "found {}", many.len());
+    for f in &couple {
+        // Landmarks sit inside the box, eyes above the mouth.
+        for p in f.face.landmarks {
+            assert!(p[0] >= f.face.bbox[0] - 5.0 && p[0] <= f.face.bbox[2] + 5.0);
+        }
+        assert!(f.face.landmarks[0][1] < f.face.landmarks[3][1]);
+        assert!(f.quality.sharpness > 0.0 && f.quality.brightness > 0.0);
+    }
+}
+
+#[test]
+fn exif_orientation_is_honoured() {
+    let e = engine();
+    let upright = e.decode(&eval("faces/img5.jpg")).unwrap();
+    // Store the pixels rotated 90° clockwise... and say so in EXIF (orientation 8 asks
+    // the reader to rotate 90° anticlockwise back).
+    let rotated = to_dynamic(&upright).rotate90();
+    let jpeg = encode(&rotated, ImageFormat::Jpeg);
+    let tagged = with_exif_orientation(&jpeg, 8);
+    let decoded = e.decode(&tagged).unwrap();
+    assert_eq!(
+        (decoded.width, decoded.height),
+        (upright.width, upright.height)
+    );
+    let faces = e.detect(&decoded).unwrap();
+    assert_eq!(faces.len(), 1);
+    let pose = vouch_face::pose(&faces[0]);
+    assert!(pose.roll.abs() < 20.0, "upright face, roll {}", pose.roll);
+    // Without the tag the face lies on its side (or is not found at all).
+    let sideways = e.decode(&jpeg).unwrap();
+    assert_eq!(
+        (sideways.width, sideways.height),
+        (upright.height, upright.width)
+    );
+    if let Some(f) = e.detect(&sideways).unwrap().first() {
+        assert!(vouch_face::pose(f).roll.abs() > 45.0);
+    }
+}
+
+/// Inserts an APP1 EXIF segment with an orientation tag after the JPEG SOI marker.
+fn with_exif_orientation(jpeg: &[u8], orientation: u16) -> Vec<u8> {
+    let mut tiff = b"MM\x00\x2a\x00\x00\x00\x08".to_vec();
+    tiff.extend_from_slice(&1u16.to_be_bytes()); // one entry
+    tiff.extend_from_slice(&0x0112u16.to_be_bytes()); // Orientation
+    tiff.extend_from_slice(&3u16.to_be_bytes()); // SHORT
+    tiff.extend_from_slice(&1u32.to_be_bytes());
+    tiff.extend_from_slice(&orientation.to_be_bytes());
+    tiff.extend_from_slice(&[0, 0]);
+    tiff.extend_from_slice(&0u32.to_be_bytes()); // no next IFD
+    let mut app1 = b"Exif\x00\x00".to_vec();
+    app1.extend(tiff);
+    let mut out = jpeg[..2].to_vec();
+    out.extend_from_slice(&[0xFF, 0xE1]);
+    out.extend_from_slice(&((app1.len() + 2) as u16).to_be_bytes());
+    out.extend(app1);
+    out.extend_from_slice(&jpeg[2..]);
+    out
+}
+
+#[test]
+fn grayscale_png_and_webp_inputs_work() {
+    let e = engine();
+    let img = e.decode(&eval("faces/img5.jpg")).unwrap();
+    let gray = DynamicImage::ImageLuma8(to_dynamic(&img).to_luma8());
+    let faces = e
+        .detect(&e.decode(&encode(&gray, ImageFormat::Png)).unwrap())
+        .unwrap();
+    assert_eq!(faces.len(), 1);
+    let webp = encode(&to_dynamic(&img), ImageFormat::WebP);
+    assert_eq!(e.detect(&e.decode(&webp).unwrap()).unwrap().len(), 1);
+}
+
+#[test]
+fn cmyk_jpeg_decodes() {
+    let bytes =
+        std::fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cmyk.jpg"))
+            .unwrap();
+    let img = decode(&bytes, &DecodeLimits::default()).unwrap();
+    assert_eq!((img.width, img.height), (64, 48));
+    assert!(
+        engine().detect(&img).unwrap().is_empty(),
+        "a gradient has no face"
+    );
+}
+
+#[test]
+fn no_face_tiny_face_and_one_pixel_images_give_no_face() {
+    let e = engine();
+    let blank = Rgb::new(640, 480, vec![128; 640 * 480 * 3]).unwrap();
+    assert!(e.detect(&blank).unwrap().is_empty());
+    let err = e.primary_face(&blank).unwrap_err().to_string();
+    assert!(err.contains("no face"), "{err}");
+    let one = encode(&DynamicImage::new_rgb8(1, 1), ImageFormat::Png);
+    assert!(e.detect(&e.decode(&one).unwrap()).unwrap().is_empty());
+    // A face of about 15 px is below the default smallest face (40 px).
+    let img = e.decode(&eval("faces/img5.jpg")).unwrap();
+    let tiny = to_dynamic(&img)
+        .resize(40, 40, image::imageops::FilterType::Triangle)
+        .to_rgb8();
+    let (w, h) = tiny.dimensions();
+    let tiny = Rgb::new(w, h, tiny.into_raw()).unwrap();
+    assert!(e.detect(&tiny).unwrap().is_empty());
+}
+
+#[test]
+fn hostile_inputs_are_refused_with_clear_errors() {
+    let limits = DecodeLimits::default();
+    let jpeg = eval("faces/img5.jpg");
+    for (bytes, want) in [
+        (Vec::new(), "empty"),
+        (b"not an image at all".to_vec(), "format"),
+        (jpeg[..jpeg.len() / 3].to_vec(), "decode"),
+        (b"GIF89a\x01\x00\x01\x00".to_vec(), "format"),
+        (png_claiming(20_000, 20_000), "limit"),
+        (vec![0xFF; limits.max_bytes + 1], "limit"),
+    ] {
+        let err = match decode(&bytes, &limits) {
+            Ok(_) => panic!("accepted a bad image ({want})"),
+            Err(e) => e.to_string(),
+        };
+        assert!(err.contains(want), "{want}: {err}");
+    }
+}
+
+/// A tiny PNG whose header claims `w × h` pixels: a decompression bomb.
+fn png_claiming(w: u32, h: u32) -> Vec<u8> {
+    let mut png = encode(&DynamicImage::new_rgb8(1, 1), ImageFormat::Png);
+    // IHDR data starts at byte 16 (8 signature + 4 length + 4 type).
+    png[16..20].copy_from_slice(&w.to_be_bytes());
+    png[20..24].copy_from_slice(&h.to_be_bytes());
+    let crc = crc32(&png[12..29]);
+    png[29..33].copy_from_slice(&crc.to_be_bytes());
+    png
+}
+
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = 0xFFFF_FFFFu32;
+    for &b in data {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+#[test]
+fn the_pool_serves_concurrent_callers() {
+    let e = engine();
+    let img = Arc::new(e.decode(&eval("faces/img6.jpg")).unwrap());
+    let reference = e.primary_face(&img).unwrap().1;
+    let handles: Vec<_> = (0..6)
+        .map(|_| {
+            let (e, img) = (e.clone(), img.clone());
+            std::thread::spawn(move || e.primary_face(&img).unwrap().1)
+        })
+        .collect();
+    for h in handles {
+        let emb = h.join().unwrap();
+        assert!(cosine(&emb, &reference) > 0.9999);
+    }
+}
+
+#[test]
+fn liveness_separates_the_attack_samples_from_the_live_one() {
+    let e = engine();
+    let score = |name: &str| {
+        let img = e.decode(&eval(&format!("liveness/{name}"))).unwrap();
+        let faces = e.detect(&img).unwrap();
+        e.liveness(&img, &faces[0]).unwrap()
+    };
+    let live = score("image_T1.jpg");
+    for attack in ["image_F1.jpg", "image_F2.jpg"] {
+        let s = score(attack);
+        assert!(s < live, "{attack}: {s} vs live {live}");
+        assert!(s < e.config().liveness_threshold);
+    }
+}
