@@ -7,7 +7,7 @@
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
-use vouch_face::index::{ExactIndex, Precision, DIM};
+use vouch_face::index::{ApproxIndex, ExactIndex, Precision, DIM};
 use vouch_face::{align, EngineConfig, FaceEngine};
 
 fn rss_mb() -> f64 {
@@ -116,5 +116,55 @@ fn index_benches(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, engine_benches, index_benches);
+fn noisy(centre: &[f32], seed: &mut u64) -> Vec<f32> {
+    let noise = random_unit(seed);
+    let mut v: Vec<f32> = centre.iter().zip(&noise).map(|(c, n)| c + 0.6 * n).collect();
+    let n = v.iter().map(|a| a * a).sum::<f32>().sqrt();
+    v.iter_mut().for_each(|a| *a /= n);
+    v
+}
+
+/// HNSW over a gallery shaped like a real one (people × noisy templates), with recall@10
+/// of the exact best match. Size from VOUCH_BENCH_APPROX_N (default 1,000,000).
+fn approx_benches(c: &mut Criterion) {
+    let n: usize = std::env::var("VOUCH_BENCH_APPROX_N").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    let mut seed = 11u64;
+    let people: Vec<Vec<f32>> = (0..n / 5).map(|_| random_unit(&mut seed)).collect();
+    let templates: Vec<Vec<f32>> = (0..n).map(|i| noisy(&people[i % people.len()], &mut seed)).collect();
+    let mut exact = ExactIndex::new(Precision::F32);
+    for t in &templates {
+        exact.add(t).unwrap();
+    }
+    let started = Instant::now();
+    let mut approx = ApproxIndex::new(n, 16, 100);
+    for chunk in templates.chunks(100_000) {
+        approx.add_batch(chunk);
+        eprintln!("hnsw: {} of {n} inserted after {:.0} s", approx.len(), started.elapsed().as_secs_f64());
+    }
+    let probes: Vec<Vec<f32>> = (0..200).map(|i| noisy(&people[(i * 37) % people.len()], &mut seed)).collect();
+    for ef in [64, 128] {
+        approx.set_ef_search(ef);
+        let hits = probes
+            .iter()
+            .filter(|p| {
+                let truth = exact.search(p, 1, 2)[0].slot;
+                approx.search(p, 10).iter().any(|h| h.slot == truth)
+            })
+            .count();
+        eprintln!("hnsw {n} templates, ef_search {ef}: recall@10 of the exact best match {:.3}", hits as f64 / probes.len() as f64);
+    }
+    approx.set_ef_search(64);
+    let mut g = c.benchmark_group("index");
+    g.sample_size(50);
+    let mut i = 0;
+    g.bench_function(format!("hnsw_{n}_ef64"), |b| {
+        b.iter(|| {
+            i = (i + 1) % probes.len();
+            approx.search(&probes[i], 10)
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, engine_benches, index_benches, approx_benches);
 criterion_main!(benches);
