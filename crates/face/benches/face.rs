@@ -118,7 +118,11 @@ fn index_benches(c: &mut Criterion) {
 
 fn noisy(centre: &[f32], seed: &mut u64) -> Vec<f32> {
     let noise = random_unit(seed);
-    let mut v: Vec<f32> = centre.iter().zip(&noise).map(|(c, n)| c + 0.6 * n).collect();
+    let mut v: Vec<f32> = centre
+        .iter()
+        .zip(&noise)
+        .map(|(c, n)| c + 0.6 * n)
+        .collect();
     let n = v.iter().map(|a| a * a).sum::<f32>().sqrt();
     v.iter_mut().for_each(|a| *a /= n);
     v
@@ -127,10 +131,15 @@ fn noisy(centre: &[f32], seed: &mut u64) -> Vec<f32> {
 /// HNSW over a gallery shaped like a real one (people × noisy templates), with recall@10
 /// of the exact best match. Size from VOUCH_BENCH_APPROX_N (default 1,000,000).
 fn approx_benches(c: &mut Criterion) {
-    let n: usize = std::env::var("VOUCH_BENCH_APPROX_N").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    let n: usize = std::env::var("VOUCH_BENCH_APPROX_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
     let mut seed = 11u64;
     let people: Vec<Vec<f32>> = (0..n / 5).map(|_| random_unit(&mut seed)).collect();
-    let templates: Vec<Vec<f32>> = (0..n).map(|i| noisy(&people[i % people.len()], &mut seed)).collect();
+    let templates: Vec<Vec<f32>> = (0..n)
+        .map(|i| noisy(&people[i % people.len()], &mut seed))
+        .collect();
     let mut exact = ExactIndex::new(Precision::F32);
     for t in &templates {
         exact.add(t).unwrap();
@@ -139,9 +148,15 @@ fn approx_benches(c: &mut Criterion) {
     let mut approx = ApproxIndex::new(n, 16, 100);
     for chunk in templates.chunks(100_000) {
         approx.add_batch(chunk);
-        eprintln!("hnsw: {} of {n} inserted after {:.0} s", approx.len(), started.elapsed().as_secs_f64());
+        eprintln!(
+            "hnsw: {} of {n} inserted after {:.0} s",
+            approx.len(),
+            started.elapsed().as_secs_f64()
+        );
     }
-    let probes: Vec<Vec<f32>> = (0..200).map(|i| noisy(&people[(i * 37) % people.len()], &mut seed)).collect();
+    let probes: Vec<Vec<f32>> = (0..200)
+        .map(|i| noisy(&people[(i * 37) % people.len()], &mut seed))
+        .collect();
     for ef in [64, 128] {
         approx.set_ef_search(ef);
         let hits = probes
@@ -151,7 +166,10 @@ fn approx_benches(c: &mut Criterion) {
                 approx.search(p, 10).iter().any(|h| h.slot == truth)
             })
             .count();
-        eprintln!("hnsw {n} templates, ef_search {ef}: recall@10 of the exact best match {:.3}", hits as f64 / probes.len() as f64);
+        eprintln!(
+            "hnsw {n} templates, ef_search {ef}: recall@10 of the exact best match {:.3}",
+            hits as f64 / probes.len() as f64
+        );
     }
     approx.set_ef_search(64);
     let mut g = c.benchmark_group("index");

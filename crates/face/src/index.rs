@@ -218,13 +218,19 @@ mod tests {
         // Like a real gallery: people (random directions), each with a few noisy templates.
         let noisy = |centre: &[f32], seed: u64| {
             let noise = unit(seed);
-            let mut v: Vec<f32> = centre.iter().zip(&noise).map(|(c, n)| c + 0.6 * n).collect();
+            let mut v: Vec<f32> = centre
+                .iter()
+                .zip(&noise)
+                .map(|(c, n)| c + 0.6 * n)
+                .collect();
             let n = v.iter().map(|a| a * a).sum::<f32>().sqrt();
             v.iter_mut().for_each(|a| *a /= n);
             v
         };
         let people: Vec<Vec<f32>> = (0..1_000).map(|p| unit(1_000_000 + p)).collect();
-        let templates: Vec<Vec<f32>> = (0..5_000).map(|i| noisy(&people[i % 1_000], i as u64)).collect();
+        let templates: Vec<Vec<f32>> = (0..5_000)
+            .map(|i| noisy(&people[i % 1_000], i as u64))
+            .collect();
         let mut exact = ExactIndex::new(Precision::F32);
         for t in &templates {
             exact.add(t).unwrap();
@@ -260,7 +266,13 @@ impl ApproxIndex {
     /// good default), `ef_construction` candidates while linking (100–200).
     pub fn new(expected: usize, m: usize, ef_construction: usize) -> Self {
         ApproxIndex {
-            graph: hnsw_rs::hnsw::Hnsw::new(m.clamp(4, 64), expected.max(1024), 16, ef_construction.max(m), hnsw_rs::anndists::dist::DistDot {}),
+            graph: hnsw_rs::hnsw::Hnsw::new(
+                m.clamp(4, 64),
+                expected.max(1024),
+                16,
+                ef_construction.max(m),
+                hnsw_rs::anndists::dist::DistDot {},
+            ),
             len: 0,
             ef_search: 64,
         }

@@ -15,12 +15,14 @@ mod engine;
 pub mod index;
 mod quality;
 mod resize;
+mod sequence;
 
 pub use align::{align, ARCFACE_TEMPLATE};
 pub use decode::{decode, DecodeLimits, Rgb};
 pub use detect::{DetectConfig, Face};
 pub use engine::{cosine, EngineConfig, FaceAnalysis, FaceEngine};
 pub use quality::{pose, Pose, Quality};
+pub use sequence::{consistency, Consistency, Frame};
 
 /// What can go wrong in the face engine.
 #[derive(Debug, thiserror::Error)]

@@ -310,3 +310,61 @@ fn mutated_images_never_panic_or_hang() {
         started.elapsed()
     );
 }
+
+#[test]
+fn frame_consistency_catches_repeated_frames_and_other_people() {
+    let e = engine();
+    let t = e.config().match_threshold;
+    let base = e.decode(&eval("liveness/image_T1.jpg")).unwrap();
+    // A "live" sequence: the same photo shifted a few pixels each frame.
+    let shifted: Vec<Rgb> = (0..3)
+        .map(|k| {
+            let d = to_dynamic(&base)
+                .crop_imm(k * 6, k * 4, base.width - 12, base.height - 8)
+                .to_rgb8();
+            let (w, h) = d.dimensions();
+            Rgb::new(w, h, d.into_raw()).unwrap()
+        })
+        .collect();
+    let analyse = |img: &Rgb| e.analyze(img).unwrap().remove(0);
+    let faces: Vec<_> = shifted.iter().map(analyse).collect();
+    let frames: Vec<_> = shifted
+        .iter()
+        .zip(&faces)
+        .map(|(image, face)| vouch_face::Frame { image, face })
+        .collect();
+    let live = vouch_face::consistency(&frames, t);
+    assert!(
+        live.same_person && live.repeated_frames == 0 && live.consistent,
+        "{live:?}"
+    );
+    // A replayed still: the same frame three times.
+    let still: Vec<_> = (0..3)
+        .map(|_| vouch_face::Frame {
+            image: &shifted[0],
+            face: &faces[0],
+        })
+        .collect();
+    let replay = vouch_face::consistency(&still, t);
+    assert_eq!(replay.repeated_frames, 2);
+    assert!(!replay.consistent);
+    // Someone else in the middle.
+    let other_img = e.decode(&eval("faces/img16.jpg")).unwrap();
+    let other = analyse(&other_img);
+    let swapped = vec![
+        vouch_face::Frame {
+            image: &shifted[0],
+            face: &faces[0],
+        },
+        vouch_face::Frame {
+            image: &other_img,
+            face: &other,
+        },
+        vouch_face::Frame {
+            image: &shifted[2],
+            face: &faces[2],
+        },
+    ];
+    let mixed = vouch_face::consistency(&swapped, t);
+    assert!(!mixed.same_person && !mixed.consistent, "{mixed:?}");
+}
