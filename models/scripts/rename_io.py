@@ -7,11 +7,17 @@ tf2onnx --tfjs names the graph inputs/outputs after the TFJS signature ('input_1
   * sets dim 0 of every graph input and output to the symbolic "N" (the graphs are
     batch-agnostic already: their Reshape constants use -1 for the batch);
   * clears the graph doc_string (tf2onnx records the input path there);
+  * makes the output byte-reproducible: tf2onnx 1.17.0 numbers the names it generates
+    (const_fold_opt__827, ..._Squeeze__833) differently from run to run, and orders the
+    initializers by those names. Every name ending in "__<digits>" is renumbered in order
+    of first appearance (nodes in graph order, inputs then outputs), and the initializers
+    are sorted by first use. Names that came from the TFJS graph are kept;
 then checks the model and saves it. It fails if an OLD name is not a graph input/output,
 or if a graph input/output is left unnamed by the pairs.
 
 usage: python rename_io.py in.onnx out.onnx OLD=NEW [OLD=NEW ...]   (needs onnx)
 """
+import re
 import sys
 
 import onnx
@@ -44,6 +50,30 @@ for vi in list(g.input) + list(g.output):
     d0 = vi.type.tensor_type.shape.dim[0]
     d0.Clear()
     d0.dim_param = "N"
+
+# canonical numbering of generated names
+gen = re.compile(r"__\d+$")
+canon = {}
+def cname(x):
+    if x and gen.search(x) and x not in canon:
+        canon[x] = f"{gen.sub('', x)}__{len(canon)}"
+    return canon.get(x, x)
+first_use = {}
+for i, n in enumerate(g.node):
+    for j, x in enumerate(n.input):
+        first_use.setdefault(x, (i, j))
+        n.input[j] = cname(x)
+    for j, x in enumerate(n.output):
+        n.output[j] = cname(x)
+    n.name = cname(n.name) if gen.search(n.name) else n.name
+inits = sorted(g.initializer, key=lambda t: first_use.get(t.name, (len(g.node), 0)))
+inits = [onnx.TensorProto.FromString(t.SerializeToString()) for t in inits]
+for t in inits:
+    t.name = cname(t.name)
+del g.initializer[:]
+g.initializer.extend(inits)
+for vi in g.value_info:
+    vi.name = cname(vi.name)
 
 order = [ren[k] for k in ren]
 outs = sorted(g.output, key=lambda vi: order.index(vi.name))

@@ -170,6 +170,77 @@ impl ExactIndex {
     }
 }
 
+/// An approximate index (HNSW graph, inner-product distance on L2-normalised templates)
+/// for galleries too large to scan; its recall against [`ExactIndex`] is measured in
+/// the benches.
+pub struct ApproxIndex {
+    graph: hnsw_rs::hnsw::Hnsw<'static, f32, hnsw_rs::anndists::dist::DistDot>,
+    len: usize,
+    ef_search: usize,
+}
+
+impl ApproxIndex {
+    /// An empty index sized for about `expected` templates. `m` links per node (16 is a
+    /// good default), `ef_construction` candidates while linking (100–200).
+    pub fn new(expected: usize, m: usize, ef_construction: usize) -> Self {
+        ApproxIndex {
+            graph: hnsw_rs::hnsw::Hnsw::new(
+                m.clamp(4, 64),
+                expected.max(1024),
+                16,
+                ef_construction.max(m),
+                hnsw_rs::anndists::dist::DistDot {},
+            ),
+            len: 0,
+            ef_search: 64,
+        }
+    }
+
+    /// Candidates explored per search: higher is slower and more exact.
+    pub fn set_ef_search(&mut self, ef: usize) {
+        self.ef_search = ef.max(1);
+    }
+
+    /// Number of templates.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the index is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Adds templates in parallel; slots continue from the current length. Templates of
+    /// the wrong width are skipped.
+    pub fn add_batch(&mut self, templates: &[Vec<f32>]) {
+        let items: Vec<(&[f32], usize)> = templates
+            .iter()
+            .filter(|t| t.len() == DIM)
+            .enumerate()
+            .map(|(i, t)| (t.as_slice(), self.len + i))
+            .collect();
+        let n = items.len();
+        self.graph.parallel_insert_slice(&items);
+        self.len += n;
+    }
+
+    /// The `k` (approximately) best matches of a probe.
+    pub fn search(&self, probe: &[f32], k: usize) -> Vec<Hit> {
+        if probe.len() != DIM || k == 0 || self.len == 0 {
+            return Vec::new();
+        }
+        self.graph
+            .search(probe, k, self.ef_search.max(k))
+            .into_iter()
+            .map(|n| Hit {
+                slot: n.d_id,
+                score: 1.0 - n.distance,
+            })
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -249,76 +320,5 @@ mod tests {
         assert!(found >= 95, "recall@10 of the true nearest: {found}/100");
         // A stored template finds itself.
         assert_eq!(approx.search(&templates[42], 1)[0].slot, 42);
-    }
-}
-
-/// An approximate index (HNSW graph, inner-product distance on L2-normalised templates)
-/// for galleries too large to scan; its recall against [`ExactIndex`] is measured in
-/// the benches.
-pub struct ApproxIndex {
-    graph: hnsw_rs::hnsw::Hnsw<'static, f32, hnsw_rs::anndists::dist::DistDot>,
-    len: usize,
-    ef_search: usize,
-}
-
-impl ApproxIndex {
-    /// An empty index sized for about `expected` templates. `m` links per node (16 is a
-    /// good default), `ef_construction` candidates while linking (100–200).
-    pub fn new(expected: usize, m: usize, ef_construction: usize) -> Self {
-        ApproxIndex {
-            graph: hnsw_rs::hnsw::Hnsw::new(
-                m.clamp(4, 64),
-                expected.max(1024),
-                16,
-                ef_construction.max(m),
-                hnsw_rs::anndists::dist::DistDot {},
-            ),
-            len: 0,
-            ef_search: 64,
-        }
-    }
-
-    /// Candidates explored per search: higher is slower and more exact.
-    pub fn set_ef_search(&mut self, ef: usize) {
-        self.ef_search = ef.max(1);
-    }
-
-    /// Number of templates.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// Whether the index is empty.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// Adds templates in parallel; slots continue from the current length. Templates of
-    /// the wrong width are skipped.
-    pub fn add_batch(&mut self, templates: &[Vec<f32>]) {
-        let items: Vec<(&[f32], usize)> = templates
-            .iter()
-            .filter(|t| t.len() == DIM)
-            .enumerate()
-            .map(|(i, t)| (t.as_slice(), self.len + i))
-            .collect();
-        let n = items.len();
-        self.graph.parallel_insert_slice(&items);
-        self.len += n;
-    }
-
-    /// The `k` (approximately) best matches of a probe.
-    pub fn search(&self, probe: &[f32], k: usize) -> Vec<Hit> {
-        if probe.len() != DIM || k == 0 || self.len == 0 {
-            return Vec::new();
-        }
-        self.graph
-            .search(probe, k, self.ef_search.max(k))
-            .into_iter()
-            .map(|n| Hit {
-                slot: n.d_id,
-                score: 1.0 - n.distance,
-            })
-            .collect()
     }
 }
