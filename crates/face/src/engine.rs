@@ -1,6 +1,7 @@
 //! The engine: model sets in a bounded pool, and the operations callers use.
 
 use crate::align::align;
+use crate::attributes::{AgeGender, MeshMeasures};
 use crate::decode::{decode, DecodeLimits};
 use crate::detect::{DetectConfig, Face, Mtcnn};
 use crate::quality::{quality, Quality};
@@ -67,6 +68,8 @@ struct Models {
     mtcnn: Mtcnn,
     embed: Session,
     spoof: Session,
+    faceres: Session,
+    facemesh: Session,
 }
 
 /// Everything the engine says about one face.
@@ -80,6 +83,10 @@ pub struct FaceAnalysis {
     pub liveness: f32,
     /// Quality measures and pose.
     pub quality: Quality,
+    /// Estimated age and gender.
+    pub age_gender: AgeGender,
+    /// Eye openness and yaw from the dense mesh.
+    pub mesh: MeshMeasures,
     /// The 192-d L2-normalised embedding (not serialised).
     #[serde(skip)]
     pub embedding: Vec<f32>,
@@ -158,6 +165,8 @@ impl FaceEngine {
             find(dir, "onet.onnx")?,
             find(dir, "MobileFaceNet.onnx")?,
             find(dir, "FaceAntiSpoofing.onnx")?,
+            find(dir, "faceres.onnx")?,
+            find(dir, "facemesh.onnx")?,
         ];
         let workers = config.workers.max(1);
         let t = config.intra_threads.max(1);
@@ -171,6 +180,8 @@ impl FaceEngine {
                 },
                 embed: session(&env, &paths[3], t)?,
                 spoof: session(&env, &paths[4], t)?,
+                faceres: session(&env, &paths[5], t)?,
+                facemesh: session(&env, &paths[6], t)?,
             });
         }
         Ok(FaceEngine {
@@ -289,7 +300,17 @@ impl FaceEngine {
         Ok((1.0 - self.spoof_score(img, face)?).clamp(0.0, 1.0))
     }
 
-    /// Detects every face and measures each: embedding, liveness, quality.
+    /// Age and gender of a face.
+    pub fn age_gender(&self, img: &Rgb, face: &Face) -> Result<AgeGender> {
+        self.with_models(|m| crate::attributes::age_gender(&mut m.faceres, img, face))
+    }
+
+    /// Eye openness (for blink challenges) and head yaw (for turn challenges) of a face.
+    pub fn mesh(&self, img: &Rgb, face: &Face) -> Result<MeshMeasures> {
+        self.with_models(|m| crate::attributes::mesh_measures(&mut m.facemesh, img, face))
+    }
+
+    /// Detects every face and measures each: embedding, liveness, quality, age, mesh.
     pub fn analyze(&self, img: &Rgb) -> Result<Vec<FaceAnalysis>> {
         let faces = self.detect(img)?;
         let crops: Vec<Rgb> = faces.iter().map(|f| align(img, f, 112)).collect();
@@ -299,6 +320,8 @@ impl FaceEngine {
             out.push(FaceAnalysis {
                 liveness: self.liveness(img, &face)?,
                 quality: quality(crop, &face),
+                age_gender: self.age_gender(img, &face)?,
+                mesh: self.mesh(img, &face)?,
                 face,
                 embedding,
             });

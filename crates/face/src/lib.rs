@@ -9,6 +9,7 @@
 //! ```
 
 mod align;
+mod attributes;
 mod decode;
 mod detect;
 mod engine;
@@ -18,6 +19,7 @@ mod resize;
 mod sequence;
 
 pub use align::{align, ARCFACE_TEMPLATE};
+pub use attributes::{AgeGender, MeshMeasures};
 pub use decode::{decode, DecodeLimits, Rgb};
 pub use detect::{DetectConfig, Face};
 pub use engine::{cosine, EngineConfig, FaceAnalysis, FaceEngine};

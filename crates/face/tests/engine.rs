@@ -368,3 +368,58 @@ fn frame_consistency_catches_repeated_frames_and_other_people() {
     let mixed = vouch_face::consistency(&swapped, t);
     assert!(!mixed.same_person && !mixed.consistent, "{mixed:?}");
 }
+
+#[test]
+fn age_gender_and_mesh_match_the_python_reference() {
+    // models/human-notes.md: img5.jpg with the MTCNN box [90.3, 104.3, 272.3, 356.4]
+    // gives age 31.60, P(male) 0.001, EAR 0.320 / 0.335, yaw +5.1° (PIL decoder; ours may
+    // differ by a grey level, hence the tolerances).
+    let e = engine();
+    let img = e.decode(&eval("faces/img5.jpg")).unwrap();
+    let face = vouch_face::Face {
+        bbox: [90.3, 104.3, 272.3, 356.4],
+        score: 1.0,
+        landmarks: [[0.0; 2]; 5],
+    };
+    let ag = e.age_gender(&img, &face).unwrap();
+    assert!((ag.age - 31.60).abs() < 1.0, "age {}", ag.age);
+    assert!(ag.male_probability < 0.05, "{}", ag.male_probability);
+    let m = e.mesh(&img, &face).unwrap();
+    assert!((m.eye_left - 0.320).abs() < 0.02, "{m:?}");
+    assert!((m.eye_right - 0.335).abs() < 0.02, "{m:?}");
+    assert!((m.yaw - 5.1).abs() < 1.5, "{m:?}");
+    assert!(m.confidence > 0.9);
+    // A man in the same eval set reads as male.
+    let man = e.decode(&eval("faces/img17.jpg")).unwrap();
+    let f = e.detect(&man).unwrap().remove(0);
+    assert!(e.age_gender(&man, &f).unwrap().male_probability > 0.9);
+}
+
+#[test]
+fn mesh_yaw_follows_a_mirrored_face() {
+    let e = engine();
+    let img = e.decode(&eval("faces/selfie-many-people.jpg")).unwrap();
+    let mirrored = {
+        let d = to_dynamic(&img).fliph().to_rgb8();
+        let (w, h) = d.dimensions();
+        Rgb::new(w, h, d.into_raw()).unwrap()
+    };
+    let face = e.detect(&img).unwrap().remove(0);
+    let yaw = e.mesh(&img, &face).unwrap().yaw;
+    let w = img.width as f32;
+    let flipped = vouch_face::Face {
+        bbox: [
+            w - face.bbox[2],
+            face.bbox[1],
+            w - face.bbox[0],
+            face.bbox[3],
+        ],
+        ..face.clone()
+    };
+    let yaw_m = e.mesh(&mirrored, &flipped).unwrap().yaw;
+    assert!(yaw.abs() > 10.0, "a turned face: {yaw}");
+    assert!(
+        (yaw + yaw_m).abs() < 5.0,
+        "mirror flips yaw: {yaw} vs {yaw_m}"
+    );
+}
