@@ -192,7 +192,7 @@ impl ApproxIndex {
                 hnsw_rs::anndists::dist::DistDot {},
             ),
             len: 0,
-            ef_search: 64,
+            ef_search: 128,
         }
     }
 
