@@ -126,15 +126,7 @@ async fn another_orgs_ids_answer_404_for_every_object_kind() {
         let sink = vouch_testkit::WebhookSink::start().await;
         let a = s.org("A").await;
         let b = s.org("B").await;
-        let (_, key_a, _) = s
-            .key(
-                &a,
-                KeySettings {
-                    webhook_url: Some(sink.url.clone()),
-                    ..Default::default()
-                },
-            )
-            .await;
+        let (_, key_a, _) = s.key_with_webhook(&a, &sink.url).await;
         let (_, key_b, _) = s.key(&b, KeySettings::default()).await;
         let (st, v) = body(
             s.http

@@ -5,7 +5,6 @@
 
 use serde_json::{json, Value};
 use std::time::Duration;
-use vouch_core::model::KeySettings;
 use vouch_core::webhook::{hex_signature, verify_standard};
 use vouch_testkit::{eventually, test_config, TestDb, TestServer, WebhookSink};
 
@@ -68,15 +67,7 @@ async fn deliveries_carry_standard_webhooks_and_kyc_signatures() {
         let s = TestServer::start(db, test_config()).await;
         let sink = WebhookSink::start().await;
         let org = s.org("Acme").await;
-        let (_, key, secret) = s
-            .key(
-                &org,
-                KeySettings {
-                    webhook_url: Some(sink.url.clone()),
-                    ..Default::default()
-                },
-            )
-            .await;
+        let (_, key, secret) = s.key_with_webhook(&org, &sink.url).await;
         let event_id = send_test(&s, &key).await;
         let got = sink.wait_for(1, WAIT).await;
         let r = &got[0];
@@ -121,15 +112,7 @@ async fn failures_are_retried_with_the_same_webhook_id() {
         let sink = WebhookSink::start().await;
         sink.script(&[(500, Duration::ZERO), (503, Duration::ZERO)]);
         let org = s.org("Acme").await;
-        let (_, key, _) = s
-            .key(
-                &org,
-                KeySettings {
-                    webhook_url: Some(sink.url.clone()),
-                    ..Default::default()
-                },
-            )
-            .await;
+        let (_, key, _) = s.key_with_webhook(&org, &sink.url).await;
         let event_id = send_test(&s, &key).await;
         let (d, attempts) = wait_status(&s, &key, "delivered").await;
         let got = sink.received();
@@ -152,15 +135,7 @@ async fn a_410_disables_the_endpoint_until_it_is_set_again() {
         let sink = WebhookSink::start().await;
         sink.script(&[(410, Duration::ZERO)]);
         let org = s.org("Acme").await;
-        let (_, key, _) = s
-            .key(
-                &org,
-                KeySettings {
-                    webhook_url: Some(sink.url.clone()),
-                    ..Default::default()
-                },
-            )
-            .await;
+        let (_, key, _) = s.key_with_webhook(&org, &sink.url).await;
         send_test(&s, &key).await;
         let (_, attempts) = wait_status(&s, &key, "disabled").await;
         assert_eq!(attempts.len(), 1);
@@ -210,15 +185,7 @@ async fn undeliverable_events_are_dead_lettered_and_can_be_retried() {
     let sink = WebhookSink::start().await;
     sink.script(&[(500, Duration::ZERO); 50]);
     let org = s.org("Acme").await;
-    let (_, key, _) = s
-        .key(
-            &org,
-            KeySettings {
-                webhook_url: Some(sink.url.clone()),
-                ..Default::default()
-            },
-        )
-        .await;
+    let (_, key, _) = s.key_with_webhook(&org, &sink.url).await;
     send_test(&s, &key).await;
     let (d, attempts) = wait_status(&s, &key, "dead").await;
     assert!(
@@ -276,24 +243,8 @@ async fn a_hanging_receiver_times_out_without_blocking_others() {
     slow.script(&[(200, Duration::from_secs(5))]);
     let fast = WebhookSink::start().await;
     let org = s.org("Acme").await;
-    let (_, slow_key, _) = s
-        .key(
-            &org,
-            KeySettings {
-                webhook_url: Some(slow.url.clone()),
-                ..Default::default()
-            },
-        )
-        .await;
-    let (_, fast_key, _) = s
-        .key(
-            &org,
-            KeySettings {
-                webhook_url: Some(fast.url.clone()),
-                ..Default::default()
-            },
-        )
-        .await;
+    let (_, slow_key, _) = s.key_with_webhook(&org, &slow.url).await;
+    let (_, fast_key, _) = s.key_with_webhook(&org, &fast.url).await;
     send_test(&s, &slow_key).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     let started = std::time::Instant::now();
@@ -350,15 +301,7 @@ async fn private_addresses_are_refused_unless_allowed() {
     let s = TestServer::start(TestDb::sqlite(), cfg).await;
     let sink = WebhookSink::start().await;
     let org = s.org("Acme").await;
-    let (_, key, _) = s
-        .key(
-            &org,
-            KeySettings {
-                webhook_url: Some(sink.url.clone()),
-                ..Default::default()
-            },
-        )
-        .await;
+    let (_, key, _) = s.key_with_webhook(&org, &sink.url).await;
     send_test(&s, &key).await;
     let (_, attempts) = wait_status(&s, &key, "dead").await;
     assert!(

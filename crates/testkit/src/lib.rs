@@ -166,6 +166,15 @@ impl TestServer {
         (k.key.id.to_string(), k.secret, k.webhook_secret)
     }
 
+    /// Creates an API key with default settings and a webhook URL.
+    pub async fn key_with_webhook(&self, org: &OrgId, url: &str) -> (String, String, String) {
+        let settings = KeySettings {
+            webhook_url: Some(url.to_string()),
+            ..Default::default()
+        };
+        self.key(org, settings).await
+    }
+
     /// Stops the server gracefully.
     pub async fn stop(mut self) {
         if let Some(r) = self.running.take() {
