@@ -53,6 +53,42 @@ async fn delivery(s: &TestServer, key: &str) -> (Value, Vec<Value>) {
     )
 }
 
+/// The attempts of the newest delivery whose URL satisfies `pred`, once it has any.
+async fn attempts_where(
+    s: &TestServer,
+    key: &str,
+    pred: impl Fn(&str) -> bool,
+) -> Option<Vec<Value>> {
+    let list: Value = s
+        .http
+        .get(s.at("/api/v1/webhooks/deliveries?limit=10"))
+        .bearer_auth(key)
+        .send()
+        .await
+        .ok()?
+        .json()
+        .await
+        .ok()?;
+    let d = list["data"]
+        .as_array()?
+        .iter()
+        .find(|d| d["url"].as_str().is_some_and(&pred))?
+        .clone();
+    let id = d["id"].as_str()?;
+    let v: Value = s
+        .http
+        .get(s.at(&format!("/api/v1/webhooks/deliveries/{id}")))
+        .bearer_auth(key)
+        .send()
+        .await
+        .ok()?
+        .json()
+        .await
+        .ok()?;
+    let a = v["attempts"].as_array()?.clone();
+    (!a.is_empty()).then_some(a)
+}
+
 async fn wait_status(s: &TestServer, key: &str, status: &str) -> (Value, Vec<Value>) {
     eventually(WAIT, status, || async {
         let (d, a) = delivery(s, key).await;
@@ -255,36 +291,8 @@ async fn a_hanging_receiver_times_out_without_blocking_others() {
         "fast receiver waited {:?}",
         started.elapsed()
     );
-    let attempts = eventually(WAIT, "timeout recorded", || async {
-        let list: Value = s
-            .http
-            .get(s.at("/api/v1/webhooks/deliveries?limit=10"))
-            .bearer_auth(&slow_key)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let slow_delivery = list["data"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|d| d["url"] == slow.url.as_str())?
-            .clone();
-        let id = slow_delivery["id"].as_str()?.to_string();
-        let v: Value = s
-            .http
-            .get(s.at(&format!("/api/v1/webhooks/deliveries/{id}")))
-            .bearer_auth(&slow_key)
-            .send()
-            .await
-            .ok()?
-            .json()
-            .await
-            .ok()?;
-        let a = v["attempts"].as_array()?.clone();
-        (!a.is_empty()).then_some(a)
+    let attempts = eventually(WAIT, "timeout recorded", || {
+        attempts_where(&s, &slow_key, |url| url == slow.url)
     })
     .await;
     assert!(
@@ -328,35 +336,8 @@ async fn private_addresses_are_refused_unless_allowed() {
         .unwrap();
     assert_eq!(resp.status(), 200);
     send_test(&s, &key).await;
-    let attempts = eventually(WAIT, "second attempt", || async {
-        let list: Value = s
-            .http
-            .get(s.at("/api/v1/webhooks/deliveries"))
-            .bearer_auth(&key)
-            .send()
-            .await
-            .ok()?
-            .json()
-            .await
-            .ok()?;
-        let d = list["data"]
-            .as_array()?
-            .iter()
-            .find(|d| d["url"].as_str().is_some_and(|u| u.contains("localhost")))?
-            .clone();
-        let id = d["id"].as_str()?.to_string();
-        let v: Value = s
-            .http
-            .get(s.at(&format!("/api/v1/webhooks/deliveries/{id}")))
-            .bearer_auth(&key)
-            .send()
-            .await
-            .ok()?
-            .json()
-            .await
-            .ok()?;
-        let a = v["attempts"].as_array()?.clone();
-        (!a.is_empty()).then_some(a)
+    let attempts = eventually(WAIT, "second attempt", || {
+        attempts_where(&s, &key, |url| url.contains("localhost"))
     })
     .await;
     assert!(
