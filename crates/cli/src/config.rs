@@ -26,6 +26,7 @@ pub const KNOWN_ENV: &[&str] = &[
     "VOUCH_WEBHOOK_LEASE_MS",
     "VOUCH_CLIENT_RATE_LIMIT",
     "VOUCH_MODELS_DIR",
+    "VOUCH_DOC_DEBUG",
 ];
 
 /// `vouch.toml`, every key optional. See `vouch.example.toml` for each key's default.

@@ -2,6 +2,7 @@
 //! directory or database as a running server. JSON goes to stdout, messages to stderr.
 
 mod config;
+mod doc;
 mod face;
 
 use anyhow::{Context as _, Result};
@@ -80,6 +81,9 @@ enum Command {
     /// The face engine (models from VOUCH_MODELS_DIR, default ./models).
     #[command(subcommand)]
     Face(face::FaceCmd),
+    /// The document engine: read ID documents (MRZ, PDF417), evaluate accuracy.
+    #[command(subcommand)]
+    Doc(doc::DocCmd),
 }
 
 #[derive(Subcommand)]
@@ -308,9 +312,12 @@ async fn run() -> Result<()> {
     if let Command::Face(cmd) = cli.command {
         return face::run(cmd);
     }
+    if let Command::Doc(cmd) = cli.command {
+        return doc::run(cmd);
+    }
     let cfg = config::load(&flags)?;
     match cli.command {
-        Command::Face(_) => unreachable!("handled above"),
+        Command::Face(_) | Command::Doc(_) => unreachable!("handled above"),
         Command::Serve { .. } => serve(cfg).await,
         Command::Migrate => {
             let store = open_store(&cfg).await?;

@@ -144,6 +144,15 @@ fn session(env: &Environment, path: &Path, threads: usize) -> Result<Session> {
         .map_err(|e| err(e.to_string()))
 }
 
+/// Opens another ONNX model (found like the engine's own: in `models_dir` or its
+/// `fetched/` folder) on the process's one ONNX Runtime environment, with the engine's
+/// thread settings. The document engine loads its OCR models this way.
+pub fn open_session(cfg: &EngineConfig, file: &str) -> Result<Session> {
+    let env = environment(cfg)?;
+    let path = find(&cfg.models_dir, file)?;
+    session(&env, &path, cfg.intra_threads.max(1))
+}
+
 /// Cosine similarity of two L2-normalised embeddings.
 pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()

@@ -1,0 +1,53 @@
+#!/usr/bin/env python3
+"""Markdown table of bench/doc results: table.py RESULTS_DIR SET... reads
+RESULTS_DIR/<set>-vouch.json and <set>-passporteye.json (either may be missing), writes
+RESULTS_DIR/table.md and prints it."""
+
+import json
+import os
+import sys
+
+
+def load(results, name):
+    path = os.path.join(results, name)
+    return json.load(open(path)) if os.path.exists(path) else None
+
+
+def tool_name(r):
+    version = str(r.get("version", ""))
+    return version if r["tool"].lower() in version.lower() else f"{r['tool']} {version}".strip()
+
+
+def main():
+    results, sets = sys.argv[1], sys.argv[2:]
+    rows = [
+        "| set | tool | documents | read rate | field accuracy | p50 ms/doc | mean ms/doc "
+        "| PassportEye ÷ vouch time (p50, mean) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for s in sets:
+        v, p = load(results, f"{s}-vouch.json"), load(results, f"{s}-passporteye.json")
+        for r in (v, p):
+            if r is None:
+                continue
+            ratio = ""
+            if r is v and p is not None:
+                ratio = (f"{p['msPerDocument']['p50'] / v['msPerDocument']['p50']:.1f}×, "
+                         f"{p['msPerDocument']['mean'] / v['msPerDocument']['mean']:.1f}×")
+            rows.append(
+                f"| {s} | {tool_name(r)} | {r['documents']} | {r['readRate']:.3f} ({r['read']}) "
+                f"| {r['fieldAccuracy']:.3f} | {r['msPerDocument']['p50']:.0f} "
+                f"| {r['msPerDocument']['mean']:.0f} | {ratio} |")
+    cpu = ""
+    try:
+        cpu = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    table = "\n".join(rows) + f"\n\nMachine: {os.cpu_count()} cores ({cpu or 'unknown CPU'}); one document at a time.\n"
+    with open(os.path.join(results, "table.md"), "w") as f:
+        f.write(table)
+    print(table)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,273 @@
+//! `vouch doc …`: the document engine from the command line — read one document, or
+//! measure read rate and field accuracy on a labelled folder.
+
+use anyhow::{bail, Context as _, Result};
+use chrono::NaiveDate;
+use clap::Subcommand;
+use serde_json::{json, Map, Value};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+use vouch_doc::reader::{DocReader, ReaderConfig};
+use vouch_face::{EngineConfig, FaceEngine};
+
+#[derive(Subcommand)]
+pub enum DocCmd {
+    /// Read a document photo; prints the fields, checks, verdict and portrait box as JSON.
+    Read {
+        /// The photo (the front, or the data page).
+        image: PathBuf,
+        /// The back of a driver's licence (PDF417 barcode).
+        #[arg(long)]
+        back: Option<PathBuf>,
+        /// Judge expiry and age as of this day (YYYY-MM-DD; default today).
+        #[arg(long)]
+        today: Option<NaiveDate>,
+        /// Skip the portrait (does not load the face models).
+        #[arg(long)]
+        no_portrait: bool,
+    },
+    /// Read rate and field accuracy on a folder with an `expected.json`.
+    Eval {
+        /// Folder with the images and `expected.json`.
+        dir: PathBuf,
+        /// Judge dates as of this day (YYYY-MM-DD; default today).
+        #[arg(long)]
+        today: Option<NaiveDate>,
+        /// Accepted for scripts; the report is always JSON on stdout.
+        #[arg(long)]
+        json: bool,
+        /// Skip the portrait check.
+        #[arg(long)]
+        no_portrait: bool,
+    },
+}
+
+/// The fields compared by `eval`, named as in `expected.json`.
+const FIELDS: [&str; 11] = [
+    "format",
+    "documentCode",
+    "issuingCountry",
+    "documentNumber",
+    "surname",
+    "givenNames",
+    "nationality",
+    "dateOfBirth",
+    "sex",
+    "expiryDate",
+    "personalNumber",
+];
+
+fn models_dir() -> PathBuf {
+    std::env::var_os("VOUCH_MODELS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("models"))
+}
+
+fn reader(portrait: bool) -> Result<DocReader> {
+    let started = Instant::now();
+    let cfg = EngineConfig::new(models_dir());
+    let face = if portrait {
+        Some(Arc::new(
+            FaceEngine::load(cfg.clone()).context("cannot load the face engine")?,
+        ))
+    } else {
+        None
+    };
+    let reader = DocReader::load(&cfg, ReaderConfig::default(), face)
+        .context("cannot load the document engine")?;
+    eprintln!("models loaded in {} ms", started.elapsed().as_millis());
+    Ok(reader)
+}
+
+fn read_file(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
+}
+
+fn today(given: Option<NaiveDate>) -> NaiveDate {
+    given.unwrap_or_else(|| chrono::Utc::now().date_naive())
+}
+
+pub fn run(cmd: DocCmd) -> Result<()> {
+    match cmd {
+        DocCmd::Read {
+            image,
+            back,
+            today: day,
+            no_portrait,
+        } => {
+            let reader = reader(!no_portrait)?;
+            let front = read_file(&image)?;
+            let back = back.as_deref().map(read_file).transpose()?;
+            let out = reader
+                .read_bytes(&front, back.as_deref(), today(day))
+                .with_context(|| format!("{}", image.display()))?;
+            println!("{}", serde_json::to_string_pretty(&out)?);
+            Ok(())
+        }
+        DocCmd::Eval {
+            dir,
+            today: day,
+            json: _,
+            no_portrait,
+        } => eval(&dir, today(day), !no_portrait),
+    }
+}
+
+fn iou(a: &[f64], b: &[f64]) -> f64 {
+    let (ax1, ay1) = (a[0] + a[2], a[1] + a[3]);
+    let (bx1, by1) = (b[0] + b[2], b[1] + b[3]);
+    let iw = (ax1.min(bx1) - a[0].max(b[0])).max(0.0);
+    let ih = (ay1.min(by1) - a[1].max(b[1])).max(0.0);
+    let inter = iw * ih;
+    let union = a[2] * a[3] + b[2] * b[3] - inter;
+    if union <= 0.0 {
+        0.0
+    } else {
+        inter / union
+    }
+}
+
+fn as_box(v: &Value) -> Option<Vec<f64>> {
+    let b: Vec<f64> = v.as_array()?.iter().filter_map(Value::as_f64).collect();
+    (b.len() == 4).then_some(b)
+}
+
+fn eval(dir: &Path, today: NaiveDate, portrait: bool) -> Result<()> {
+    let expected_path = dir.join("expected.json");
+    let expected: Map<String, Value> = serde_json::from_slice(&read_file(&expected_path)?)
+        .with_context(|| format!("{} is not a JSON object", expected_path.display()))?;
+    if expected.is_empty() {
+        bail!("{} lists no documents", expected_path.display());
+    }
+    let reader = reader(portrait)?;
+    let mut names: Vec<&String> = expected.keys().collect();
+    names.sort();
+    let mut read = 0usize;
+    let mut times = Vec::new();
+    let mut correct = Map::new();
+    let mut totals = Map::new();
+    let mut failures = Vec::new();
+    let mut by_group: std::collections::BTreeMap<String, (usize, usize)> = Default::default();
+    let (mut portraits, mut portraits_found) = (0usize, 0usize);
+    let started = Instant::now();
+    for (i, name) in names.iter().enumerate() {
+        let exp = &expected[name.as_str()];
+        let front = read_file(&dir.join(name.as_str()))?;
+        let back = match exp.get("back").and_then(Value::as_str) {
+            Some(b) => Some(read_file(&dir.join(b))?),
+            None => None,
+        };
+        let t = Instant::now();
+        let got = reader.read_bytes(&front, back.as_deref(), today);
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+        let got = match got {
+            Ok(g) => serde_json::to_value(&g)?,
+            Err(e) => {
+                eprintln!("{name}: {e}");
+                Value::Null
+            }
+        };
+        let format_ok = got.get("format").is_some_and(|f| !f.is_null())
+            && got
+                .get("checks")
+                .and_then(Value::as_array)
+                .is_some_and(|cs| {
+                    !cs.iter().any(|c| {
+                        matches!(
+                            c.get("name").and_then(Value::as_str),
+                            Some("checkDigits" | "readable")
+                        ) && c.get("outcome").and_then(Value::as_str) == Some("FAIL")
+                    })
+                });
+        let mut all_right = true;
+        for f in FIELDS {
+            let Some(want) = exp.get(f) else { continue };
+            let have = got.get(f).cloned().unwrap_or(Value::Null);
+            *totals.entry(f).or_insert(json!(0)) =
+                json!(totals.get(f).and_then(Value::as_u64).unwrap_or(0) + 1);
+            if &have == want {
+                *correct.entry(f).or_insert(json!(0)) =
+                    json!(correct.get(f).and_then(Value::as_u64).unwrap_or(0) + 1);
+            } else {
+                all_right = false;
+            }
+        }
+        if format_ok {
+            read += 1;
+        }
+        if !format_ok || !all_right {
+            failures
+                .push(json!({"file": name, "read": format_ok, "mrz": got.pointer("/mrz/lines")}));
+        }
+        let group = format!(
+            "{}/{}",
+            exp.get("format").and_then(Value::as_str).unwrap_or("?"),
+            exp.get("difficulty").and_then(Value::as_str).unwrap_or("-")
+        );
+        let g = by_group.entry(group).or_default();
+        g.0 += 1;
+        g.1 += usize::from(format_ok);
+        if portrait {
+            if let Some(want) = exp.get("portrait").and_then(as_box) {
+                portraits += 1;
+                if got
+                    .pointer("/portrait/box")
+                    .and_then(as_box)
+                    .is_some_and(|have| iou(&have, &want) >= 0.3)
+                {
+                    portraits_found += 1;
+                }
+            }
+        }
+        if (i + 1) % 10 == 0 || i + 1 == names.len() {
+            eprintln!(
+                "{}/{} documents, {} read, {:.0} s",
+                i + 1,
+                names.len(),
+                read,
+                started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    let n = names.len();
+    let mut fields = Map::new();
+    let (mut c_all, mut t_all) = (0u64, 0u64);
+    for f in FIELDS {
+        let t = totals.get(f).and_then(Value::as_u64).unwrap_or(0);
+        if t == 0 {
+            continue;
+        }
+        let c = correct.get(f).and_then(Value::as_u64).unwrap_or(0);
+        c_all += c;
+        t_all += t;
+        fields.insert(
+            f.into(),
+            json!({"correct": c, "total": t, "accuracy": c as f64 / t as f64}),
+        );
+    }
+    let mut sorted = times.clone();
+    sorted.sort_by(f64::total_cmp);
+    let p50 = sorted[sorted.len() / 2];
+    let mean = times.iter().sum::<f64>() / times.len() as f64;
+    let groups: Map<String, Value> = by_group
+        .into_iter()
+        .map(|(k, (n, r))| (k, json!({"documents": n, "read": r})))
+        .collect();
+    let report = json!({
+        "tool": "vouch",
+        "version": env!("CARGO_PKG_VERSION"),
+        "dir": dir,
+        "documents": n,
+        "read": read,
+        "readRate": read as f64 / n as f64,
+        "fields": fields,
+        "fieldAccuracy": if t_all == 0 { 0.0 } else { c_all as f64 / t_all as f64 },
+        "msPerDocument": {"p50": p50, "mean": mean},
+        "portraits": {"labelled": portraits, "found": portraits_found},
+        "groups": groups,
+        "failures": failures,
+    });
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
+}
