@@ -392,3 +392,55 @@ async fn kill_9_in_the_middle_of_a_delivery_loses_nothing() {
     .await;
     assert_eq!(delivered["data"].as_array().unwrap().len(), 1);
 }
+
+fn repo() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// `vouch doc read` prints the fields with the names and date format of the shared
+/// labels, the checks, the confidence and the portrait box; `vouch doc eval` measures a
+/// labelled folder; a file that is not an image is a clear error with a non-zero exit.
+#[test]
+fn doc_read_and_eval_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let docs = repo().join("../shared/eval/documents");
+    let models = repo().join("models");
+    let mut c = cmd(
+        dir.path(),
+        &[
+            "doc",
+            "read",
+            docs.join("passport-td2.jpg").to_str().unwrap(),
+            "--today",
+            "2011-01-01",
+        ],
+    );
+    c.env("VOUCH_MODELS_DIR", &models);
+    let out = json_out(c);
+    let expected: Value =
+        serde_json::from_slice(&std::fs::read(docs.join("expected.json")).unwrap()).unwrap();
+    for (k, v) in expected["passport-td2.jpg"].as_object().unwrap() {
+        assert_eq!(&out[k], v, "{k}");
+    }
+    assert_eq!(out["documentType"], "ID_CARD");
+    assert!(out["ocrConfidence"].as_f64().unwrap() > 0.8);
+    assert_eq!(out["portrait"]["box"].as_array().unwrap().len(), 4);
+    assert!(out["checks"].as_array().unwrap().len() >= 3);
+
+    let mut c = cmd(dir.path(), &["doc", "eval", docs.to_str().unwrap()]);
+    c.env("VOUCH_MODELS_DIR", &models);
+    let report = json_out(c);
+    assert_eq!(report["documents"], 4);
+    assert_eq!(report["readRate"], 1.0);
+    assert_eq!(report["fieldAccuracy"], 1.0);
+
+    let junk = dir.path().join("junk.jpg");
+    std::fs::write(&junk, b"this is not a photo").unwrap();
+    let mut c = cmd(dir.path(), &["doc", "read", junk.to_str().unwrap()]);
+    c.env("VOUCH_MODELS_DIR", &models);
+    let res = c.output().unwrap();
+    assert!(!res.status.success());
+    assert!(res.stdout.is_empty());
+    let err = String::from_utf8_lossy(&res.stderr);
+    assert!(err.contains("junk.jpg"), "{err}");
+}

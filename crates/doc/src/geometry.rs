@@ -41,6 +41,15 @@ impl RotRect {
         [p(-hw, -hh), p(hw, -hh), p(hw, hh), p(-hw, hh)]
     }
 
+    /// Whether a point lies inside, or within `margin` of, the rectangle.
+    pub fn contains(&self, x: f32, y: f32, margin: f32) -> bool {
+        let (dx, dy) = self.dir();
+        let (vx, vy) = (x - self.cx, y - self.cy);
+        let u = vx * dx + vy * dy;
+        let v = -vx * dy + vy * dx;
+        u.abs() <= self.w / 2.0 + margin && v.abs() <= self.h / 2.0 + margin
+    }
+
     /// The same rectangle read the other way round (rotated by 180°).
     pub fn flipped(&self) -> RotRect {
         RotRect {
@@ -292,7 +301,12 @@ pub fn crop(img: &Rgb, rect: &RotRect, out_w: usize, out_h: usize) -> Vec<f32> {
                 for i in 0..n {
                     let u = (ox as f32 + (i as f32 + 0.5) / n as f32) * sx;
                     let v = (oy as f32 + (j as f32 + 0.5) / n as f32) * sy;
-                    let s = sample(img, tl.0 + dx * u + nx * v, tl.1 + dy * u + ny * v);
+                    // Pixel i covers [i, i + 1); `sample` puts its value at i.
+                    let s = sample(
+                        img,
+                        tl.0 + dx * u + nx * v - 0.5,
+                        tl.1 + dy * u + ny * v - 0.5,
+                    );
                     acc[0] += s[0];
                     acc[1] += s[1];
                     acc[2] += s[2];

@@ -340,10 +340,10 @@ impl Ocr {
         let (mut sum, mut count) = (0f32, 0usize);
         let mut prev = 0usize;
         for step in probs.chunks_exact(classes) {
-            let (best, p) = step
-                .iter()
-                .enumerate()
-                .fold((0, f32::MIN), |a, (i, &v)| if v > a.1 { (i, v) } else { a });
+            let (best, p) =
+                step.iter()
+                    .enumerate()
+                    .fold((0, f32::MIN), |a, (i, &v)| if v > a.1 { (i, v) } else { a });
             if best != 0 && best != prev {
                 text.push(self.chars[best]);
                 sum += p;

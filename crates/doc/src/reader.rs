@@ -229,6 +229,10 @@ fn ms(t: Instant) -> f32 {
     t.elapsed().as_secs_f32() * 1000.0
 }
 
+/// Pixels of recogniser input (at height 48) spent on the visual zone: about the cost of
+/// one MRZ line.
+const VIZ_WIDTH_BUDGET: f32 = 1600.0;
+
 /// A candidate MRZ band: 2 or 3 parallel lines of about the same length.
 struct Band {
     lines: Vec<RotRect>,
@@ -289,113 +293,120 @@ impl DocReader {
         let t0 = Instant::now();
         let mut timings = Timings::default();
 
-        let t = Instant::now();
-        let boxes = self.ocr.detect(front, None)?;
-        timings.detect = ms(t);
+        // The portrait needs only the front image: find it on one core while the OCR
+        // works on the other.
+        std::thread::scope(|s| {
+            let portrait = s.spawn(|| {
+                let t = Instant::now();
+                (self.portrait(front), ms(t))
+            });
+            let t = Instant::now();
+            let boxes = self.ocr.detect(front, None)?;
+            timings.detect = ms(t);
 
-        let t = Instant::now();
-        let mut found = self.find_mrz(front, &boxes, today)?;
-        let unsettled = |f: &Option<Found>| f.as_ref().is_none_or(|f| !f.mrz.valid());
-        if unsettled(&found) {
-            // Small or distant documents: look again, closer, where the MRZ may be.
-            for region in regions(&boxes).iter().take(2) {
+            let t = Instant::now();
+            let mut found = self.find_mrz(front, &boxes, today)?;
+            let unsettled = |f: &Option<Found>| f.as_ref().is_none_or(|f| !f.settled());
+            if unsettled(&found) {
+                // Small or distant documents: look again, closer, where the MRZ may be.
+                for region in regions(&boxes).iter().take(2) {
+                    let t2 = Instant::now();
+                    let more = self.zoom(front, region)?;
+                    timings.detect += ms(t2);
+                    if let Some(f2) = self.find_mrz(front, &more, today)? {
+                        if found.as_ref().is_none_or(|f| f2.rank() > f.rank()) {
+                            found = Some(f2);
+                        }
+                    }
+                    if !unsettled(&found) {
+                        break;
+                    }
+                }
+            }
+            if unsettled(&found)
+                && (front.width.max(front.height) as usize) > self.config.ocr.det_side
+            {
+                // Nothing that looked like a line band: the whole photo at twice the size.
                 let t2 = Instant::now();
-                let more = self.zoom(front, region)?;
+                let more = self.ocr.detect(front, Some(self.config.ocr.det_side * 2))?;
                 timings.detect += ms(t2);
                 if let Some(f2) = self.find_mrz(front, &more, today)? {
                     if found.as_ref().is_none_or(|f| f2.rank() > f.rank()) {
                         found = Some(f2);
                     }
                 }
-                if !unsettled(&found) {
-                    break;
-                }
             }
-        }
-        if unsettled(&found) && (front.width.max(front.height) as usize) > self.config.ocr.det_side
-        {
-            // Nothing that looked like a line band: the whole photo at twice the size.
-            let t2 = Instant::now();
-            let more = self.ocr.detect(front, Some(self.config.ocr.det_side * 2))?;
-            timings.detect += ms(t2);
-            if let Some(f2) = self.find_mrz(front, &more, today)? {
-                if found.as_ref().is_none_or(|f| f2.rank() > f.rank()) {
-                    found = Some(f2);
-                }
-            }
-        }
-        timings.mrz = ms(t);
+            timings.mrz = ms(t);
 
-        let mut card = None;
-        if found.as_ref().is_none_or(|f| !f.mrz.valid()) {
-            let t = Instant::now();
-            for img in back.into_iter().chain(std::iter::once(front)) {
-                if let Some(code) = barcode::decode_pdf417(img) {
-                    if let Ok(a) = aamva::parse(&code.text) {
-                        card = Some(a);
-                        break;
+            let mut card = None;
+            if found.as_ref().is_none_or(|f| !f.mrz.valid()) {
+                let t = Instant::now();
+                for img in back.into_iter().chain(std::iter::once(front)) {
+                    if let Some(code) = barcode::decode_pdf417(img) {
+                        if let Ok(a) = aamva::parse(&code.text) {
+                            card = Some(a);
+                            break;
+                        }
                     }
                 }
+                timings.barcode = ms(t);
             }
-            timings.barcode = ms(t);
-        }
 
-        // Visual zone and portrait use the front image and can run side by side.
-        let mrz_rects: Vec<RotRect> = found.as_ref().map(|f| f.rects.clone()).unwrap_or_default();
-        let (viz_text, portrait) = std::thread::scope(|s| {
-            let portrait = s.spawn(|| {
-                let t = Instant::now();
-                (self.portrait(front), ms(t))
-            });
+            // Visual zone and portrait use the front image and can run side by side.
+            let mrz_rects: Vec<RotRect> =
+                found.as_ref().map(|f| f.rects.clone()).unwrap_or_default();
+            // What the visual zone should show: the surname, and a date (about 11 characters).
+            let surname_len = match (&found, &card) {
+                (Some(f), _) if f.mrz.valid() || card.is_none() => f.mrz.surname.len(),
+                (_, Some(c)) => c.surname.len(),
+                _ => 8,
+            };
+            let lengths = [surname_len.max(2), 11];
             let t = Instant::now();
-            let viz = if self.config.visual_zone && (found.is_some() || card.is_some()) {
-                self.visual_zone_text(front, &boxes, &mrz_rects)
+            let viz_lines = if self.config.visual_zone && (found.is_some() || card.is_some()) {
+                self.visual_zone_text(front, &boxes, &mrz_rects, &lengths)
             } else {
                 Ok(Vec::new())
             };
-            let viz_ms = ms(t);
-            let portrait = portrait
+            timings.visual_zone = ms(t);
+            let (portrait, portrait_ms) = portrait
                 .join()
                 .unwrap_or_else(|_| (Err(DocError::Inference("portrait panicked".into())), 0.0));
-            ((viz, viz_ms), portrait)
-        });
-        let (viz_lines, viz_ms) = viz_text;
-        timings.visual_zone = viz_ms;
-        let (portrait, portrait_ms) = portrait;
-        timings.portrait = portrait_ms;
-        let portrait = portrait?;
-        let viz_lines = viz_lines?;
+            timings.portrait = portrait_ms;
+            let portrait = portrait?;
+            let viz_lines = viz_lines?;
 
-        let mut out = match (found, card) {
-            (Some(f), _) if f.mrz.valid() => from_mrz(f, today),
-            (_, Some(card)) => from_card(card, today),
-            (Some(f), None) => from_mrz(f, today),
-            (None, None) => unreadable(),
-        };
-        if self.config.visual_zone && out.format.is_some() {
-            let vz = compare_visual_zone(&viz_lines, &out);
-            out.checks.push(Check {
-                name: "visualZone",
-                outcome: match (vz.surname, vz.date_of_birth) {
-                    (Outcome::Pass, Outcome::Pass) => Outcome::Pass,
-                    (Outcome::NotChecked, _) if vz.lines == 0 => Outcome::NotChecked,
-                    (Outcome::Pass, _) | (_, Outcome::Pass) => Outcome::Pass,
-                    _ => Outcome::Fail,
-                },
-                detail: Some(format!(
-                    "surname {}, date of birth {} in {} printed lines",
-                    word(vz.surname),
-                    word(vz.date_of_birth),
-                    vz.lines
-                )),
-            });
-            out.visual_zone = Some(vz);
-        }
-        out.portrait = portrait;
-        out.timings = timings;
-        out.timings.total = ms(t0);
-        verdict(&mut out, self.config.min_confidence);
-        Ok(out)
+            let mut out = match (found, card) {
+                (Some(f), _) if f.mrz.valid() => from_mrz(f, today),
+                (_, Some(card)) => from_card(card, today),
+                (Some(f), None) => from_mrz(f, today),
+                (None, None) => unreadable(),
+            };
+            if self.config.visual_zone && out.format.is_some() {
+                let vz = compare_visual_zone(&viz_lines, &out);
+                out.checks.push(Check {
+                    name: "visualZone",
+                    outcome: match (vz.surname, vz.date_of_birth) {
+                        (Outcome::Pass, Outcome::Pass) => Outcome::Pass,
+                        (Outcome::NotChecked, _) if vz.lines == 0 => Outcome::NotChecked,
+                        (Outcome::Pass, _) | (_, Outcome::Pass) => Outcome::Pass,
+                        _ => Outcome::Fail,
+                    },
+                    detail: Some(format!(
+                        "surname {}, date of birth {} in {} printed lines",
+                        word(vz.surname),
+                        word(vz.date_of_birth),
+                        vz.lines
+                    )),
+                });
+                out.visual_zone = Some(vz);
+            }
+            out.portrait = portrait;
+            out.timings = timings;
+            out.timings.total = ms(t0);
+            verdict(&mut out, self.config.min_confidence);
+            Ok(out)
+        })
     }
 
     /// Detects text again inside `region` (a rotated rectangle of the image), sampled so
@@ -449,7 +460,7 @@ impl DocReader {
         let mut best: Option<Found> = None;
         for band in bands.iter().take(3) {
             if let Some(f) = self.read_band(img, band, today)? {
-                let done = f.mrz.valid();
+                let done = f.settled();
                 if best.as_ref().is_none_or(|b| f.rank() > b.rank()) {
                     best = Some(f);
                 }
@@ -491,16 +502,24 @@ impl DocReader {
             // band's full extent (the detector often stops at a run of fillers).
             let rects = span(&rects);
             let texts = self.ocr.recognize(img, &rects, Alphabet::Mrz)?;
+            // Read the right way up, an MRZ shows its fillers; upside down they turn into
+            // '>' and vanish from the MRZ alphabet.
+            let fillers: usize = texts.iter().map(|t| t.text.matches('<').count()).sum();
+            let longest = texts.iter().map(|t| t.text.len()).max().unwrap_or(0);
+            let upright = fillers >= 4 && longest >= 20;
             if debug() {
                 let full = self.ocr.recognize(img, &rects, Alphabet::Full)?;
-                eprintln!("full: {:?}", full.iter().map(|t| &t.text).collect::<Vec<_>>());
+                eprintln!(
+                    "full: {:?}",
+                    full.iter().map(|t| &t.text).collect::<Vec<_>>()
+                );
                 eprintln!(
                     "band flip={flip} p={p:.2} {:?}",
                     texts.iter().map(|t| &t.text).collect::<Vec<_>>()
                 );
             }
             self.try_parse(&texts, &rects, None, today, &mut best);
-            if best.as_ref().is_none_or(|f| !f.mrz.valid()) {
+            if upright && best.as_ref().is_none_or(|f| !f.settled()) {
                 // Still short: stretch the lines to each format's length at the
                 // character pitch seen, and read again.
                 let pitch = pitch(&rects, &texts);
@@ -520,13 +539,13 @@ impl DocReader {
                             );
                         }
                         self.try_parse(&texts, &stretched, Some(len), today, &mut best);
-                        if best.as_ref().is_some_and(|f| f.mrz.valid()) {
+                        if best.as_ref().is_some_and(Found::settled) {
                             break;
                         }
                     }
                 }
             }
-            if best.as_ref().is_some_and(|f| f.mrz.valid()) || (p - 0.5).abs() > 0.45 {
+            if best.as_ref().is_some_and(Found::settled) || upright {
                 break;
             }
         }
@@ -579,18 +598,15 @@ impl DocReader {
         img: &Rgb,
         boxes: &[TextBox],
         mrz: &[RotRect],
+        lengths: &[usize],
     ) -> Result<Vec<String>, DocError> {
         let mrz_h = mrz.iter().map(|r| r.h).sum::<f32>() / mrz.len().max(1) as f32;
         let angle = mrz.first().map(|r| r.angle);
         let mut rects: Vec<RotRect> = boxes
             .iter()
             .map(|b| b.rect)
-            .filter(|r| {
-                !mrz.iter().any(|m| {
-                    let d = ((m.cx - r.cx).powi(2) + (m.cy - r.cy).powi(2)).sqrt();
-                    d < m.h
-                })
-            })
+            // Not a piece of the MRZ itself.
+            .filter(|r| !mrz.iter().any(|m| m.contains(r.cx, r.cy, 0.5 * m.h)))
             // Values, not labels or paragraphs: short lines printed about as large as the
             // MRZ (or, without an MRZ, any line of readable size).
             .filter(|r| r.w / r.h.max(1.0) < 16.0 && r.h >= 8.0)
@@ -603,8 +619,24 @@ impl DocReader {
                 _ => r,
             })
             .collect();
-        rects.sort_by(|a, b| b.h.total_cmp(&a.h));
-        rects.truncate(12);
+        // The recogniser's cost grows with the total width it reads: read the lines
+        // whose shape fits the text looked for (a surname or a date, ~0.7 of the height
+        // per capital letter) first, within a budget.
+        let fit = |r: &RotRect| {
+            let aspect = (r.w / r.h.max(1.0)).max(0.1);
+            lengths
+                .iter()
+                .map(|&n| (aspect / (0.7 * n as f32 + 1.0)).ln().abs())
+                .fold(f32::MAX, f32::min)
+        };
+        rects.sort_by(|a, b| fit(a).total_cmp(&fit(b)));
+        let mut budget = VIZ_WIDTH_BUDGET;
+        rects.retain(|r| {
+            let w = 48.0 * r.w / r.h.max(1.0);
+            let keep = budget > 0.0;
+            budget -= w;
+            keep
+        });
         // Batches of similar width keep padding small.
         rects.sort_by(|a, b| (a.w / a.h).total_cmp(&(b.w / b.h)));
         let mut out = Vec::new();
@@ -621,22 +653,145 @@ impl DocReader {
         Ok(out)
     }
 
-    /// The largest face on the front image.
+    /// The largest face on the front image. Portraits are large enough to find on a
+    /// copy at most 640 pixels a side, four times cheaper than the full photo; the box
+    /// and landmarks are mapped back to full resolution.
     fn portrait(&self, img: &Rgb) -> Result<Option<Portrait>, DocError> {
         let Some(engine) = &self.face else {
             return Ok(None);
         };
-        let faces = engine
-            .detect(img)
-            .map_err(|e| DocError::Inference(e.to_string()))?;
-        Ok(faces
-            .into_iter()
-            .max_by(|a, b| (a.width() * a.height()).total_cmp(&(b.width() * b.height())))
-            .map(|f| Portrait {
+        const SIDE: f32 = 640.0;
+        let scale = (SIDE / img.width.max(img.height) as f32).min(1.0);
+        let small;
+        let view = if scale < 1.0 {
+            let (w, h) = (
+                ((img.width as f32 * scale).round() as usize).max(1),
+                ((img.height as f32 * scale).round() as usize).max(1),
+            );
+            let whole = RotRect {
+                cx: img.width as f32 / 2.0,
+                cy: img.height as f32 / 2.0,
+                w: img.width as f32,
+                h: img.height as f32,
+                angle: 0.0,
+            };
+            let pix = crate::geometry::crop(img, &whole, w, h)
+                .iter()
+                .map(|v| v.round().clamp(0.0, 255.0) as u8)
+                .collect();
+            small =
+                Rgb::new(w as u32, h as u32, pix).map_err(|e| DocError::Image(e.to_string()))?;
+            &small
+        } else {
+            img
+        };
+        let (sx, sy) = (
+            img.width as f32 / view.width as f32,
+            img.height as f32 / view.height as f32,
+        );
+        // The detector wants faces upright: a document photographed upside down or
+        // sideways is turned until its portrait shows.
+        let mut best = None;
+        for turn in [Turn::None, Turn::Half, Turn::Cw, Turn::Ccw] {
+            let turned;
+            let img = if turn == Turn::None {
+                view
+            } else {
+                turned = turn.apply(view);
+                &turned
+            };
+            let faces = engine
+                .detect(img)
+                .map_err(|e| DocError::Inference(e.to_string()))?;
+            if let Some(f) = faces
+                .into_iter()
+                .max_by(|a, b| (a.width() * a.height()).total_cmp(&(b.width() * b.height())))
+            {
+                best = Some(turn.undo_face(f, view));
+                break;
+            }
+        }
+        Ok(best.map(|mut f: Face| {
+            f.bbox = [
+                f.bbox[0] * sx,
+                f.bbox[1] * sy,
+                f.bbox[2] * sx,
+                f.bbox[3] * sy,
+            ];
+            for l in &mut f.landmarks {
+                l[0] *= sx;
+                l[1] *= sy;
+            }
+            Portrait {
                 bbox: [f.bbox[0], f.bbox[1], f.width(), f.height()],
                 score: f.score,
                 face: f,
-            }))
+            }
+        }))
+    }
+}
+
+/// A quarter turn of a whole image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Turn {
+    None,
+    Half,
+    Cw,
+    Ccw,
+}
+
+impl Turn {
+    /// The image turned.
+    fn apply(self, img: &Rgb) -> Rgb {
+        let (w, h) = (img.width as usize, img.height as usize);
+        let (dw, dh) = match self {
+            Turn::None | Turn::Half => (w, h),
+            Turn::Cw | Turn::Ccw => (h, w),
+        };
+        let mut data = vec![0u8; w * h * 3];
+        for y in 0..dh {
+            for x in 0..dw {
+                let (sx, sy) = self.source(x as f32, y as f32, w as f32, h as f32);
+                let s = (sy as usize * w + sx as usize) * 3;
+                let d = (y * dw + x) * 3;
+                data[d..d + 3].copy_from_slice(&img.data[s..s + 3]);
+            }
+        }
+        Rgb {
+            width: dw as u32,
+            height: dh as u32,
+            data,
+        }
+    }
+
+    /// Where a pixel of the turned image comes from in the original (`w × h`).
+    fn source(self, x: f32, y: f32, w: f32, h: f32) -> (f32, f32) {
+        match self {
+            Turn::None => (x, y),
+            Turn::Half => (w - 1.0 - x, h - 1.0 - y),
+            Turn::Cw => (y, h - 1.0 - x),
+            Turn::Ccw => (w - 1.0 - y, x),
+        }
+    }
+
+    /// A face found on the turned image, in the original's coordinates.
+    fn undo_face(self, mut f: Face, original: &Rgb) -> Face {
+        let (w, h) = (original.width as f32, original.height as f32);
+        let corners = [
+            self.source(f.bbox[0], f.bbox[1], w, h),
+            self.source(f.bbox[2], f.bbox[3], w, h),
+        ];
+        f.bbox = [
+            corners[0].0.min(corners[1].0),
+            corners[0].1.min(corners[1].1),
+            corners[0].0.max(corners[1].0),
+            corners[0].1.max(corners[1].1),
+        ];
+        for l in &mut f.landmarks {
+            let (x, y) = self.source(l[0], l[1], w, h);
+            *l = [x, y];
+        }
+        f
     }
 }
 
@@ -649,14 +804,36 @@ struct Found {
 }
 
 impl Found {
-    /// Valid check digits first, then confidence.
-    fn rank(&self) -> (usize, usize, i32) {
+    fn known_codes(&self) -> bool {
+        mrz::is_known_code(&self.mrz.issuing_country) && mrz::is_known_code(&self.mrz.nationality)
+    }
+
+    /// Best reading first: every check digit valid, real issuer and nationality codes,
+    /// fewest corrections (each repair the parser makes is a chance of a coincidental
+    /// match; a line padded with fillers was read short), most valid check digits,
+    /// highest confidence.
+    fn rank(&self) -> (bool, bool, i32, usize, i32) {
         let valid = self.mrz.checks.iter().filter(|c| c.valid).count();
         (
-            usize::from(self.mrz.valid()),
+            self.mrz.valid(),
+            self.known_codes(),
+            -(self.mrz.corrections.len() as i32),
             valid,
             (self.confidence * 1000.0) as i32,
         )
+    }
+
+    /// Good enough to stop looking: valid, known codes, no filler added or removed and
+    /// at most two confusions settled.
+    fn settled(&self) -> bool {
+        self.mrz.valid()
+            && self.known_codes()
+            && self.mrz.corrections.len() <= 2
+            && self
+                .mrz
+                .corrections
+                .iter()
+                .all(|c| c.kind == mrz::CorrectionKind::Confusion)
     }
 }
 
@@ -1070,13 +1247,24 @@ fn squash(s: &str) -> String {
         .collect()
 }
 
-/// Whether `needle` occurs in `hay` with at most `k` substitutions.
+/// Whether `needle` occurs in `hay` with at most `k` edits (a letter misread, dropped
+/// or doubled): the smallest edit distance of `needle` to any substring of `hay`.
 fn fuzzy_contains(hay: &[char], needle: &[char], k: usize) -> bool {
-    if needle.is_empty() || needle.len() > hay.len() {
+    if needle.is_empty() {
         return false;
     }
-    hay.windows(needle.len())
-        .any(|w| w.iter().zip(needle).filter(|(a, b)| a != b).count() <= k)
+    // prev[j]: distance of needle[..i] to the best substring ending at hay[j - 1].
+    let mut prev = vec![0usize; hay.len() + 1];
+    let mut cur = vec![0usize; hay.len() + 1];
+    for (i, &nc) in needle.iter().enumerate() {
+        cur[0] = i + 1;
+        for j in 1..=hay.len() {
+            let sub = prev[j - 1] + usize::from(hay[j - 1] != nc);
+            cur[j] = sub.min(prev[j] + 1).min(cur[j - 1] + 1);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev.iter().any(|&d| d <= k)
 }
 
 const MONTHS: [&str; 12] = [
@@ -1222,4 +1410,109 @@ fn verdict(out: &mut DocumentRead, min_confidence: f32) {
     } else {
         Verdict::Pass
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_with(surname: &str, dob: (i32, u32, u32)) -> DocumentRead {
+        let mut out = blank();
+        out.format = Some("TD3".into());
+        out.surname = Some(surname.into());
+        out.date_of_birth = NaiveDate::from_ymd_opt(dob.0, dob.1, dob.2);
+        out
+    }
+
+    #[test]
+    fn the_visual_zone_matches_in_any_usual_date_form() {
+        let out = read_with("ERIKSSON", (1974, 8, 12));
+        for lines in [
+            vec!["Surname/Nom", "ERIKSSON", "12 AUG/AOÛT 74"],
+            vec!["Eriksson,", "12.08.1974"],
+            vec!["ERIKSON", "08/12/1974"], // one letter misread in a long name
+            vec!["ERIKSSON", "12 AUGUST 1974"],
+        ] {
+            let lines: Vec<String> = lines.into_iter().map(String::from).collect();
+            let vz = compare_visual_zone(&lines, &out);
+            assert_eq!(
+                (vz.surname, vz.date_of_birth),
+                (Outcome::Pass, Outcome::Pass),
+                "{lines:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_different_printed_name_or_date_is_a_mismatch() {
+        let out = read_with("ERIKSSON", (1974, 8, 12));
+        let lines: Vec<String> = ["JOHANSSON", "12 AUG 1975", "PASSPORT"]
+            .into_iter()
+            .map(String::from)
+            .collect();
+        let vz = compare_visual_zone(&lines, &out);
+        assert_eq!(
+            (vz.surname, vz.date_of_birth),
+            (Outcome::Fail, Outcome::Fail)
+        );
+        // Short names must match exactly.
+        let out = read_with("LI", (1990, 1, 2));
+        let lines = vec!["LU".to_string(), "02.01.1990".to_string()];
+        assert_eq!(compare_visual_zone(&lines, &out).surname, Outcome::Fail);
+    }
+
+    #[test]
+    fn the_verdict_follows_the_checks() {
+        let mut out = read_with("X", (1990, 1, 2));
+        out.ocr_confidence = 0.95;
+        out.checks = vec![Check {
+            name: "visualZone",
+            outcome: Outcome::Fail,
+            detail: None,
+        }];
+        verdict(&mut out, 0.6);
+        assert_eq!(
+            (out.result, out.reasons.clone()),
+            (Verdict::Review, vec!["VISUAL_ZONE_MISMATCH"])
+        );
+        out.checks.push(Check {
+            name: "expiry",
+            outcome: Outcome::Fail,
+            detail: None,
+        });
+        verdict(&mut out, 0.6);
+        assert_eq!(out.result, Verdict::Fail);
+        assert!(out.reasons.contains(&"DOCUMENT_EXPIRED"));
+        out.checks.clear();
+        out.ocr_confidence = 0.3;
+        verdict(&mut out, 0.6);
+        assert_eq!(
+            (out.result, out.reasons.clone()),
+            (Verdict::Review, vec!["LOW_CONFIDENCE"])
+        );
+    }
+
+    #[test]
+    fn turns_map_points_back() {
+        let img = Rgb::new(4, 2, (0..24).collect()).unwrap_or_else(|_| unreachable!());
+        for turn in [Turn::Half, Turn::Cw, Turn::Ccw] {
+            let t = turn.apply(&img);
+            for y in 0..t.height {
+                for x in 0..t.width {
+                    let (sx, sy) = turn.source(x as f32, y as f32, 4.0, 2.0);
+                    let d = ((y * t.width + x) * 3) as usize;
+                    let s = ((sy as u32 * 4 + sx as u32) * 3) as usize;
+                    assert_eq!(t.data[d], img.data[s], "{turn:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn age_counts_whole_years() {
+        let d = |y, m, dd| NaiveDate::from_ymd_opt(y, m, dd).unwrap_or_default();
+        assert_eq!(age_on(d(2000, 6, 15), d(2018, 6, 14)), Some(17));
+        assert_eq!(age_on(d(2000, 6, 15), d(2018, 6, 15)), Some(18));
+        assert_eq!(age_on(d(2030, 1, 1), d(2018, 6, 15)), None);
+    }
 }

@@ -125,7 +125,10 @@ fn reads_rotated_photos() {
             "rotated {name}"
         );
         assert_eq!(out.reasons, vec!["UNKNOWN_ISSUER"], "rotated {name}");
-        assert!(out.mrz.unwrap().check_digits.iter().all(|c| c.valid), "rotated {name}");
+        assert!(
+            out.mrz.unwrap().check_digits.iter().all(|c| c.valid),
+            "rotated {name}"
+        );
     }
 }
 
@@ -150,4 +153,143 @@ fn garbage_is_an_error() {
     ] {
         assert!(reader().read_bytes(bytes, None, day("2026-11-22")).is_err());
     }
+}
+
+/// Renders one synthetic document (OCR-B MRZ on a realistic page, photographed).
+fn synth(spec: vouch_docsynth::DocSpec, seed: u64) -> vouch_docsynth::Rendered {
+    vouch_docsynth::render_one(&spec, &shared("faces"), seed).unwrap_or_else(|e| {
+        panic!("rendering a synthetic document failed: {e:#} (scripts/install-deps.sh installs the fonts)")
+    })
+}
+
+/// The labelled fields of a rendered document all come back.
+fn assert_fields(out: &DocumentRead, expected: &Value, what: &str) {
+    for k in [
+        "format",
+        "documentCode",
+        "issuingCountry",
+        "documentNumber",
+        "surname",
+        "givenNames",
+        "nationality",
+        "dateOfBirth",
+        "sex",
+        "expiryDate",
+        "personalNumber",
+    ] {
+        if let Some(want) = expected.get(k) {
+            assert_eq!(&field(out, k), want, "{what}: {k} (mrz {:?})", out.mrz);
+        }
+    }
+}
+
+fn phone(rotation: f32) -> vouch_docsynth::CaptureSpec {
+    vouch_docsynth::CaptureSpec {
+        rotation_deg: Some(rotation),
+        scale: Some(0.6),
+        perspective: Some(0.04),
+        blur: Some(0.6),
+        noise: Some(3.0),
+        jpeg_quality: Some(80),
+        frame: Some((1600, 1200)),
+        glare: Some(false),
+        brightness: Some(0.0),
+        contrast: Some(1.0),
+        uneven_light: Some(true),
+    }
+}
+
+/// A TD1 card upside down, with perspective and blur; the MRZ sits at the card's edge.
+#[test]
+fn reads_a_td1_card_upside_down() {
+    use vouch_docsynth::{DocKind, DocSpec};
+    let doc = synth(DocSpec::new(DocKind::Td1).capture(phone(182.0)), 11);
+    let out = reader()
+        .read_bytes(&doc.jpeg, None, day("2026-11-22"))
+        .unwrap();
+    assert_fields(&out, &doc.expected, "TD1 at 182°");
+    assert_eq!(field(&out, "documentType"), "ID_CARD");
+    assert!(out.portrait.is_some(), "the card's portrait is found");
+}
+
+/// Passports whose second line has no filler at all (a known failure of other readers).
+#[test]
+fn reads_a_passport_whose_second_line_has_no_filler() {
+    use vouch_docsynth::{DocKind, DocSpec};
+    let doc = synth(DocSpec::new(DocKind::Td3NoFiller).capture(phone(-7.0)), 12);
+    let out = reader()
+        .read_bytes(&doc.jpeg, None, day("2026-11-22"))
+        .unwrap();
+    assert_fields(&out, &doc.expected, "TD3 without filler");
+    let line2 = &out.mrz.as_ref().unwrap().lines[1];
+    assert!(!line2.contains('<'), "{line2}");
+}
+
+/// Every MRZ format reads from a phone photo: TD2, MRV-A, MRV-B (TD1 and TD3 above).
+#[test]
+fn reads_td2_and_visas() {
+    use vouch_docsynth::{DocKind, DocSpec};
+    for (kind, seed, ty) in [
+        (DocKind::Td2, 21, "ID_CARD"),
+        (DocKind::MrvA, 22, "VISA"),
+        (DocKind::MrvB, 23, "VISA"),
+    ] {
+        let doc = synth(DocSpec::new(kind).capture(phone(4.0)), seed);
+        let out = reader()
+            .read_bytes(&doc.jpeg, None, day("2026-11-22"))
+            .unwrap();
+        assert_fields(&out, &doc.expected, &format!("{kind:?}"));
+        assert_eq!(field(&out, "documentType"), ty, "{kind:?}");
+    }
+}
+
+/// A US driver's licence: no MRZ, so the PDF417 on the back gives the fields (AAMVA),
+/// the front gives the portrait and the visual zone to cross-check.
+#[test]
+fn reads_a_drivers_licence_from_its_barcode() {
+    use vouch_docsynth::{DocKind, DocSpec};
+    let doc = synth(
+        DocSpec::new(DocKind::DriversLicence).capture(phone(3.0)),
+        31,
+    );
+    let back = doc.back_jpeg.as_ref().expect("a licence has a back");
+    let out = reader()
+        .read_bytes(&doc.jpeg, Some(back), day("2026-11-22"))
+        .unwrap();
+    assert_fields(&out, &doc.expected, "AAMVA");
+    assert_eq!(field(&out, "format"), "AAMVA");
+    assert_eq!(field(&out, "documentType"), "DRIVERS_LICENSE");
+    assert_eq!(out.ocr_confidence, 1.0);
+    assert!(out.barcode.is_some() && out.portrait.is_some());
+    // Without the back there is nothing machine-readable: unreadable, not a guess.
+    let front_only = reader()
+        .read_bytes(&doc.jpeg, None, day("2026-11-22"))
+        .unwrap();
+    assert_eq!(front_only.reasons, vec!["UNREADABLE"]);
+}
+
+/// The portrait box the reader gives overlaps the one the renderer drew.
+#[test]
+fn finds_the_portrait_where_it_was_printed() {
+    use vouch_docsynth::{DocKind, DocSpec};
+    let doc = synth(DocSpec::new(DocKind::Td3).capture(phone(5.0)), 41);
+    let out = reader()
+        .read_bytes(&doc.jpeg, None, day("2026-11-22"))
+        .unwrap();
+    let want: Vec<f32> = doc.expected["portrait"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap() as f32)
+        .collect();
+    let got = out.portrait.as_ref().unwrap().bbox;
+    // The face box lies inside the printed photo box (give or take a margin).
+    let m = 0.15 * want[2];
+    assert!(
+        got[0] >= want[0] - m
+            && got[1] >= want[1] - m
+            && got[0] + got[2] <= want[0] + want[2] + m
+            && got[1] + got[3] <= want[1] + want[3] + m,
+        "face {got:?} not inside portrait {want:?}"
+    );
 }

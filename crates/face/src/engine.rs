@@ -147,10 +147,23 @@ fn session(env: &Environment, path: &Path, threads: usize) -> Result<Session> {
 /// Opens another ONNX model (found like the engine's own: in `models_dir` or its
 /// `fetched/` folder) on the process's one ONNX Runtime environment, with the engine's
 /// thread settings. The document engine loads its OCR models this way.
+///
+/// Its intra-op threads do not spin while idle: the document engine runs its OCR beside
+/// the face detector, and spinning threads would take the other's core.
 pub fn open_session(cfg: &EngineConfig, file: &str) -> Result<Session> {
     let env = environment(cfg)?;
     let path = find(&cfg.models_dir, file)?;
-    session(&env, &path, cfg.intra_threads.max(1))
+    let err = |e: String| FaceError::Model(format!("{}: {e}", path.display()));
+    Session::builder(&env)
+        .map_err(|e| err(e.to_string()))?
+        .with_intra_threads(cfg.intra_threads.max(1))
+        .map_err(|e| err(e.to_string()))?
+        .with_inter_threads(1)
+        .map_err(|e| err(e.to_string()))?
+        .with_intra_op_spinning(false)
+        .map_err(|e| err(e.to_string()))?
+        .commit_from_file(&path)
+        .map_err(|e| err(e.to_string()))
 }
 
 /// Cosine similarity of two L2-normalised embeddings.
