@@ -5,7 +5,7 @@
 #   bench/doc/run.sh [--passporteye-only] [SYNTH_DIR]
 #
 # Sets: the ICAO specimens of ../shared/eval/documents, and a synthetic set rendered by
-# vouch-docsynth (120 documents, seed 1) into SYNTH_DIR (default bench/doc/out/synth) unless
+# vouch-docsynth (200 documents, seed 2026: not the seed the reader was developed on) into SYNTH_DIR (default bench/doc/out/synth) unless
 # it already holds an expected.json. Driver's licences (AAMVA) are left out of the comparison,
 # since PassportEye reads only MRZs: each set is restricted to its MRZ entries in
 # bench/doc/out/mrz-<set>/ (expected.json plus links to the photos), and both tools read that.
@@ -53,7 +53,7 @@ fi
 
 if [[ ! -f $synth/expected.json ]]; then
   log "rendering the synthetic set into $synth"
-  "$target/release/vouch-docsynth" "$synth" --count 120 --seed 1
+  "$target/release/vouch-docsynth" "$synth" --count 200 --seed 2026
 fi
 
 # The MRZ entries of a set, as a folder both tools read: expected.json and links to the photos.

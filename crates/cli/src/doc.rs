@@ -114,20 +114,6 @@ pub fn run(cmd: DocCmd) -> Result<()> {
     }
 }
 
-fn iou(a: &[f64], b: &[f64]) -> f64 {
-    let (ax1, ay1) = (a[0] + a[2], a[1] + a[3]);
-    let (bx1, by1) = (b[0] + b[2], b[1] + b[3]);
-    let iw = (ax1.min(bx1) - a[0].max(b[0])).max(0.0);
-    let ih = (ay1.min(by1) - a[1].max(b[1])).max(0.0);
-    let inter = iw * ih;
-    let union = a[2] * a[3] + b[2] * b[3] - inter;
-    if union <= 0.0 {
-        0.0
-    } else {
-        inter / union
-    }
-}
-
 fn as_box(v: &Value) -> Option<Vec<f64>> {
     let b: Vec<f64> = v.as_array()?.iter().filter_map(Value::as_f64).collect();
     (b.len() == 4).then_some(b)
@@ -211,10 +197,17 @@ fn eval(dir: &Path, today: NaiveDate, portrait: bool) -> Result<()> {
         if portrait {
             if let Some(want) = exp.get("portrait").and_then(as_box) {
                 portraits += 1;
+                // The face lies inside the printed photo: its centre within the box.
                 if got
                     .pointer("/portrait/box")
                     .and_then(as_box)
-                    .is_some_and(|have| iou(&have, &want) >= 0.3)
+                    .is_some_and(|h| {
+                        let (cx, cy) = (h[0] + h[2] / 2.0, h[1] + h[3] / 2.0);
+                        cx >= want[0]
+                            && cx <= want[0] + want[2]
+                            && cy >= want[1]
+                            && cy <= want[1] + want[3]
+                    })
                 {
                     portraits_found += 1;
                 }
