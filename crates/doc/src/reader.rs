@@ -68,7 +68,8 @@ pub enum Outcome {
 /// One named check.
 #[derive(Debug, Clone, Serialize)]
 pub struct Check {
-    /// `checkDigits`, `expiry`, `visualZone`, `issuer`, `confidence`.
+    /// `readable`, `checkDigits`, `structure`, `expiry`, `issuer`, `barcode`,
+    /// `visualZone`.
     pub name: &'static str,
     /// What it found.
     pub outcome: Outcome,
@@ -109,7 +110,8 @@ pub struct DocumentRead {
     /// PASS, FAIL or REVIEW.
     pub result: Verdict,
     /// Machine codes for each problem: `DOCUMENT_EXPIRED`, `CHECK_DIGIT_FAILED`,
-    /// `VISUAL_ZONE_MISMATCH`, `LOW_CONFIDENCE`, `UNKNOWN_ISSUER`, `BARCODE_INCOMPLETE`,
+    /// `VISUAL_ZONE_MISMATCH`, `LOW_CONFIDENCE`, `UNKNOWN_ISSUER`, `MRZ_INCONSISTENT`,
+    /// `BARCODE_INCOMPLETE`,
     /// `UNREADABLE`.
     pub reasons: Vec<&'static str>,
     /// TD1, TD2, TD3, MRV-A, MRV-B or AAMVA; absent when nothing was read.
@@ -815,14 +817,25 @@ impl Found {
         mrz::is_known_code(&self.mrz.issuing_country) && mrz::is_known_code(&self.mrz.nationality)
     }
 
-    /// Best reading first: every check digit valid, real issuer and nationality codes,
-    /// fewest corrections (each repair the parser makes is a chance of a coincidental
-    /// match; a line padded with fillers was read short), most valid check digits,
-    /// highest confidence.
-    fn rank(&self) -> (bool, bool, i32, usize, i32) {
+    /// Problems no check digit sees (an impossible date, a document code that does not
+    /// belong to the format, a letter among digits); unknown country codes excepted.
+    fn serious_problems(&self) -> usize {
+        self.mrz
+            .problems
+            .iter()
+            .filter(|p| !matches!(p, mrz::Problem::UnknownCountryCode { .. }))
+            .count()
+    }
+
+    /// Best reading first: every check digit valid, nothing inconsistent, real issuer and
+    /// nationality codes, fewest corrections (each repair the parser makes is a chance of
+    /// a coincidental match; a line padded with fillers was read short), most valid check
+    /// digits, highest confidence.
+    fn rank(&self) -> (bool, bool, bool, i32, usize, i32) {
         let valid = self.mrz.checks.iter().filter(|c| c.valid).count();
         (
             self.mrz.valid(),
+            self.serious_problems() == 0,
             self.known_codes(),
             -(self.mrz.corrections.len() as i32),
             valid,
@@ -830,17 +843,19 @@ impl Found {
         )
     }
 
-    /// Good enough to stop looking: valid, no filler added or removed and at most two
-    /// confusions settled. (An unknown country code alone does not send the reader on:
-    /// specimens carry ICAO's Utopia, and the verdict flags it anyway.)
+    /// Good enough to stop looking: valid, consistent, at most two confusions settled
+    /// and at most two fillers added or removed (a name letter the OCR dropped costs one
+    /// filler; more means a line read short, an MRV-A taken for an MRV-B say). An unknown
+    /// country code alone does not send the reader on: specimens carry ICAO's Utopia, and
+    /// the verdict flags it anyway.
     fn settled(&self) -> bool {
+        use mrz::CorrectionKind::Confusion;
+        let c = &self.mrz.corrections;
+        let confusions = c.iter().filter(|c| c.kind == Confusion).count();
         self.mrz.valid()
-            && self.mrz.corrections.len() <= 2
-            && self
-                .mrz
-                .corrections
-                .iter()
-                .all(|c| c.kind == mrz::CorrectionKind::Confusion)
+            && self.serious_problems() == 0
+            && confusions <= 2
+            && c.len() - confusions <= 2
     }
 }
 
@@ -903,9 +918,10 @@ fn extent(r: &RotRect, d: (f32, f32)) -> (f32, f32, f32) {
 }
 
 /// The lines of a band, each stretched to the band's whole extent along the reading
-/// direction of the first line.
+/// direction of its longest line.
 fn span(rects: &[RotRect]) -> Vec<RotRect> {
-    let Some(first) = rects.first() else {
+    // The longest line sets the direction: a short box's angle is unreliable.
+    let Some(first) = rects.iter().max_by(|a, b| a.w.total_cmp(&b.w)) else {
         return Vec::new();
     };
     let d = first.dir();
@@ -1167,6 +1183,26 @@ fn from_mrz(f: Found, today: NaiveDate) -> DocumentRead {
         },
         detail: (!failed.is_empty()).then(|| format!("failed: {}", failed.join(", "))),
     });
+    let problems: Vec<String> = m
+        .problems
+        .iter()
+        .filter(|p| !matches!(p, mrz::Problem::UnknownCountryCode { .. }))
+        .map(|p| {
+            serde_json::to_value(p)
+                .ok()
+                .and_then(|v| v.get("kind").and_then(|k| k.as_str()).map(str::to_string))
+                .unwrap_or_default()
+        })
+        .collect();
+    out.checks.push(Check {
+        name: "structure",
+        outcome: if problems.is_empty() {
+            Outcome::Pass
+        } else {
+            Outcome::Fail
+        },
+        detail: (!problems.is_empty()).then(|| problems.join(", ")),
+    });
     out.checks.push(expiry_check(m.expiry_date, today));
     let known = mrz::is_known_code(&m.issuing_country) && mrz::is_known_code(&m.nationality);
     out.checks.push(Check {
@@ -1400,6 +1436,10 @@ fn verdict(out: &mut DocumentRead, min_confidence: f32) {
             }
             "issuer" => {
                 reasons.push("UNKNOWN_ISSUER");
+                review = true;
+            }
+            "structure" => {
+                reasons.push("MRZ_INCONSISTENT");
                 review = true;
             }
             _ => review = true,
