@@ -25,6 +25,7 @@ pub const KNOWN_ENV: &[&str] = &[
     "VOUCH_WEBHOOK_TIMEOUT_MS",
     "VOUCH_WEBHOOK_LEASE_MS",
     "VOUCH_CLIENT_RATE_LIMIT",
+    "VOUCH_PUBLIC_URL",
     "VOUCH_MODELS_DIR",
     "VOUCH_DOC_DEBUG",
 ];
@@ -49,6 +50,8 @@ pub struct FileConfig {
     pub allow_private_webhooks: Option<bool>,
     /// Requests a minute for service tokens and OAuth clients.
     pub client_rate_limit: Option<u32>,
+    /// Public base URL of hosted pages (`https://verify.example.com`).
+    pub public_url: Option<String>,
     /// Webhook settings.
     pub webhooks: Option<WebhookFileConfig>,
 }
@@ -203,6 +206,14 @@ pub fn load(flags: &FlagConfig) -> Result<Config> {
             bail!("client rate limit must be at least 1");
         }
         server.client_rate_limit = n;
+    }
+    if let Some(url) = env("VOUCH_PUBLIC_URL").or(file.public_url) {
+        vouch_core::model::validate_http_url("public URL", &url)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        if url.contains(['?', '#']) {
+            bail!("public URL must not have a query or fragment");
+        }
+        server.public_url = Some(url.trim_end_matches('/').to_string());
     }
     if let Some(ms) = env_parse::<i64>("VOUCH_WEBHOOK_RETRY_BASE_MS")?.or(hooks.retry_base_ms) {
         if ms < 1 {

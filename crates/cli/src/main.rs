@@ -117,6 +117,9 @@ enum KeyCmd {
         /// Days until the key expires [default: never].
         #[arg(long)]
         expires_in_days: Option<u32>,
+        /// Seconds a verification session stays open [default: 1800].
+        #[arg(long)]
+        session_ttl_secs: Option<u32>,
         /// Name shown on hosted pages.
         #[arg(long)]
         display_name: Option<String>,
@@ -432,6 +435,7 @@ async fn key_cmd(store: &Store, cmd: KeyCmd) -> Result<()> {
             webhook_url,
             rate_limit,
             expires_in_days,
+            session_ttl_secs,
             display_name,
             logo_url,
             accent_color,
@@ -445,6 +449,9 @@ async fn key_cmd(store: &Store, cmd: KeyCmd) -> Result<()> {
             settings.rate_limit = rate_limit.unwrap_or(DEFAULT_RATE_LIMIT);
             settings.expires_at =
                 expires_in_days.map(|d| vouch_core::now_millis() + i64::from(d) * 86_400_000);
+            if let Some(ttl) = session_ttl_secs {
+                settings.session_ttl_secs = ttl;
+            }
             settings.branding.display_name = display_name;
             settings.branding.logo_url = logo_url;
             settings.branding.accent_color = accent_color;

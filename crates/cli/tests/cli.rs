@@ -444,3 +444,53 @@ fn doc_read_and_eval_from_the_command_line() {
     let err = String::from_utf8_lossy(&res.stderr);
     assert!(err.contains("junk.jpg"), "{err}");
 }
+
+#[tokio::test]
+async fn public_url_and_session_lifetime_reach_the_kyc_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let org = json_out(cmd(dir.path(), &["org", "create", "--name", "Acme"]));
+    let org_id = org["orgId"].as_str().unwrap().to_string();
+    let key = json_out(cmd(
+        dir.path(),
+        &[
+            "key",
+            "create",
+            "--org",
+            &org_id,
+            "--name",
+            "web",
+            "--session-ttl-secs",
+            "120",
+        ],
+    ));
+    let api_key = key["apiKey"].as_str().unwrap().to_string();
+    let mut serve = cmd(dir.path(), &["serve", "--listen", "127.0.0.1:0"]);
+    serve.env("VOUCH_PUBLIC_URL", "https://verify.example.com/");
+    let server = Server::start(serve);
+    let before = chrono::Utc::now().timestamp_millis();
+    let resp = reqwest::Client::new()
+        .post(format!("{}/api/v1/verify", server.url))
+        .bearer_auth(&api_key)
+        .json(&serde_json::json!({"externalRef": "user_1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let v: Value = resp.json().await.unwrap();
+    let url = v["verificationUrl"].as_str().unwrap();
+    assert!(
+        url.starts_with("https://verify.example.com/verify/vvt_"),
+        "{url}"
+    );
+    let expires = chrono::DateTime::parse_from_rfc3339(v["expiresAt"].as_str().unwrap())
+        .unwrap()
+        .timestamp_millis();
+    assert!((110_000..=130_000).contains(&(expires - before)));
+    // A public URL that is not http(s) is refused at start.
+    let out = cmd(dir.path(), &["serve", "--listen", "127.0.0.1:0"])
+        .env("VOUCH_PUBLIC_URL", "verify.example.com")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("public URL"));
+}

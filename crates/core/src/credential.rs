@@ -19,6 +19,8 @@ pub enum SecretKind {
     ClientSecret,
     /// An OAuth access token (`vat_…`).
     AccessToken,
+    /// The token of a hosted verification page URL (`vvt_…`).
+    SessionToken,
 }
 
 impl SecretKind {
@@ -29,6 +31,7 @@ impl SecretKind {
             SecretKind::ServiceToken => "vst_",
             SecretKind::ClientSecret => "vcs_",
             SecretKind::AccessToken => "vat_",
+            SecretKind::SessionToken => "vvt_",
         }
     }
 }

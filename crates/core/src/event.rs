@@ -47,3 +47,10 @@ impl Dialect {
 
 /// Event type sent by `POST /api/v1/webhooks/test`.
 pub const WEBHOOK_TEST: &str = "webhook.test";
+
+/// A KYC verification session finished with a decision.
+pub const VERIFICATION_COMPLETED: &str = "verification.completed";
+/// A KYC verification session was cancelled through the API.
+pub const VERIFICATION_CANCELLED: &str = "verification.cancelled";
+/// A KYC verification session ran out of time before it finished.
+pub const VERIFICATION_EXPIRED: &str = "verification.expired";

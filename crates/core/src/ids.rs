@@ -54,3 +54,5 @@ typed_id!(/// An event (and its webhook message id).
     EventId, "msg_");
 typed_id!(/// A webhook delivery.
     DeliveryId, "dlv_");
+typed_id!(/// A verification session.
+    SessionId, "ses_");

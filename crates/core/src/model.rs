@@ -82,6 +82,18 @@ pub struct KeySettings {
     pub branding: Branding,
     /// After this time the key is refused.
     pub expires_at: Option<Millis>,
+    /// Seconds a verification session stays open before it expires.
+    #[serde(default = "default_session_ttl")]
+    pub session_ttl_secs: u32,
+}
+
+/// The default lifetime of a verification session: 30 minutes, as the KYC spec says.
+pub const DEFAULT_SESSION_TTL_SECS: u32 = 30 * 60;
+/// The longest lifetime of a verification session: 7 days.
+pub const MAX_SESSION_TTL_SECS: u32 = 7 * 24 * 3600;
+
+fn default_session_ttl() -> u32 {
+    DEFAULT_SESSION_TTL_SECS
 }
 
 impl Default for KeySettings {
@@ -93,6 +105,7 @@ impl Default for KeySettings {
             webhook_url: None,
             branding: Branding::default(),
             expires_at: None,
+            session_ttl_secs: DEFAULT_SESSION_TTL_SECS,
         }
     }
 }
@@ -109,6 +122,11 @@ impl KeySettings {
         }
         if let Some(url) = &self.webhook_url {
             validate_http_url("webhook URL", url)?;
+        }
+        if self.session_ttl_secs == 0 || self.session_ttl_secs > MAX_SESSION_TTL_SECS {
+            return Err(crate::Error::Invalid(format!(
+                "session lifetime must be between 1 and {MAX_SESSION_TTL_SECS} seconds"
+            )));
         }
         Ok(())
     }

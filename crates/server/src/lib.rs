@@ -39,6 +39,12 @@ pub struct ServerConfig {
     pub client_rate_limit: u32,
     /// How long in-flight requests may take to finish at shutdown.
     pub shutdown_grace: Duration,
+    /// The public base URL of this server (`https://verify.example.com`), used to build
+    /// hosted page links such as a session's `verificationUrl`. None: `http://` and the
+    /// bound address, which only suits local use.
+    pub public_url: Option<String>,
+    /// How often housekeeping runs (expiring sessions, purging counters).
+    pub housekeeping_interval: Duration,
 }
 
 impl Default for ServerConfig {
@@ -53,6 +59,8 @@ impl Default for ServerConfig {
             webhook_lease: Duration::from_secs(60),
             client_rate_limit: 1500,
             shutdown_grace: Duration::from_secs(30),
+            public_url: None,
+            housekeeping_interval: Duration::from_secs(60),
         }
     }
 }
@@ -110,10 +118,29 @@ impl Running {
     }
 }
 
+impl ServerConfig {
+    /// The public base URL without a trailing slash.
+    pub fn base_url(&self) -> String {
+        match &self.public_url {
+            Some(u) => u.trim_end_matches('/').to_string(),
+            None => format!("http://{}", self.listen),
+        }
+    }
+}
+
 /// Binds the listener, starts the workers and serves until shut down.
-pub async fn start(state: AppState) -> std::io::Result<Running> {
+pub async fn start(mut state: AppState) -> std::io::Result<Running> {
     let listener = tokio::net::TcpListener::bind(state.config.listen).await?;
     let addr = listener.local_addr()?;
+    if state.config.public_url.is_none() {
+        // Links must carry the port actually bound (port 0 picks one).
+        if !addr.ip().is_loopback() {
+            tracing::warn!(%addr, "public_url is not set: hosted page links will use http://{addr}; set VOUCH_PUBLIC_URL");
+        }
+        let mut config = (*state.config).clone();
+        config.public_url = Some(format!("http://{addr}"));
+        state.config = Arc::new(config);
+    }
     let (tx, rx) = tokio::sync::watch::channel(false);
     let worker = webhooks::spawn_worker(state.clone(), rx.clone());
     let housekeeping = webhooks::spawn_housekeeping(state.clone(), rx.clone());

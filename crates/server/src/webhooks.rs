@@ -9,7 +9,7 @@ use crate::metrics::WebhookLabels;
 use crate::outbound;
 use crate::AppState;
 use rand::Rng;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tokio::sync::watch;
 use vouch_core::webhook::{hex_signature, standard_signature};
 use vouch_core::{now_millis, Millis};
@@ -218,8 +218,8 @@ fn describe(e: reqwest::Error) -> String {
     msg.chars().take(500).collect()
 }
 
-/// Starts the housekeeping job: purges old rate counters and expired access tokens,
-/// and samples the outbox depth for /metrics.
+/// Starts the housekeeping job: expires verification sessions whose lifetime is over
+/// (queueing their webhooks), purges old rate counters and expired access tokens.
 pub fn spawn_housekeeping(
     state: AppState,
     mut stop: watch::Receiver<bool>,
@@ -227,6 +227,14 @@ pub fn spawn_housekeeping(
     tokio::spawn(async move {
         loop {
             let now = now_millis();
+            match state.store.expire_due_sessions(None, now).await {
+                Ok(0) => {}
+                Ok(n) => {
+                    tracing::info!(expired = n, "verification sessions expired");
+                    state.outbox_notify.notify_one();
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot expire verification sessions"),
+            }
             if let Err(e) = state.store.purge_rate_counters(now).await {
                 tracing::warn!(error = %e, "cannot purge rate counters");
             }
@@ -235,7 +243,7 @@ pub fn spawn_housekeeping(
             }
             tokio::select! {
                 _ = stop.changed() => break,
-                _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+                _ = tokio::time::sleep(state.config.housekeeping_interval) => {}
             }
         }
     })

@@ -27,15 +27,23 @@ struct Migration {
 }
 
 /// Forward-only migrations, embedded in the binary.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "foundation",
-    sqlite: include_str!("../migrations/sqlite/0001_foundation.sql"),
-    postgres: include_str!("../migrations/postgres/0001_foundation.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "foundation",
+        sqlite: include_str!("../migrations/sqlite/0001_foundation.sql"),
+        postgres: include_str!("../migrations/postgres/0001_foundation.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "kyc_sessions",
+        sqlite: include_str!("../migrations/sqlite/0002_kyc_sessions.sql"),
+        postgres: include_str!("../migrations/postgres/0002_kyc_sessions.sql"),
+    },
+];
 
 /// The schema version this build writes and understands.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// How to open a store.
 #[derive(Clone)]

@@ -9,6 +9,7 @@ mod db;
 pub mod outbox;
 pub mod people;
 pub mod ratelimit;
+pub mod sessions;
 pub mod tenancy;
 
 pub use db::{Backend, Store, StoreOptions, SCHEMA_VERSION};

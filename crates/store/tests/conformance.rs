@@ -443,3 +443,69 @@ async fn credentials_resolve_by_kind_and_refuse_revoked_ones() {
         assert!(actions.contains(&"oauth_client.created".to_string()));
     }
 }
+
+#[tokio::test]
+async fn session_metadata_is_sealed_and_sessions_are_scoped_by_org() {
+    use vouch_core::session::NewSession;
+    for db in TestDb::all().await {
+        let store = db.open().await;
+        let acme = store
+            .create_org("Acme", cli("org.created"))
+            .await
+            .unwrap()
+            .id;
+        let globex = store
+            .create_org("Globex", cli("org.created"))
+            .await
+            .unwrap()
+            .id;
+        let key = store
+            .create_api_key(&acme, "k", KeySettings::default(), cli("api_key.created"))
+            .await
+            .unwrap()
+            .key;
+        let metadata = serde_json::json!({"name": SECRETS[0]});
+        let new = NewSession::validate(
+            Some("ref-1".into()),
+            None,
+            None,
+            None,
+            Some(metadata.clone()),
+            &key.settings.checks,
+        )
+        .unwrap();
+        let expires = vouch_core::now_millis() + 60_000;
+        let created = store
+            .create_session(
+                &acme,
+                &key.id,
+                &new,
+                "digest",
+                expires,
+                cli("verification.created"),
+            )
+            .await
+            .unwrap();
+        let read = store.session(&acme, &created.id).await.unwrap();
+        assert_eq!(read, created, "{}", db.kind);
+        assert_eq!(read.metadata, Some(metadata));
+        assert!(matches!(
+            store.session(&globex, &created.id).await,
+            Err(vouch_core::Error::NotFound(_))
+        ));
+        let by_token = store.session_by_token_hash("digest").await.unwrap();
+        assert_eq!(by_token.id, created.id);
+        let pool = raw_pool(&db).await;
+        let row = sqlx::query("SELECT metadata, external_ref FROM verification_sessions")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        let sealed: Vec<u8> = row.try_get(0).unwrap();
+        assert!(
+            !contains(&sealed, SECRETS[0]),
+            "{}: metadata in plaintext",
+            db.kind
+        );
+        assert_eq!(row.try_get::<String, _>(1).unwrap(), "ref-1");
+    }
+}

@@ -2,6 +2,7 @@
 //! served at `/openapi.json` is generated from the same registrations and cannot miss one.
 
 pub mod api;
+pub mod kyc;
 pub mod meta;
 pub mod oauth;
 
@@ -25,6 +26,7 @@ use utoipa_axum::routes;
     modifiers(&Security),
     tags((name = "meta", description = "Health, readiness, metrics, this document"),
          (name = "auth", description = "Credentials"),
+         (name = "kyc", description = "KYC verification sessions"),
          (name = "webhooks", description = "Webhook deliveries"),
          (name = "audit", description = "Audit log"))
 )]
@@ -53,7 +55,8 @@ pub fn routes(state: AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(meta::readyz))
         .routes(routes!(meta::metrics))
         .routes(routes!(meta::openapi_json))
-        .routes(routes!(oauth::token));
+        .routes(routes!(oauth::token))
+        .routes(routes!(kyc::hosted_page));
     let authenticated = OpenApiRouter::new()
         .routes(routes!(api::whoami))
         .routes(routes!(api::send_test_webhook))
@@ -65,6 +68,9 @@ pub fn routes(state: AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(api::get_delivery))
         .routes(routes!(api::retry_delivery))
         .routes(routes!(api::list_audit))
+        .routes(routes!(kyc::create_session, kyc::list_sessions))
+        .routes(routes!(kyc::get_session))
+        .routes(routes!(kyc::cancel_session))
         .route_layer(axum::middleware::from_fn_with_state(
             state,
             auth::require_credential,

@@ -1,0 +1,263 @@
+//! The KYC sessions dialect (`spec/kyc-sessions-api.md`): create, read, list and cancel
+//! verification sessions under `/api/v1/verify`, and the hosted page link they hand out.
+
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiJson, ApiQuery, ApiResult};
+use crate::AppState;
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use vouch_core::credential::{hash_secret, issue, SecretKind};
+use vouch_core::ids::SessionId;
+use vouch_core::session::{NewSession, SessionStatus};
+use vouch_core::{now_millis, rfc3339};
+use vouch_store::sessions::SessionFilter;
+
+/// The body of `POST /api/v1/verify`. Every field is optional.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateSession {
+    /// Your internal reference (user id, order id…), at most 255 characters.
+    pub external_ref: Option<String>,
+    /// Checks to run (`liveness`, `age_estimation`, `doc_verify`, `face_match`);
+    /// left out, the key's enabled checks.
+    pub checks: Option<Vec<String>>,
+    /// Where the hosted page sends the user when done (http or https).
+    pub redirect_url: Option<String>,
+    /// Webhook URL for this session, instead of the key's (http or https).
+    pub callback_url: Option<String>,
+    /// A JSON object stored with the session and returned in webhooks (at most 16 KiB).
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<Value>,
+}
+
+/// Creates a verification session and returns the URL of its hosted page.
+#[utoipa::path(post, path = "/api/v1/verify", tag = "kyc", request_body = CreateSession,
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 201, description = "sessionId, verificationUrl, expiresAt, requestedChecks"),
+              (status = 400, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody),
+              (status = 403, body = crate::error::ErrorBody)))]
+pub async fn create_session(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<CreateSession>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let key = caller.api_key()?;
+    let new = NewSession::validate(
+        body.external_ref,
+        body.checks,
+        body.redirect_url,
+        body.callback_url,
+        body.metadata,
+        &key.settings.checks,
+    )?;
+    let token = issue(SecretKind::SessionToken);
+    let expires_at = now_millis() + i64::from(key.settings.session_ttl_secs) * 1000;
+    let session = state
+        .store
+        .create_session(
+            &key.org_id,
+            &key.id,
+            &new,
+            &token.hash,
+            expires_at,
+            caller.audit("verification.created"),
+        )
+        .await?;
+    let url = format!("{}/verify/{}", state.config.base_url(), token.secret);
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "sessionId": session.id,
+            "verificationUrl": url,
+            "expiresAt": rfc3339(session.expires_at),
+            "requestedChecks": session.checks,
+        })),
+    ))
+}
+
+/// The status and results of a session.
+#[utoipa::path(get, path = "/api/v1/verify/{sessionId}", tag = "kyc",
+    params(("sessionId" = String, Path, description = "Session id")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, description = "id, externalRef, status, overallResult, checks, metadata"),
+              (status = 404, body = crate::error::ErrorBody)))]
+pub async fn get_session(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let key = caller.api_key()?;
+    let session = state
+        .store
+        .session(&key.org_id, &SessionId::from_string(id))
+        .await?;
+    Ok(Json(session.to_json()))
+}
+
+/// Filters and paging of the session list.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase")]
+pub struct ListQuery {
+    /// PENDING, IN_PROGRESS, COMPLETED, EXPIRED or CANCELLED.
+    pub status: Option<String>,
+    /// Only sessions with this external reference.
+    pub external_ref: Option<String>,
+    /// Page number from 1 (default 1).
+    pub page: Option<i64>,
+    /// Sessions a page, 1 to 100 (default 20).
+    pub limit: Option<i64>,
+}
+
+/// Sessions a page when the client does not say.
+const DEFAULT_LIMIT: i64 = 20;
+/// The most sessions a page.
+const MAX_LIMIT: i64 = 100;
+
+/// The organisation's sessions, newest first, a page at a time.
+#[utoipa::path(get, path = "/api/v1/verify", tag = "kyc", params(ListQuery),
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, description = "data, page, limit, total, totalPages"),
+              (status = 400, body = crate::error::ErrorBody)))]
+pub async fn list_sessions(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> ApiResult<Json<Value>> {
+    let key = caller.api_key()?;
+    let status = match q.status.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => Some(
+            SessionStatus::parse(&s.to_ascii_uppercase()).ok_or_else(|| {
+                ApiError::bad_request(
+                    "status must be PENDING, IN_PROGRESS, COMPLETED, EXPIRED or CANCELLED",
+                )
+            })?,
+        ),
+    };
+    let page = q.page.unwrap_or(1);
+    if page < 1 {
+        return Err(ApiError::bad_request("page must be at least 1"));
+    }
+    let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::bad_request(format!(
+            "limit must be between 1 and {MAX_LIMIT}"
+        )));
+    }
+    let filter = SessionFilter {
+        status,
+        external_ref: q.external_ref,
+    };
+    let found = state
+        .store
+        .list_sessions(&key.org_id, &filter, page, limit)
+        .await?;
+    let data: Vec<Value> = found.items.iter().map(|s| s.to_json()).collect();
+    Ok(Json(json!({
+        "data": data,
+        "page": page,
+        "limit": limit,
+        "total": found.total,
+        "totalPages": (found.total + limit - 1) / limit,
+    })))
+}
+
+/// Cancels a PENDING or IN_PROGRESS session; any other status answers 409.
+#[utoipa::path(post, path = "/api/v1/verify/{sessionId}/cancel", tag = "kyc",
+    params(("sessionId" = String, Path, description = "Session id")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, description = "The cancelled session"),
+              (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)))]
+pub async fn cancel_session(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let key = caller.api_key()?;
+    let session = state
+        .store
+        .cancel_session(
+            &key.org_id,
+            &SessionId::from_string(id),
+            caller.audit("verification.cancelled"),
+        )
+        .await?;
+    state.outbox_notify.notify_one();
+    Ok(Json(session.to_json()))
+}
+
+fn page(status: StatusCode, title: &str, text: &str) -> Response {
+    let html = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{title}</title></head><body><main><h1>{title}</h1><p>{text}</p></main></body></html>"
+    );
+    (
+        status,
+        [
+            // The token in the URL is a credential: keep it out of caches and referrers.
+            (header::CACHE_CONTROL, "no-store"),
+            (header::REFERRER_POLICY, "no-referrer"),
+        ],
+        Html(html),
+    )
+        .into_response()
+}
+
+/// The hosted verification page of a session. The capture flow is not served yet: an
+/// open session answers a placeholder, an expired or cancelled one 410 Gone.
+#[utoipa::path(get, path = "/verify/{token}", tag = "kyc",
+    params(("token" = String, Path, description = "The token of the session's verificationUrl")),
+    responses((status = 200, description = "Hosted page (HTML)"), (status = 404, description = "Unknown link"),
+              (status = 410, description = "Session expired or cancelled")))]
+pub async fn hosted_page(State(state): State<AppState>, Path(token): Path<String>) -> Response {
+    let found = if token.starts_with(SecretKind::SessionToken.prefix()) && token.len() <= 128 {
+        state
+            .store
+            .session_by_token_hash(&hash_secret(&token))
+            .await
+    } else {
+        Err(vouch_core::Error::NotFound("session"))
+    };
+    match found {
+        Ok(s) => match s.status {
+            SessionStatus::Expired => page(
+                StatusCode::GONE,
+                "Link expired",
+                "This verification link has expired. Ask for a new one.",
+            ),
+            SessionStatus::Cancelled => page(
+                StatusCode::GONE,
+                "Verification cancelled",
+                "This verification was cancelled.",
+            ),
+            SessionStatus::Completed => page(
+                StatusCode::OK,
+                "Verification complete",
+                "This verification is complete. You can close this page.",
+            ),
+            SessionStatus::Pending | SessionStatus::InProgress => page(
+                StatusCode::OK,
+                "Identity verification",
+                "The hosted verification flow is not available on this server yet.",
+            ),
+        },
+        Err(vouch_core::Error::NotFound(_)) => page(
+            StatusCode::NOT_FOUND,
+            "Link not found",
+            "This verification link is not valid.",
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "hosted page lookup failed");
+            page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong",
+                "Please try again shortly.",
+            )
+        }
+    }
+}

@@ -1,0 +1,399 @@
+//! Verification sessions. Every query takes the organisation; the hosted page finds its
+//! session by the digest of its URL token instead. A session past its lifetime is expired
+//! when it is read (and by the housekeeping sweep), in the transaction that writes its
+//! `verification.expired` event, so that the webhook fires exactly once whoever notices.
+
+use crate::audit::append_in_tx;
+use crate::crypto::Slot;
+use crate::db::{db_err, Store};
+use crate::outbox::Outbound;
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+use vouch_core::check::Check;
+use vouch_core::event::{Dialect, VERIFICATION_CANCELLED, VERIFICATION_EXPIRED};
+use vouch_core::ids::{KeyId, OrgId, SessionId};
+use vouch_core::model::{Actor, AuditRecord, KeySettings};
+use vouch_core::session::{Decision, NewSession, SessionStatus, VerificationSession};
+use vouch_core::{now_millis, Error, Millis, Result};
+
+/// Filters of a session listing.
+#[derive(Debug, Clone, Default)]
+pub struct SessionFilter {
+    /// Only sessions in this status.
+    pub status: Option<SessionStatus>,
+    /// Only sessions with this external reference.
+    pub external_ref: Option<String>,
+}
+
+/// One page of sessions.
+#[derive(Debug, Clone)]
+pub struct SessionPage {
+    /// The sessions, newest first.
+    pub items: Vec<VerificationSession>,
+    /// How many sessions match the filters in all.
+    pub total: i64,
+}
+
+/// Sessions expired at once by one sweep step.
+const SWEEP_BATCH: i64 = 200;
+
+fn metadata_slot(id: &str) -> Slot<'_> {
+    Slot {
+        table: "verification_sessions",
+        column: "metadata",
+        row: id,
+    }
+}
+
+fn json_err(e: serde_json::Error) -> Error {
+    Error::Internal(format!("session JSON: {e}"))
+}
+
+const OPEN: &str = "status IN ('PENDING', 'IN_PROGRESS')";
+
+impl Store {
+    /// Creates a PENDING session for `key`, expiring at `expires_at`. `token_hash` is the
+    /// digest of the hosted page token (the token itself is never stored).
+    pub async fn create_session(
+        &self,
+        org: &OrgId,
+        key: &KeyId,
+        new: &NewSession,
+        token_hash: &str,
+        expires_at: Millis,
+        audit: AuditRecord,
+    ) -> Result<VerificationSession> {
+        let id = SessionId::generate();
+        let now = now_millis();
+        let metadata = match &new.metadata {
+            Some(v) => Some(self.seal(metadata_slot(id.as_str()), v.to_string().as_bytes())?),
+            None => None,
+        };
+        let checks = serde_json::to_string(&new.checks).map_err(json_err)?;
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        sqlx::query(&self.sql(
+            "INSERT INTO verification_sessions (id, org_id, key_id, external_ref, status, overall_result, checks, \
+             results, redirect_url, callback_url, metadata, token_hash, expires_at, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, 'PENDING', NULL, $5, '{}', $6, $7, $8, $9, $10, $11, $12)",
+        ))
+        .bind(id.as_str())
+        .bind(org.as_str())
+        .bind(key.as_str())
+        .bind(new.external_ref.clone())
+        .bind(checks)
+        .bind(new.redirect_url.clone())
+        .bind(new.callback_url.clone())
+        .bind(metadata)
+        .bind(token_hash)
+        .bind(expires_at)
+        .bind(now)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let details = serde_json::json!({"checks": new.checks});
+        append_in_tx(
+            self,
+            &mut tx,
+            &audit.in_org(org).target(&id).details(details),
+        )
+        .await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(VerificationSession {
+            id,
+            org_id: org.clone(),
+            key_id: key.clone(),
+            external_ref: new.external_ref.clone(),
+            status: SessionStatus::Pending,
+            overall_result: None,
+            checks: new.checks.clone(),
+            results: Default::default(),
+            redirect_url: new.redirect_url.clone(),
+            callback_url: new.callback_url.clone(),
+            metadata: new.metadata.clone(),
+            expires_at,
+            created_at: now,
+            finished_at: None,
+        })
+    }
+
+    async fn session_from_row(&self, row: &AnyRow) -> Result<VerificationSession> {
+        let id: String = row.try_get("id").map_err(db_err)?;
+        let status: String = row.try_get("status").map_err(db_err)?;
+        let result: Option<String> = row.try_get("overall_result").map_err(db_err)?;
+        let checks: String = row.try_get("checks").map_err(db_err)?;
+        let results: String = row.try_get("results").map_err(db_err)?;
+        let sealed: Option<Vec<u8>> = row.try_get("metadata").map_err(db_err)?;
+        let metadata = match self.open_text(metadata_slot(&id), sealed).await? {
+            Some(text) => Some(serde_json::from_str(&text).map_err(json_err)?),
+            None => None,
+        };
+        Ok(VerificationSession {
+            org_id: OrgId::from_string(row.try_get::<String, _>("org_id").map_err(db_err)?),
+            key_id: KeyId::from_string(row.try_get::<String, _>("key_id").map_err(db_err)?),
+            external_ref: row.try_get("external_ref").map_err(db_err)?,
+            status: SessionStatus::parse(&status)
+                .ok_or_else(|| Error::Internal(format!("unknown session status {status}")))?,
+            overall_result: result.as_deref().and_then(Decision::parse),
+            checks: serde_json::from_str::<Vec<Check>>(&checks).map_err(json_err)?,
+            results: serde_json::from_str(&results).map_err(json_err)?,
+            redirect_url: row.try_get("redirect_url").map_err(db_err)?,
+            callback_url: row.try_get("callback_url").map_err(db_err)?,
+            metadata,
+            expires_at: row.try_get("expires_at").map_err(db_err)?,
+            created_at: row.try_get("created_at").map_err(db_err)?,
+            finished_at: row.try_get("finished_at").map_err(db_err)?,
+            id: SessionId::from_string(id),
+        })
+    }
+
+    /// A session of an organisation, expired first if its lifetime is over.
+    pub async fn session(&self, org: &OrgId, id: &SessionId) -> Result<VerificationSession> {
+        let s = self.fetch_session(org, id).await?;
+        let now = now_millis();
+        if s.status.is_open() && s.expires_at <= now {
+            self.expire_session(org, id, now).await?;
+            return self.fetch_session(org, id).await;
+        }
+        Ok(s)
+    }
+
+    async fn fetch_session(&self, org: &OrgId, id: &SessionId) -> Result<VerificationSession> {
+        let row = sqlx::query(
+            &self.sql("SELECT * FROM verification_sessions WHERE id = $1 AND org_id = $2"),
+        )
+        .bind(id.as_str())
+        .bind(org.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?
+        .ok_or(Error::NotFound("session"))?;
+        self.session_from_row(&row).await
+    }
+
+    /// The session whose hosted page token has this digest, expired first if due.
+    pub async fn session_by_token_hash(&self, token_hash: &str) -> Result<VerificationSession> {
+        let row = sqlx::query(
+            &self.sql("SELECT org_id, id FROM verification_sessions WHERE token_hash = $1"),
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?
+        .ok_or(Error::NotFound("session"))?;
+        let org = OrgId::from_string(row.try_get::<String, _>("org_id").map_err(db_err)?);
+        let id = SessionId::from_string(row.try_get::<String, _>("id").map_err(db_err)?);
+        self.session(&org, &id).await
+    }
+
+    /// A page of an organisation's sessions, newest first. Due sessions of the
+    /// organisation are expired first, so that a status filter sees the truth.
+    pub async fn list_sessions(
+        &self,
+        org: &OrgId,
+        filter: &SessionFilter,
+        page: i64,
+        limit: i64,
+    ) -> Result<SessionPage> {
+        self.expire_due_sessions(Some(org), now_millis()).await?;
+        let mut cond = String::from("org_id = $1");
+        let mut n = 1;
+        if filter.status.is_some() {
+            n += 1;
+            cond.push_str(&format!(" AND status = ${n}"));
+        }
+        if filter.external_ref.is_some() {
+            n += 1;
+            cond.push_str(&format!(" AND external_ref = ${n}"));
+        }
+        let count_sql = format!("SELECT COUNT(*) AS n FROM verification_sessions WHERE {cond}");
+        let list_sql = format!(
+            "SELECT * FROM verification_sessions WHERE {cond} ORDER BY created_at DESC, id DESC LIMIT ${} OFFSET ${}",
+            n + 1,
+            n + 2
+        );
+        let count_sql = self.sql(&count_sql);
+        let list_sql = self.sql(&list_sql);
+        let mut count = sqlx::query(&count_sql).bind(org.as_str());
+        let mut list = sqlx::query(&list_sql).bind(org.as_str());
+        if let Some(s) = filter.status {
+            count = count.bind(s.as_str());
+            list = list.bind(s.as_str());
+        }
+        if let Some(r) = &filter.external_ref {
+            count = count.bind(r.clone());
+            list = list.bind(r.clone());
+        }
+        let limit = limit.clamp(1, 1000);
+        let offset = (page.max(1) - 1).saturating_mul(limit);
+        let total: i64 = count
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err)?
+            .try_get("n")
+            .map_err(db_err)?;
+        let rows = list
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        let mut items = Vec::with_capacity(rows.len());
+        for r in &rows {
+            items.push(self.session_from_row(r).await?);
+        }
+        Ok(SessionPage { items, total })
+    }
+
+    /// Cancels an open session and queues `verification.cancelled`. A session that is
+    /// not PENDING or IN_PROGRESS (or whose lifetime is over) answers Conflict.
+    pub async fn cancel_session(
+        &self,
+        org: &OrgId,
+        id: &SessionId,
+        audit: AuditRecord,
+    ) -> Result<VerificationSession> {
+        let now = now_millis();
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        match self
+            .finish_in_tx(&mut tx, org, id, SessionStatus::Cancelled, now, audit)
+            .await?
+        {
+            Some(s) => {
+                tx.commit().await.map_err(db_err)?;
+                Ok(s)
+            }
+            None => {
+                drop(tx);
+                let current = self.session(org, id).await?;
+                Err(Error::Conflict(format!(
+                    "Session is {}; only PENDING or IN_PROGRESS sessions can be cancelled",
+                    current.status.as_str()
+                )))
+            }
+        }
+    }
+
+    /// Expires one session if it is open and due at `now`. Returns whether it did.
+    async fn expire_session(&self, org: &OrgId, id: &SessionId, now: Millis) -> Result<bool> {
+        let audit = AuditRecord::new(Some(org), Actor::System, VERIFICATION_EXPIRED);
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let done = self
+            .finish_in_tx(&mut tx, org, id, SessionStatus::Expired, now, audit)
+            .await?
+            .is_some();
+        tx.commit().await.map_err(db_err)?;
+        Ok(done)
+    }
+
+    /// Expires the open sessions whose lifetime is over at `now` (of one organisation, or
+    /// of all), each with its `verification.expired` event. Returns how many it expired.
+    pub async fn expire_due_sessions(&self, org: Option<&OrgId>, now: Millis) -> Result<usize> {
+        let mut expired = 0;
+        loop {
+            let q = match org {
+                Some(_) => format!("SELECT org_id, id FROM verification_sessions WHERE {OPEN} AND expires_at <= $1 AND org_id = $2 ORDER BY expires_at LIMIT $3"),
+                None => format!("SELECT org_id, id FROM verification_sessions WHERE {OPEN} AND expires_at <= $1 ORDER BY expires_at LIMIT $2"),
+            };
+            let q = self.sql(&q);
+            let mut query = sqlx::query(&q).bind(now);
+            if let Some(o) = org {
+                query = query.bind(o.as_str());
+            }
+            let rows = query
+                .bind(SWEEP_BATCH)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err)?;
+            let mut step = 0;
+            for r in &rows {
+                let o = OrgId::from_string(r.try_get::<String, _>("org_id").map_err(db_err)?);
+                let id = SessionId::from_string(r.try_get::<String, _>("id").map_err(db_err)?);
+                // Another node (or reader) may have finished it meanwhile; then this is a no-op.
+                if self.expire_session(&o, &id, now).await? {
+                    step += 1;
+                }
+            }
+            expired += step;
+            if (rows.len() as i64) < SWEEP_BATCH || step == 0 {
+                return Ok(expired);
+            }
+        }
+    }
+
+    /// Moves an open session to `to` (CANCELLED while its lifetime lasts, EXPIRED once it
+    /// is over) and queues the event with its webhook to the session's callback URL or its
+    /// key's webhook URL. Returns `None` when the session was not in a state to move.
+    async fn finish_in_tx(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        org: &OrgId,
+        id: &SessionId,
+        to: SessionStatus,
+        now: Millis,
+        audit: AuditRecord,
+    ) -> Result<Option<VerificationSession>> {
+        let (event, due) = match to {
+            SessionStatus::Cancelled => (VERIFICATION_CANCELLED, "expires_at > $3"),
+            SessionStatus::Expired => (VERIFICATION_EXPIRED, "expires_at <= $3"),
+            _ => {
+                return Err(Error::Internal(format!(
+                    "cannot finish a session as {to:?}"
+                )))
+            }
+        };
+        let q = format!(
+            "UPDATE verification_sessions SET status = $1, updated_at = $2, finished_at = $2 \
+             WHERE id = $4 AND org_id = $5 AND {OPEN} AND {due}"
+        );
+        let done = sqlx::query(&self.sql(&q))
+            .bind(to.as_str())
+            .bind(now)
+            .bind(now)
+            .bind(id.as_str())
+            .bind(org.as_str())
+            .execute(&mut **tx)
+            .await
+            .map_err(db_err)?;
+        if done.rows_affected() == 0 {
+            return Ok(None);
+        }
+        let row = sqlx::query(
+            &self.sql("SELECT * FROM verification_sessions WHERE id = $1 AND org_id = $2"),
+        )
+        .bind(id.as_str())
+        .bind(org.as_str())
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(db_err)?;
+        let session = self.session_from_row(&row).await?;
+        let key = sqlx::query(&self.sql(
+            "SELECT settings, webhook_disabled_at FROM api_keys WHERE id = $1 AND org_id = $2",
+        ))
+        .bind(session.key_id.as_str())
+        .bind(org.as_str())
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(db_err)?;
+        let settings: KeySettings =
+            serde_json::from_str(&key.try_get::<String, _>("settings").map_err(db_err)?)
+                .map_err(json_err)?;
+        let disabled: Option<Millis> = key.try_get("webhook_disabled_at").map_err(db_err)?;
+        let url = session
+            .callback_url
+            .clone()
+            .or_else(|| settings.webhook_url.filter(|_| disabled.is_none()));
+        let outbound: Vec<Outbound> = url
+            .map(|url| Outbound {
+                key_id: session.key_id.clone(),
+                url,
+                dialect: Dialect::Kyc,
+                body: session.webhook_body(event, now).to_string().into_bytes(),
+            })
+            .into_iter()
+            .collect();
+        self.enqueue_in_tx(tx, org, event, &outbound).await?;
+        append_in_tx(self, tx, &audit.in_org(org).target(id)).await?;
+        Ok(Some(session))
+    }
+}
