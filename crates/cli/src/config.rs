@@ -52,6 +52,8 @@ pub struct FileConfig {
     pub client_rate_limit: Option<u32>,
     /// Public base URL of hosted pages (`https://verify.example.com`).
     pub public_url: Option<String>,
+    /// Folder of the face and document models (`scripts/fetch-models.sh`).
+    pub models_dir: Option<PathBuf>,
     /// Webhook settings.
     pub webhooks: Option<WebhookFileConfig>,
 }
@@ -97,6 +99,9 @@ pub struct Config {
     pub master_key: MasterKeySource,
     pub log_format: LogFormat,
     pub server: ServerConfig,
+    /// Folder of the analysis models; without them the server runs but analysis
+    /// endpoints answer 503.
+    pub models_dir: PathBuf,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -240,12 +245,17 @@ pub fn load(flags: &FlagConfig) -> Result<Config> {
     if server.webhook_lease <= server.webhook_timeout {
         bail!("the webhook lease must be longer than the webhook timeout");
     }
+    let models_dir = env("VOUCH_MODELS_DIR")
+        .map(PathBuf::from)
+        .or(file.models_dir)
+        .unwrap_or_else(|| PathBuf::from("models"));
     Ok(Config {
         data_dir,
         database_url,
         master_key,
         log_format,
         server,
+        models_dir,
     })
 }
 

@@ -511,7 +511,24 @@ async fn serve(cfg: config::Config) -> Result<()> {
     init_logging(cfg.log_format);
     let store = Arc::new(open_store(&cfg).await?);
     let backend = store.backend();
-    let state = vouch_server::AppState::new(store.clone(), cfg.server.clone());
+    let models = cfg.models_dir.clone();
+    let engines =
+        tokio::task::spawn_blocking(move || vouch_server::analysis::Engines::load(&models))
+            .await
+            .context("loading the analysis engines")?;
+    let engines = match engines {
+        Ok(e) => {
+            tracing::info!(models = %cfg.models_dir.display(), "analysis engines loaded");
+            Some(Arc::new(e))
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, models = %cfg.models_dir.display(),
+                "analysis models not installed (run scripts/fetch-models.sh): the hosted flow's analysis answers 503");
+            None
+        }
+    };
+    let state =
+        vouch_server::AppState::new(store.clone(), cfg.server.clone()).with_engines(engines);
     let running = vouch_server::start(state)
         .await
         .with_context(|| format!("cannot listen on {}", cfg.server.listen))?;

@@ -2,14 +2,17 @@
 //! decision they end with. The KYC sessions dialect shows them on the wire.
 //!
 //! ```text
-//!             user starts              all checks done
-//!   PENDING ───────────────▶ IN_PROGRESS ───────────────▶ COMPLETED (APPROVED | REJECTED | REVIEW)
-//!      │                          │
-//!      ├── cancel (API) ──────────┼──────────▶ CANCELLED
-//!      └── lifetime over ─────────┴──────────▶ EXPIRED
+//!             user starts              all checks done: APPROVED | REJECTED
+//!   PENDING ───────────────▶ IN_PROGRESS ─────────────────────────────────────▶ COMPLETED
+//!      │                          │  all checks done: REVIEW           reviewer ▲
+//!      │                          └──────────▶ IN_PROGRESS + REVIEW ─────────────┘
+//!      ├── cancel (API) ──────────┴──────────────────┴───────▶ CANCELLED
+//!      └── lifetime over (not once awaiting review) ─────────▶ EXPIRED
 //! ```
 //!
-//! COMPLETED, CANCELLED and EXPIRED are final.
+//! COMPLETED, CANCELLED and EXPIRED are final. A session awaiting review keeps its
+//! overall result REVIEW while IN_PROGRESS, accepts no more captures, and does not
+//! expire; `POST /api/v1/verify/{id}/review` completes it as APPROVED or REJECTED.
 
 use crate::check::Check;
 use crate::ids::{KeyId, OrgId, SessionId};

@@ -1,6 +1,7 @@
 //! vouch-server: the axum application. Handlers are thin: extract, authorise, call the
 //! store or an engine, map the result. Shared state is one [`AppState`] passed explicitly.
 
+pub mod analysis;
 pub mod auth;
 pub mod error;
 pub mod metrics;
@@ -76,6 +77,8 @@ pub struct AppState {
     pub metrics: Arc<metrics::Metrics>,
     /// Wakes the webhook worker when an event is written on this node.
     pub outbox_notify: Arc<Notify>,
+    /// The face and document engines; none without models (analysis answers 503).
+    pub engines: Option<Arc<analysis::Engines>>,
 }
 
 impl AppState {
@@ -86,7 +89,14 @@ impl AppState {
             config: Arc::new(config),
             metrics: Arc::new(metrics::Metrics::default()),
             outbox_notify: Arc::new(Notify::new()),
+            engines: None,
         }
+    }
+
+    /// The same state with analysis engines.
+    pub fn with_engines(mut self, engines: Option<Arc<analysis::Engines>>) -> Self {
+        self.engines = engines;
+        self
     }
 }
 

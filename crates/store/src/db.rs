@@ -40,10 +40,16 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0002_kyc_sessions.sql"),
         postgres: include_str!("../migrations/postgres/0002_kyc_sessions.sql"),
     },
+    Migration {
+        version: 3,
+        name: "session_evidence",
+        sqlite: include_str!("../migrations/sqlite/0003_session_evidence.sql"),
+        postgres: include_str!("../migrations/postgres/0003_session_evidence.sql"),
+    },
 ];
 
 /// The schema version this build writes and understands.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// How to open a store.
 #[derive(Clone)]

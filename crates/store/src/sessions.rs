@@ -7,10 +7,13 @@ use crate::audit::append_in_tx;
 use crate::crypto::Slot;
 use crate::db::{db_err, Store};
 use crate::outbox::Outbound;
+use serde_json::{Map, Value};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 use vouch_core::check::Check;
-use vouch_core::event::{Dialect, VERIFICATION_CANCELLED, VERIFICATION_EXPIRED};
+use vouch_core::event::{
+    Dialect, VERIFICATION_CANCELLED, VERIFICATION_COMPLETED, VERIFICATION_EXPIRED,
+};
 use vouch_core::ids::{KeyId, OrgId, SessionId};
 use vouch_core::model::{Actor, AuditRecord, KeySettings};
 use vouch_core::session::{Decision, NewSession, SessionStatus, VerificationSession};
@@ -23,6 +26,8 @@ pub struct SessionFilter {
     pub status: Option<SessionStatus>,
     /// Only sessions with this external reference.
     pub external_ref: Option<String>,
+    /// Only sessions with this overall result (`REVIEW`: the review queue).
+    pub overall_result: Option<Decision>,
 }
 
 /// One page of sessions.
@@ -32,6 +37,18 @@ pub struct SessionPage {
     pub items: Vec<VerificationSession>,
     /// How many sessions match the filters in all.
     pub total: i64,
+}
+
+/// Who decides a session.
+#[derive(Debug, Clone, Copy)]
+pub enum Decider<'a> {
+    /// The hosted flow, from the checks' results.
+    Flow,
+    /// A reviewer, on a session awaiting review, with an optional note for the audit log.
+    Reviewer {
+        /// Why.
+        note: Option<&'a str>,
+    },
 }
 
 /// Sessions expired at once by one sweep step.
@@ -50,6 +67,16 @@ fn json_err(e: serde_json::Error) -> Error {
 }
 
 const OPEN: &str = "status IN ('PENDING', 'IN_PROGRESS')";
+/// Open, and not yet decided (a session awaiting review has its overall result).
+const UNDECIDED: &str = "status IN ('PENDING', 'IN_PROGRESS') AND overall_result IS NULL";
+
+fn evidence_slot(id: &str) -> Slot<'_> {
+    Slot {
+        table: "verification_sessions",
+        column: "evidence",
+        row: id,
+    }
+}
 
 impl Store {
     /// Creates a PENDING session for `key`, expiring at `expires_at`. `token_hash` is the
@@ -151,7 +178,7 @@ impl Store {
     pub async fn session(&self, org: &OrgId, id: &SessionId) -> Result<VerificationSession> {
         let s = self.fetch_session(org, id).await?;
         let now = now_millis();
-        if s.status.is_open() && s.expires_at <= now {
+        if s.status.is_open() && s.overall_result.is_none() && s.expires_at <= now {
             self.expire_session(org, id, now).await?;
             return self.fetch_session(org, id).await;
         }
@@ -206,6 +233,10 @@ impl Store {
             n += 1;
             cond.push_str(&format!(" AND external_ref = ${n}"));
         }
+        if filter.overall_result.is_some() {
+            n += 1;
+            cond.push_str(&format!(" AND overall_result = ${n}"));
+        }
         let count_sql = format!("SELECT COUNT(*) AS n FROM verification_sessions WHERE {cond}");
         let list_sql = format!(
             "SELECT * FROM verification_sessions WHERE {cond} ORDER BY created_at DESC, id DESC LIMIT ${} OFFSET ${}",
@@ -223,6 +254,10 @@ impl Store {
         if let Some(r) = &filter.external_ref {
             count = count.bind(r.clone());
             list = list.bind(r.clone());
+        }
+        if let Some(d) = filter.overall_result {
+            count = count.bind(d.as_str());
+            list = list.bind(d.as_str());
         }
         let limit = limit.clamp(1, 1000);
         let offset = (page.max(1) - 1).saturating_mul(limit);
@@ -292,8 +327,8 @@ impl Store {
         let mut expired = 0;
         loop {
             let q = match org {
-                Some(_) => format!("SELECT org_id, id FROM verification_sessions WHERE {OPEN} AND expires_at <= $1 AND org_id = $2 ORDER BY expires_at LIMIT $3"),
-                None => format!("SELECT org_id, id FROM verification_sessions WHERE {OPEN} AND expires_at <= $1 ORDER BY expires_at LIMIT $2"),
+                Some(_) => format!("SELECT org_id, id FROM verification_sessions WHERE {UNDECIDED} AND expires_at <= $1 AND org_id = $2 ORDER BY expires_at LIMIT $3"),
+                None => format!("SELECT org_id, id FROM verification_sessions WHERE {UNDECIDED} AND expires_at <= $1 ORDER BY expires_at LIMIT $2"),
             };
             let q = self.sql(&q);
             let mut query = sqlx::query(&q).bind(now);
@@ -334,8 +369,15 @@ impl Store {
         audit: AuditRecord,
     ) -> Result<Option<VerificationSession>> {
         let (event, due) = match to {
-            SessionStatus::Cancelled => (VERIFICATION_CANCELLED, "expires_at > $3"),
-            SessionStatus::Expired => (VERIFICATION_EXPIRED, "expires_at <= $3"),
+            // A session awaiting review has no lifetime left to run out; it can be cancelled.
+            SessionStatus::Cancelled => (
+                VERIFICATION_CANCELLED,
+                "(expires_at > $3 OR overall_result IS NOT NULL)",
+            ),
+            SessionStatus::Expired => (
+                VERIFICATION_EXPIRED,
+                "expires_at <= $3 AND overall_result IS NULL",
+            ),
             _ => {
                 return Err(Error::Internal(format!(
                     "cannot finish a session as {to:?}"
@@ -343,7 +385,7 @@ impl Store {
             }
         };
         let q = format!(
-            "UPDATE verification_sessions SET status = $1, updated_at = $2, finished_at = $2 \
+            "UPDATE verification_sessions SET status = $1, updated_at = $2, finished_at = $2, evidence = NULL \
              WHERE id = $4 AND org_id = $5 AND {OPEN} AND {due}"
         );
         let done = sqlx::query(&self.sql(&q))
@@ -367,6 +409,21 @@ impl Store {
         .await
         .map_err(db_err)?;
         let session = self.session_from_row(&row).await?;
+        self.enqueue_session_event(tx, &session, event, now).await?;
+        append_in_tx(self, tx, &audit.in_org(org).target(id)).await?;
+        Ok(Some(session))
+    }
+
+    /// Queues `event` with its webhook to the session's callback URL, or its key's
+    /// webhook URL while that is not disabled.
+    async fn enqueue_session_event(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        session: &VerificationSession,
+        event: &str,
+        now: Millis,
+    ) -> Result<()> {
+        let org = &session.org_id;
         let key = sqlx::query(&self.sql(
             "SELECT settings, webhook_disabled_at FROM api_keys WHERE id = $1 AND org_id = $2",
         ))
@@ -393,7 +450,215 @@ impl Store {
             .into_iter()
             .collect();
         self.enqueue_in_tx(tx, org, event, &outbound).await?;
-        append_in_tx(self, tx, &audit.in_org(org).target(id)).await?;
-        Ok(Some(session))
+        Ok(())
+    }
+
+    async fn fetch_in_tx(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        org: &OrgId,
+        id: &SessionId,
+    ) -> Result<(VerificationSession, Option<Vec<u8>>, Millis)> {
+        let row = sqlx::query(
+            &self.sql("SELECT * FROM verification_sessions WHERE id = $1 AND org_id = $2"),
+        )
+        .bind(id.as_str())
+        .bind(org.as_str())
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(db_err)?
+        .ok_or(Error::NotFound("session"))?;
+        let evidence: Option<Vec<u8>> = row.try_get("evidence").map_err(db_err)?;
+        let updated_at: Millis = row.try_get("updated_at").map_err(db_err)?;
+        Ok((self.session_from_row(&row).await?, evidence, updated_at))
+    }
+
+    async fn open_evidence(
+        &self,
+        id: &SessionId,
+        sealed: Option<Vec<u8>>,
+    ) -> Result<Map<String, Value>> {
+        match sealed {
+            None => Ok(Map::new()),
+            Some(blob) => {
+                let plain = self.open_sealed(evidence_slot(id.as_str()), &blob).await?;
+                serde_json::from_slice(&plain).map_err(json_err)
+            }
+        }
+    }
+
+    /// Records a step of the hosted flow on an open, undecided, unexpired session: merges
+    /// `results` (per-check results, by their key in `checks`) and `evidence` (biometric
+    /// templates, sealed) into what the session holds, and moves PENDING to IN_PROGRESS.
+    /// Any other session answers Conflict.
+    pub async fn record_session_step(
+        &self,
+        org: &OrgId,
+        id: &SessionId,
+        results: Map<String, Value>,
+        evidence: Map<String, Value>,
+    ) -> Result<VerificationSession> {
+        let now = now_millis();
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let (mut session, sealed, prev_updated) = self.fetch_in_tx(&mut tx, org, id).await?;
+        if !session.status.is_open()
+            || session.overall_result.is_some()
+            || session.expires_at <= now
+        {
+            return Err(Error::Conflict(format!(
+                "Session is {}{}; it accepts no more captures",
+                session.status.as_str(),
+                if session.overall_result.is_some() {
+                    " and awaiting review"
+                } else {
+                    ""
+                }
+            )));
+        }
+        let mut held = self.open_evidence(id, sealed).await?;
+        held.extend(evidence);
+        session.results.extend(results);
+        let sealed = self.seal(
+            evidence_slot(id.as_str()),
+            Value::Object(held).to_string().as_bytes(),
+        )?;
+        let results_text = Value::Object(session.results.clone()).to_string();
+        let q = format!(
+            "UPDATE verification_sessions SET status = 'IN_PROGRESS', results = $1, evidence = $2, updated_at = $3 \
+             WHERE id = $4 AND org_id = $5 AND {UNDECIDED} AND updated_at = $6"
+        );
+        let done = sqlx::query(&self.sql(&q))
+            .bind(results_text)
+            .bind(sealed)
+            .bind(now.max(prev_updated + 1))
+            .bind(id.as_str())
+            .bind(org.as_str())
+            .bind(prev_updated)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        if done.rows_affected() == 0 {
+            return Err(Error::Conflict(
+                "Session changed meanwhile; try again".into(),
+            ));
+        }
+        tx.commit().await.map_err(db_err)?;
+        session.status = SessionStatus::InProgress;
+        Ok(session)
+    }
+
+    /// The sealed biometric evidence an undecided session holds (empty once decided).
+    pub async fn session_evidence(
+        &self,
+        org: &OrgId,
+        id: &SessionId,
+    ) -> Result<Map<String, Value>> {
+        let row = sqlx::query(
+            &self.sql("SELECT evidence FROM verification_sessions WHERE id = $1 AND org_id = $2"),
+        )
+        .bind(id.as_str())
+        .bind(org.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?
+        .ok_or(Error::NotFound("session"))?;
+        let sealed: Option<Vec<u8>> = row.try_get("evidence").map_err(db_err)?;
+        self.open_evidence(id, sealed).await
+    }
+
+    /// Records the decision of the hosted flow (`review` false: an open, undecided,
+    /// unexpired session) or of a reviewer (`review` true: a session awaiting review, and
+    /// `decision` APPROVED or REJECTED). APPROVED and REJECTED complete the session and
+    /// queue `verification.completed`; REVIEW leaves it IN_PROGRESS awaiting a reviewer.
+    /// Either way the biometric evidence is dropped and `results` merged in. A session in
+    /// no state to be decided answers Conflict. The audit entry records the decision and
+    /// the reviewer's `note`.
+    pub async fn decide_session(
+        &self,
+        org: &OrgId,
+        id: &SessionId,
+        results: Map<String, Value>,
+        decision: Decision,
+        by: Decider<'_>,
+        audit: AuditRecord,
+    ) -> Result<VerificationSession> {
+        let (review, note) = match by {
+            Decider::Flow => (false, None),
+            Decider::Reviewer { note } => (true, note),
+        };
+        let now = now_millis();
+        if review && decision == Decision::Review {
+            return Err(Error::Invalid(
+                "A review decides APPROVED or REJECTED".into(),
+            ));
+        }
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let (mut session, _, _) = self.fetch_in_tx(&mut tx, org, id).await?;
+        let eligible = if review {
+            session.status == SessionStatus::InProgress
+                && session.overall_result == Some(Decision::Review)
+        } else {
+            session.status.is_open() && session.overall_result.is_none() && session.expires_at > now
+        };
+        if !eligible {
+            let what = if review { "awaiting review" } else { "open" };
+            return Err(Error::Conflict(format!(
+                "Session is {}{}; only sessions {what} can be decided",
+                session.status.as_str(),
+                match session.overall_result {
+                    Some(d) => format!(" ({})", d.as_str()),
+                    None => String::new(),
+                }
+            )));
+        }
+        session.results.extend(results);
+        let completed = decision != Decision::Review;
+        let (status, finished) = if completed {
+            (SessionStatus::Completed, Some(now))
+        } else {
+            (SessionStatus::InProgress, None)
+        };
+        let guard = if review {
+            "status = 'IN_PROGRESS' AND overall_result = 'REVIEW'"
+        } else {
+            UNDECIDED
+        };
+        let q = format!(
+            "UPDATE verification_sessions SET status = $1, overall_result = $2, results = $3, evidence = NULL, \
+             updated_at = $4, finished_at = $5 WHERE id = $6 AND org_id = $7 AND {guard}"
+        );
+        let done = sqlx::query(&self.sql(&q))
+            .bind(status.as_str())
+            .bind(decision.as_str())
+            .bind(Value::Object(session.results.clone()).to_string())
+            .bind(now)
+            .bind(finished)
+            .bind(id.as_str())
+            .bind(org.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        if done.rows_affected() == 0 {
+            return Err(Error::Conflict("Session changed meanwhile".into()));
+        }
+        session.status = status;
+        session.overall_result = Some(decision);
+        session.finished_at = finished;
+        if completed {
+            self.enqueue_session_event(&mut tx, &session, VERIFICATION_COMPLETED, now)
+                .await?;
+        }
+        let mut details = serde_json::json!({"overallResult": decision.as_str(), "review": review});
+        if let Some(n) = note {
+            details["note"] = Value::String(n.to_string());
+        }
+        append_in_tx(
+            self,
+            &mut tx,
+            &audit.in_org(org).target(id).details(details),
+        )
+        .await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(session)
     }
 }

@@ -125,8 +125,18 @@ pub struct TestServer {
 impl TestServer {
     /// Starts a server on `db` with `config`.
     pub async fn start(db: TestDb, config: ServerConfig) -> TestServer {
+        TestServer::start_with_engines(db, config, None).await
+    }
+
+    /// Starts a server with analysis engines (tests that run the hosted flow load them
+    /// once, from the repository's `models/`, and share them).
+    pub async fn start_with_engines(
+        db: TestDb,
+        config: ServerConfig,
+        engines: Option<Arc<vouch_server::analysis::Engines>>,
+    ) -> TestServer {
         let store = Arc::new(db.open().await);
-        let state = AppState::new(store.clone(), config);
+        let state = AppState::new(store.clone(), config).with_engines(engines);
         let running = vouch_server::start(state).await.expect("start server");
         TestServer {
             url: format!("http://{}", running.addr),

@@ -12,9 +12,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use vouch_core::credential::{hash_secret, issue, SecretKind};
 use vouch_core::ids::SessionId;
-use vouch_core::session::{NewSession, SessionStatus};
+use vouch_core::session::{Decision, NewSession, SessionStatus};
 use vouch_core::{now_millis, rfc3339};
-use vouch_store::sessions::SessionFilter;
+use vouch_store::sessions::{Decider, SessionFilter};
 
 /// The body of `POST /api/v1/verify`. Every field is optional.
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -106,6 +106,9 @@ pub struct ListQuery {
     pub status: Option<String>,
     /// Only sessions with this external reference.
     pub external_ref: Option<String>,
+    /// APPROVED, REJECTED or REVIEW (`status=IN_PROGRESS&overallResult=REVIEW` is the
+    /// review queue).
+    pub overall_result: Option<String>,
     /// Page number from 1 (default 1).
     pub page: Option<i64>,
     /// Sessions a page, 1 to 100 (default 20).
@@ -148,9 +151,16 @@ pub async fn list_sessions(
             "limit must be between 1 and {MAX_LIMIT}"
         )));
     }
+    let overall_result = match q.overall_result.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => Some(Decision::parse(&s.to_ascii_uppercase()).ok_or_else(|| {
+            ApiError::bad_request("overallResult must be APPROVED, REJECTED or REVIEW")
+        })?),
+    };
     let filter = SessionFilter {
         status,
         external_ref: q.external_ref,
+        overall_result,
     };
     let found = state
         .store
@@ -184,6 +194,68 @@ pub async fn cancel_session(
             &key.org_id,
             &SessionId::from_string(id),
             caller.audit("verification.cancelled"),
+        )
+        .await?;
+    state.outbox_notify.notify_one();
+    Ok(Json(session.to_json()))
+}
+
+/// The body of `POST /api/v1/verify/{sessionId}/review`.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct ReviewBody {
+    /// `APPROVED` or `REJECTED`.
+    pub decision: String,
+    /// Why, for the audit log (at most 1000 characters).
+    pub note: Option<String>,
+}
+
+/// The longest review note, in characters.
+const MAX_NOTE_CHARS: usize = 1000;
+
+/// Decides a session awaiting review (IN_PROGRESS with overallResult REVIEW): it is
+/// completed with the reviewer's decision, the audit log records who decided, and
+/// `verification.completed` fires. Any other session answers 409.
+#[utoipa::path(post, path = "/api/v1/verify/{sessionId}/review", tag = "kyc", request_body = ReviewBody,
+    params(("sessionId" = String, Path, description = "Session id")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, description = "The completed session"),
+              (status = 400, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody),
+              (status = 409, body = crate::error::ErrorBody)))]
+pub async fn review_session(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<ReviewBody>,
+) -> ApiResult<Json<Value>> {
+    let key = caller.api_key()?;
+    let decision = match Decision::parse(&body.decision) {
+        Some(d @ (Decision::Approved | Decision::Rejected)) => d,
+        _ => {
+            return Err(ApiError::bad_request(
+                "decision must be APPROVED or REJECTED",
+            ))
+        }
+    };
+    if body
+        .note
+        .as_ref()
+        .is_some_and(|n| n.chars().count() > MAX_NOTE_CHARS)
+    {
+        return Err(ApiError::bad_request(format!(
+            "note must be at most {MAX_NOTE_CHARS} characters"
+        )));
+    }
+    let session = state
+        .store
+        .decide_session(
+            &key.org_id,
+            &SessionId::from_string(id),
+            Default::default(),
+            decision,
+            Decider::Reviewer {
+                note: body.note.as_deref(),
+            },
+            caller.audit("verification.reviewed"),
         )
         .await?;
     state.outbox_notify.notify_one();

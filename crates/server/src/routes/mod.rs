@@ -2,6 +2,7 @@
 //! served at `/openapi.json` is generated from the same registrations and cannot miss one.
 
 pub mod api;
+pub mod hosted;
 pub mod kyc;
 pub mod meta;
 pub mod oauth;
@@ -56,7 +57,10 @@ pub fn routes(state: AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(meta::metrics))
         .routes(routes!(meta::openapi_json))
         .routes(routes!(oauth::token))
-        .routes(routes!(kyc::hosted_page));
+        .routes(routes!(kyc::hosted_page))
+        .routes(routes!(hosted::selfie))
+        .routes(routes!(hosted::document))
+        .routes(routes!(hosted::complete));
     let authenticated = OpenApiRouter::new()
         .routes(routes!(api::whoami))
         .routes(routes!(api::send_test_webhook))
@@ -71,6 +75,7 @@ pub fn routes(state: AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(kyc::create_session, kyc::list_sessions))
         .routes(routes!(kyc::get_session))
         .routes(routes!(kyc::cancel_session))
+        .routes(routes!(kyc::review_session))
         .route_layer(axum::middleware::from_fn_with_state(
             state,
             auth::require_credential,

@@ -1,0 +1,279 @@
+//! The decision policy of a verification session: how measured evidence and a key's
+//! [`Thresholds`] become per-check results (PASS, FAIL, REVIEW) and one overall decision.
+//! Pure functions: the engines measure, this module judges.
+//!
+//! # Liveness
+//!
+//! The passive anti-spoofing model is not calibrated on labelled data (README, "Passive
+//! liveness": a live sample scores 0.27, printed attacks 0.007), so it cannot decide alone.
+//! The rule leans on the capture sequence, which a replayed still or a different person
+//! cannot fake without effort, and uses the passive score to escalate, not to approve:
+//!
+//! 1. FAIL when the frames are not one consistent live capture: fewer than
+//!    [`MIN_LIVENESS_FRAMES`], a different person in some frame, frames repeated exactly,
+//!    or no landmark motion (a still photo sent several times).
+//! 2. FAIL when no challenge was seen: neither a blink (eye openness dropping to at most
+//!    [`BLINK_RATIO`] of the person's own widest opening in the sequence) nor a head turn
+//!    (yaw range of at least [`TURN_DEGREES`]).
+//! 3. FAIL when the passive score (median over frames) is below [`SPOOF_FLOOR`], a strong
+//!    attack signal.
+//! 4. PASS when the passive score is at least the key's liveness threshold; otherwise
+//!    REVIEW: the active evidence is good but the weak passive model disagrees, so a
+//!    person looks.
+//!
+//! # Age
+//!
+//! The spec's rule around the key's minimum age: estimated 3 or more years above passes,
+//! 2 or more below fails, anything between is REVIEW.
+//!
+//! # Overall
+//!
+//! REJECTED when any requested check FAILs, REVIEW when any is REVIEW, else APPROVED.
+
+use crate::check::Thresholds;
+use crate::session::Decision;
+use serde::Serialize;
+
+/// The result of one check, in the spec's spelling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Outcome {
+    /// The check passed.
+    Pass,
+    /// The check failed.
+    Fail,
+    /// A person should decide.
+    Review,
+}
+
+impl Outcome {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Pass => "PASS",
+            Outcome::Fail => "FAIL",
+            Outcome::Review => "REVIEW",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(s: &str) -> Option<Outcome> {
+        [Outcome::Pass, Outcome::Fail, Outcome::Review]
+            .into_iter()
+            .find(|o| o.as_str() == s)
+    }
+}
+
+/// Fewest frames a liveness capture needs (a blink or a turn needs at least two).
+pub const MIN_LIVENESS_FRAMES: usize = 2;
+/// A blink: eye openness at or below this share of the person's widest in the sequence.
+pub const BLINK_RATIO: f32 = 0.6;
+/// A blink is only measured when the widest opening is at least this eye aspect ratio
+/// (below it the mesh did not see open eyes at all).
+pub const MIN_OPEN_EYE: f32 = 0.15;
+/// A head turn: yaw range across the sequence, in degrees.
+pub const TURN_DEGREES: f32 = 15.0;
+/// Passive score under which liveness fails outright.
+pub const SPOOF_FLOOR: f32 = 0.05;
+
+/// One frame's measurements for liveness.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FrameMeasures {
+    /// Passive liveness, 0–1.
+    pub passive: f32,
+    /// Mean eye aspect ratio of both eyes.
+    pub eye_openness: f32,
+    /// Head yaw in degrees.
+    pub yaw: f32,
+}
+
+/// What the engines measured about a capture sequence.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LivenessEvidence {
+    /// Per frame, in capture order.
+    pub frames: Vec<FrameMeasures>,
+    /// Same person in every frame, no repeated frames, some motion.
+    pub consistent: bool,
+}
+
+/// The liveness verdict and what led to it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LivenessResult {
+    /// The outcome.
+    pub result: Outcome,
+    /// Median passive score.
+    pub liveness_score: f32,
+    /// A blink was seen.
+    pub blink: bool,
+    /// A head turn was seen.
+    pub turn: bool,
+    /// The frames form one consistent capture.
+    pub consistent: bool,
+    /// Frames judged.
+    pub frames: usize,
+}
+
+/// The median of some values (0 when there are none).
+pub fn median(values: &[f32]) -> f32 {
+    let mut v: Vec<f32> = values.iter().copied().filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(f32::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// Judges liveness (rule in the module documentation).
+pub fn liveness(e: &LivenessEvidence, t: &Thresholds) -> LivenessResult {
+    let passive: Vec<f32> = e.frames.iter().map(|f| f.passive).collect();
+    let score = median(&passive);
+    let widest = e
+        .frames
+        .iter()
+        .map(|f| f.eye_openness)
+        .fold(0.0f32, f32::max);
+    let narrowest = e
+        .frames
+        .iter()
+        .map(|f| f.eye_openness)
+        .fold(f32::INFINITY, f32::min);
+    let blink = widest >= MIN_OPEN_EYE && narrowest <= widest * BLINK_RATIO;
+    let yaw_max = e.frames.iter().map(|f| f.yaw).fold(f32::MIN, f32::max);
+    let yaw_min = e.frames.iter().map(|f| f.yaw).fold(f32::MAX, f32::min);
+    let turn = e.frames.len() >= 2 && yaw_max - yaw_min >= TURN_DEGREES;
+    let consistent = e.consistent && e.frames.len() >= MIN_LIVENESS_FRAMES;
+    let result = if !consistent || !(blink || turn) || score < SPOOF_FLOOR {
+        Outcome::Fail
+    } else if score >= t.liveness as f32 {
+        Outcome::Pass
+    } else {
+        Outcome::Review
+    };
+    LivenessResult {
+        result,
+        liveness_score: score,
+        blink,
+        turn,
+        consistent,
+        frames: e.frames.len(),
+    }
+}
+
+/// The age verdict: (outcome, meets the minimum age).
+pub fn age(estimated: f32, t: &Thresholds) -> (Outcome, bool) {
+    let min = t.min_age as f32;
+    let outcome = if estimated >= min + 3.0 {
+        Outcome::Pass
+    } else if estimated <= min - 2.0 {
+        Outcome::Fail
+    } else {
+        Outcome::Review
+    };
+    (outcome, estimated >= min)
+}
+
+/// The face match verdict: (outcome, is a match).
+pub fn face_match(similarity: f32, t: &Thresholds) -> (Outcome, bool) {
+    // Compared in f32, the scores' precision: 0.57 as f64 is not 0.57f32.
+    let is_match = similarity >= t.face_match as f32;
+    let outcome = if is_match {
+        Outcome::Pass
+    } else {
+        Outcome::Fail
+    };
+    (outcome, is_match)
+}
+
+/// The overall decision from the requested checks' outcomes.
+pub fn overall(outcomes: &[Outcome]) -> Decision {
+    if outcomes.contains(&Outcome::Fail) {
+        Decision::Rejected
+    } else if outcomes.contains(&Outcome::Review) {
+        Decision::Review
+    } else {
+        Decision::Approved
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(passive: f32, eye: f32, yaw: f32) -> FrameMeasures {
+        FrameMeasures {
+            passive,
+            eye_openness: eye,
+            yaw,
+        }
+    }
+
+    #[test]
+    fn liveness_needs_a_consistent_capture_and_a_challenge_and_escalates_on_passive() {
+        let t = Thresholds::default();
+        let blink = vec![
+            frame(0.9, 0.3, 0.0),
+            frame(0.9, 0.1, 0.0),
+            frame(0.9, 0.3, 1.0),
+        ];
+        let ok = LivenessEvidence {
+            frames: blink.clone(),
+            consistent: true,
+        };
+        let r = liveness(&ok, &t);
+        assert_eq!(r.result, Outcome::Pass);
+        assert!(r.blink && !r.turn);
+
+        let still = LivenessEvidence {
+            frames: vec![frame(0.9, 0.3, 0.0); 4],
+            consistent: false,
+        };
+        assert_eq!(liveness(&still, &t).result, Outcome::Fail);
+
+        let no_challenge = LivenessEvidence {
+            frames: vec![frame(0.9, 0.3, 0.0), frame(0.9, 0.28, 3.0)],
+            consistent: true,
+        };
+        assert_eq!(liveness(&no_challenge, &t).result, Outcome::Fail);
+
+        let turn_low_passive = LivenessEvidence {
+            frames: vec![frame(0.3, 0.3, -10.0), frame(0.3, 0.3, 10.0)],
+            consistent: true,
+        };
+        let r = liveness(&turn_low_passive, &t);
+        assert!(r.turn);
+        assert_eq!(r.result, Outcome::Review);
+
+        let attack = LivenessEvidence {
+            frames: vec![frame(0.01, 0.3, -10.0), frame(0.01, 0.3, 10.0)],
+            consistent: true,
+        };
+        assert_eq!(liveness(&attack, &t).result, Outcome::Fail);
+    }
+
+    #[test]
+    fn age_follows_the_spec_margins() {
+        let t = Thresholds::default();
+        assert_eq!(age(21.0, &t), (Outcome::Pass, true));
+        assert_eq!(age(20.9, &t), (Outcome::Review, true));
+        assert_eq!(age(17.0, &t), (Outcome::Review, false));
+        assert_eq!(age(16.0, &t), (Outcome::Fail, false));
+    }
+
+    #[test]
+    fn overall_rejects_on_any_fail_and_reviews_on_any_review() {
+        use Outcome::*;
+        assert_eq!(overall(&[Pass, Review, Fail]), Decision::Rejected);
+        assert_eq!(overall(&[Pass, Review]), Decision::Review);
+        assert_eq!(overall(&[Pass, Pass]), Decision::Approved);
+        let t = Thresholds::default();
+        assert_eq!(face_match(0.57, &t), (Pass, true));
+        assert_eq!(face_match(0.5, &t), (Fail, false));
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+    }
+}

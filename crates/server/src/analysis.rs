@@ -1,0 +1,172 @@
+//! The analysis engines of the hosted flow (face and document), loaded once at start and
+//! optional: without models the server runs and the analysis endpoints answer 503. Every
+//! inference runs on the blocking pool, never on the async workers.
+
+use std::path::Path;
+use std::sync::Arc;
+use vouch_core::policy::{FrameMeasures, LivenessEvidence};
+use vouch_doc::reader::{DocReader, DocumentRead, ReaderConfig};
+use vouch_face::{EngineConfig, FaceAnalysis, FaceEngine, Rgb};
+
+/// The face engine and the document reader.
+pub struct Engines {
+    /// Faces: detection, embeddings, liveness, age, mesh.
+    pub face: Arc<FaceEngine>,
+    /// Documents: MRZ, barcode, portrait.
+    pub doc: Arc<DocReader>,
+}
+
+impl Engines {
+    /// Loads both engines from a models folder (see `scripts/fetch-models.sh`).
+    pub fn load(models_dir: &Path) -> Result<Engines, String> {
+        Self::load_with(EngineConfig::new(models_dir))
+    }
+
+    /// Loads both engines with face engine settings.
+    pub fn load_with(config: EngineConfig) -> Result<Engines, String> {
+        let face = Arc::new(FaceEngine::load(config.clone()).map_err(|e| e.to_string())?);
+        let doc = DocReader::load(&config, ReaderConfig::default(), Some(face.clone()))
+            .map_err(|e| e.to_string())?;
+        Ok(Engines {
+            face,
+            doc: Arc::new(doc),
+        })
+    }
+}
+
+/// Why a capture could not be analysed (answered 422, or 500 for `Engine`).
+#[derive(Debug)]
+pub enum CaptureError {
+    /// The image could not be decoded or is not acceptable.
+    Image(String),
+    /// The engine failed.
+    Engine(String),
+}
+
+/// Faces at least this share of the largest face's width count as "another person in
+/// the picture"; smaller ones are background (posters, passers-by far away).
+const OTHER_FACE_SHARE: f32 = 0.4;
+
+/// What the selfie frames said.
+pub struct SelfieAnalysis {
+    /// Liveness measurements, for the policy.
+    pub liveness: LivenessEvidence,
+    /// Median estimated age.
+    pub estimated_age: f32,
+    /// The mean of the frames' embeddings, L2-normalised.
+    pub embedding: Vec<f32>,
+}
+
+fn mean_embedding(faces: &[FaceAnalysis]) -> Vec<f32> {
+    let dim = faces.first().map(|f| f.embedding.len()).unwrap_or(0);
+    let mut v = vec![0f32; dim];
+    for f in faces {
+        for (a, b) in v.iter_mut().zip(&f.embedding) {
+            *a += b;
+        }
+    }
+    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+    v.iter_mut().for_each(|x| *x /= n);
+    v
+}
+
+/// Analyses selfie frames (encoded images): exactly one face in each, then liveness
+/// measures, age and the embedding. Blocking: call from the blocking pool.
+pub fn analyse_selfie(
+    engine: &FaceEngine,
+    frames: &[Vec<u8>],
+) -> Result<SelfieAnalysis, CaptureError> {
+    let mut images: Vec<Rgb> = Vec::with_capacity(frames.len());
+    let mut faces: Vec<FaceAnalysis> = Vec::with_capacity(frames.len());
+    for (i, bytes) in frames.iter().enumerate() {
+        let n = i + 1;
+        let img = engine
+            .decode(bytes)
+            .map_err(|e| CaptureError::Image(format!("frame {n}: {e}")))?;
+        let mut found = engine
+            .analyze(&img)
+            .map_err(|e| CaptureError::Engine(e.to_string()))?;
+        found.sort_by(|a, b| b.face.width().total_cmp(&a.face.width()));
+        let Some(largest) = found.first() else {
+            return Err(CaptureError::Image(format!("frame {n}: no face found")));
+        };
+        let width = largest.face.width();
+        if found
+            .iter()
+            .skip(1)
+            .any(|f| f.face.width() >= width * OTHER_FACE_SHARE)
+        {
+            return Err(CaptureError::Image(format!(
+                "frame {n}: several faces found; only the person verifying should be in the picture"
+            )));
+        }
+        images.push(img);
+        faces.push(found.swap_remove(0));
+    }
+    let seq: Vec<vouch_face::Frame<'_>> = images
+        .iter()
+        .zip(&faces)
+        .map(|(image, face)| vouch_face::Frame { image, face })
+        .collect();
+    let consistency = vouch_face::consistency(&seq, engine.config().match_threshold);
+    let measures = faces
+        .iter()
+        .map(|f| FrameMeasures {
+            passive: f.liveness,
+            eye_openness: (f.mesh.eye_left + f.mesh.eye_right) / 2.0,
+            yaw: f.mesh.yaw,
+        })
+        .collect();
+    let ages: Vec<f32> = faces.iter().map(|f| f.age_gender.age).collect();
+    Ok(SelfieAnalysis {
+        liveness: LivenessEvidence {
+            frames: measures,
+            consistent: consistency.consistent,
+        },
+        estimated_age: vouch_core::policy::median(&ages),
+        embedding: mean_embedding(&faces),
+    })
+}
+
+/// What the document said, with the portrait's embedding when one was found.
+pub struct DocumentAnalysis {
+    /// The reading.
+    pub read: DocumentRead,
+    /// The portrait's embedding.
+    pub portrait: Option<Vec<f32>>,
+}
+
+/// Reads a document (front, and back for a driver's licence) and embeds its portrait.
+/// Blocking: call from the blocking pool.
+pub fn analyse_document(
+    engines: &Engines,
+    front: &[u8],
+    back: Option<&[u8]>,
+    today: chrono::NaiveDate,
+) -> Result<DocumentAnalysis, CaptureError> {
+    let front = engines
+        .doc
+        .decode(front)
+        .map_err(|e| CaptureError::Image(format!("front: {e}")))?;
+    let back = back
+        .map(|b| engines.doc.decode(b))
+        .transpose()
+        .map_err(|e| CaptureError::Image(format!("back: {e}")))?;
+    let read = engines
+        .doc
+        .read(&front, back.as_ref(), today)
+        .map_err(|e| match e {
+            vouch_doc::DocError::Image(m) => CaptureError::Image(m),
+            e => CaptureError::Engine(e.to_string()),
+        })?;
+    let portrait = match &read.portrait {
+        Some(p) => Some(
+            engines
+                .face
+                .embed(&front, &p.face)
+                .map_err(|e| CaptureError::Engine(e.to_string()))?,
+        ),
+        None => None,
+    };
+    Ok(DocumentAnalysis { read, portrait })
+}

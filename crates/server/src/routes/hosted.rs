@@ -1,0 +1,401 @@
+//! The hosted flow's capture endpoints, authenticated by the session token in the path
+//! (found by its SHA-256, so the lookup takes no time that depends on the token):
+//! `POST /verify/{token}/selfie`, `/document` and `/complete`. Decisions follow
+//! [`vouch_core::policy`].
+//!
+//! Images are decoded in memory and never stored. The biometric templates a later step
+//! needs (the selfie's and the portrait's embeddings, for face match) are kept sealed
+//! with the session until it is decided (`/complete`), then deleted; results stay.
+//! The capture endpoints answer only what was received, never scores: the hosted page
+//! must not become an oracle for tuning a spoof. Results go to the client (API, webhook).
+
+use crate::analysis::{analyse_document, analyse_selfie, CaptureError, Engines};
+use crate::error::{ApiError, ApiJson, ApiResult};
+use crate::AppState;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use std::sync::Arc;
+use vouch_core::check::{Check, Thresholds};
+use vouch_core::credential::{hash_secret, SecretKind};
+use vouch_core::model::{Actor, AuditRecord};
+use vouch_core::policy::{self, Outcome};
+use vouch_core::session::{result_key, Decision, SessionStatus, VerificationSession};
+use vouch_store::sessions::Decider;
+
+/// The largest image, decoded from base64, in bytes.
+pub const MAX_IMAGE_BYTES: usize = 8 * 1024 * 1024;
+/// The most selfie frames one request may carry.
+pub const MAX_FRAMES: usize = 12;
+
+/// The message of the 503 answered without models.
+pub const MODELS_MISSING: &str = "Analysis models not installed (run scripts/fetch-models.sh)";
+
+fn models_missing() -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "models_missing",
+        MODELS_MISSING,
+    )
+}
+
+fn unprocessable(message: String) -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "unprocessable_image",
+        message,
+    )
+}
+
+fn capture_error(e: CaptureError) -> ApiError {
+    match e {
+        CaptureError::Image(m) => unprocessable(m),
+        CaptureError::Engine(m) => ApiError::internal(m),
+    }
+}
+
+fn engines(state: &AppState) -> ApiResult<Arc<Engines>> {
+    state.engines.clone().ok_or_else(models_missing)
+}
+
+/// The session of a token, if it still accepts captures: 404 unknown, 410 expired or
+/// cancelled, 409 completed or awaiting review.
+async fn open_session(state: &AppState, token: &str) -> ApiResult<VerificationSession> {
+    if !token.starts_with(SecretKind::SessionToken.prefix()) || token.len() > 128 {
+        return Err(ApiError::not_found("Session not found"));
+    }
+    let s = state
+        .store
+        .session_by_token_hash(&hash_secret(token))
+        .await?;
+    match s.status {
+        SessionStatus::Expired => Err(ApiError::new(
+            StatusCode::GONE,
+            "gone",
+            "This verification link has expired",
+        )),
+        SessionStatus::Cancelled => Err(ApiError::new(
+            StatusCode::GONE,
+            "gone",
+            "This verification was cancelled",
+        )),
+        SessionStatus::Completed => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            "This verification is already complete",
+        )),
+        SessionStatus::Pending | SessionStatus::InProgress if s.overall_result.is_some() => {
+            Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "conflict",
+                "This verification is awaiting review",
+            ))
+        }
+        SessionStatus::Pending | SessionStatus::InProgress => Ok(s),
+    }
+}
+
+async fn thresholds(state: &AppState, s: &VerificationSession) -> ApiResult<Thresholds> {
+    Ok(state
+        .store
+        .api_key(&s.org_id, &s.key_id)
+        .await?
+        .settings
+        .thresholds)
+}
+
+fn image(name: &str, b64: &str) -> ApiResult<Vec<u8>> {
+    // Accept a data URL as a browser's canvas gives it.
+    let data = match b64.split_once(";base64,") {
+        Some((head, rest)) if head.starts_with("data:") => rest,
+        _ => b64,
+    };
+    if data.len() > MAX_IMAGE_BYTES / 3 * 4 + 4 {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("{name} is larger than {MAX_IMAGE_BYTES} bytes"),
+        ));
+    }
+    STANDARD
+        .decode(data.trim())
+        .map_err(|_| ApiError::bad_request(format!("{name} is not valid base64")))
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, CaptureError> + Send + 'static,
+) -> ApiResult<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(capture_error)
+}
+
+fn round(v: f32, places: i32) -> f64 {
+    let m = 10f64.powi(places);
+    (f64::from(v) * m).round() / m
+}
+
+/// The body of `POST /verify/{token}/selfie`.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct SelfieBody {
+    /// 1 to 12 frames of the capture sequence, base64 JPEG or PNG (data URLs accepted),
+    /// each at most 8 MiB, in capture order.
+    pub frames: Vec<String>,
+}
+
+/// Receives the selfie frames: one face in each, then liveness and age are judged and
+/// the face kept (sealed) for face match. Moves the session to IN_PROGRESS.
+#[utoipa::path(post, path = "/verify/{token}/selfie", tag = "kyc", request_body = SelfieBody,
+    params(("token" = String, Path, description = "The token of the session's verificationUrl")),
+    responses((status = 200, description = "sessionId, status, received"),
+              (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody),
+              (status = 410, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody),
+              (status = 503, body = crate::error::ErrorBody)))]
+pub async fn selfie(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    ApiJson(body): ApiJson<SelfieBody>,
+) -> ApiResult<Json<Value>> {
+    let session = open_session(&state, &token).await?;
+    let engines = engines(&state)?;
+    if !session
+        .checks
+        .iter()
+        .any(|c| matches!(c, Check::Liveness | Check::AgeEstimation | Check::FaceMatch))
+    {
+        return Err(ApiError::bad_request(
+            "This verification does not ask for a selfie",
+        ));
+    }
+    if body.frames.is_empty() || body.frames.len() > MAX_FRAMES {
+        return Err(ApiError::bad_request(format!(
+            "frames must hold 1 to {MAX_FRAMES} images"
+        )));
+    }
+    let frames = body
+        .frames
+        .iter()
+        .enumerate()
+        .map(|(i, f)| image(&format!("frame {}", i + 1), f))
+        .collect::<ApiResult<Vec<_>>>()?;
+    let face = engines.face.clone();
+    let analysis = blocking(move || analyse_selfie(&face, &frames)).await?;
+    let t = thresholds(&state, &session).await?;
+    let mut results = Map::new();
+    if session.checks.contains(&Check::Liveness) {
+        let l = policy::liveness(&analysis.liveness, &t);
+        results.insert(
+            result_key(Check::Liveness).into(),
+            json!({
+                "status": "COMPLETED",
+                "result": l.result,
+                "livenessScore": round(l.liveness_score, 4),
+                "blink": l.blink,
+                "turn": l.turn,
+                "consistent": l.consistent,
+                "frames": l.frames,
+            }),
+        );
+    }
+    if session.checks.contains(&Check::AgeEstimation) {
+        let (result, meets) = policy::age(analysis.estimated_age, &t);
+        results.insert(
+            result_key(Check::AgeEstimation).into(),
+            json!({
+                "status": "COMPLETED",
+                "result": result,
+                "estimatedAge": round(analysis.estimated_age, 1),
+                "meetsMinAge": meets,
+            }),
+        );
+    }
+    let mut evidence = Map::new();
+    if session.checks.contains(&Check::FaceMatch) {
+        evidence.insert("selfie".into(), json!(analysis.embedding));
+    }
+    let s = state
+        .store
+        .record_session_step(&session.org_id, &session.id, results, evidence)
+        .await?;
+    Ok(Json(
+        json!({"sessionId": s.id, "status": s.status, "received": "selfie"}),
+    ))
+}
+
+/// The body of `POST /verify/{token}/document`.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct DocumentBody {
+    /// The document's front (the page with the MRZ or the portrait), base64, ≤ 8 MiB.
+    pub front: String,
+    /// The back of a driver's licence (its PDF417 barcode), base64, ≤ 8 MiB.
+    pub back: Option<String>,
+}
+
+/// Receives the identity document: it is read and checked (expired, wrong check digits:
+/// FAIL) and its portrait kept (sealed) for face match. Moves the session to IN_PROGRESS.
+#[utoipa::path(post, path = "/verify/{token}/document", tag = "kyc", request_body = DocumentBody,
+    params(("token" = String, Path, description = "The token of the session's verificationUrl")),
+    responses((status = 200, description = "sessionId, status, received"),
+              (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody),
+              (status = 410, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody),
+              (status = 503, body = crate::error::ErrorBody)))]
+pub async fn document(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    ApiJson(body): ApiJson<DocumentBody>,
+) -> ApiResult<Json<Value>> {
+    let session = open_session(&state, &token).await?;
+    let engines = engines(&state)?;
+    if !session.checks.contains(&Check::DocVerify) && !session.checks.contains(&Check::FaceMatch) {
+        return Err(ApiError::bad_request(
+            "This verification does not ask for a document",
+        ));
+    }
+    let front = image("front", &body.front)?;
+    let back = body.back.as_deref().map(|b| image("back", b)).transpose()?;
+    let today = chrono::Utc::now().date_naive();
+    let doc = blocking(move || analyse_document(&engines, &front, back.as_deref(), today)).await?;
+    let mut results = Map::new();
+    if session.checks.contains(&Check::DocVerify) {
+        results.insert(
+            result_key(Check::DocVerify).into(),
+            json!({
+                "status": "COMPLETED",
+                "result": doc.read.result,
+                "documentType": doc.read.document_type,
+                "ocrConfidence": round(doc.read.ocr_confidence, 3),
+                "reasons": doc.read.reasons,
+            }),
+        );
+    }
+    let mut evidence = Map::new();
+    if session.checks.contains(&Check::FaceMatch) {
+        evidence.insert("document".into(), json!(true));
+        evidence.insert("portrait".into(), json!(doc.portrait));
+    }
+    let s = state
+        .store
+        .record_session_step(&session.org_id, &session.id, results, evidence)
+        .await?;
+    Ok(Json(
+        json!({"sessionId": s.id, "status": s.status, "received": "document"}),
+    ))
+}
+
+fn embedding(v: Option<&Value>) -> Option<Vec<f32>> {
+    serde_json::from_value(v?.clone()).ok()
+}
+
+fn redirect(session: &VerificationSession, decision: Decision) -> Option<String> {
+    let mut url = url::Url::parse(session.redirect_url.as_deref()?).ok()?;
+    url.query_pairs_mut()
+        .append_pair("session_id", session.id.as_str())
+        .append_pair("result", decision.as_str());
+    Some(url.to_string())
+}
+
+/// Ends the capture: face match is judged, then the overall decision (REJECTED if any
+/// requested check failed, REVIEW if any needs a person, else APPROVED). APPROVED and
+/// REJECTED complete the session and fire `verification.completed`; REVIEW queues it for
+/// a reviewer (`POST /api/v1/verify/{id}/review`). The biometric templates are deleted.
+#[utoipa::path(post, path = "/verify/{token}/complete", tag = "kyc",
+    params(("token" = String, Path, description = "The token of the session's verificationUrl")),
+    responses((status = 200, description = "sessionId, overallResult, redirectUrl"),
+              (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody),
+              (status = 410, body = crate::error::ErrorBody)))]
+pub async fn complete(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let session = open_session(&state, &token).await?;
+    let incomplete = |what: &str| {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "incomplete",
+            format!("Submit the {what} first"),
+        )
+    };
+    for c in &session.checks {
+        match c {
+            Check::Liveness | Check::AgeEstimation
+                if !session.results.contains_key(result_key(*c)) =>
+            {
+                return Err(incomplete("selfie"))
+            }
+            Check::DocVerify if !session.results.contains_key(result_key(*c)) => {
+                return Err(incomplete("document"))
+            }
+            _ => {}
+        }
+    }
+    let mut results = Map::new();
+    if session.checks.contains(&Check::FaceMatch) {
+        let evidence = state
+            .store
+            .session_evidence(&session.org_id, &session.id)
+            .await?;
+        let selfie = embedding(evidence.get("selfie")).ok_or_else(|| incomplete("selfie"))?;
+        if !evidence.contains_key("document") {
+            return Err(incomplete("document"));
+        }
+        let t = thresholds(&state, &session).await?;
+        let entry = match embedding(evidence.get("portrait")) {
+            Some(portrait) => {
+                let similarity = vouch_face::cosine(&selfie, &portrait);
+                let (result, is_match) = policy::face_match(similarity, &t);
+                json!({
+                    "status": "COMPLETED",
+                    "result": result,
+                    "similarityScore": round(similarity, 4),
+                    "isMatch": is_match,
+                })
+            }
+            // The detector may miss a worn or glared portrait: a person should look.
+            None => json!({
+                "status": "COMPLETED",
+                "result": Outcome::Review,
+                "similarityScore": null,
+                "isMatch": false,
+                "reason": "NO_PORTRAIT",
+            }),
+        };
+        results.insert(result_key(Check::FaceMatch).into(), entry);
+    }
+    let outcomes: Vec<Outcome> = session
+        .checks
+        .iter()
+        .map(|c| {
+            let key = result_key(*c);
+            results
+                .get(key)
+                .or_else(|| session.results.get(key))
+                .and_then(|v| v["result"].as_str())
+                .and_then(Outcome::parse)
+                .unwrap_or(Outcome::Review)
+        })
+        .collect();
+    let decision = policy::overall(&outcomes);
+    let audit = AuditRecord::new(Some(&session.org_id), Actor::System, "verification.decided");
+    let s = state
+        .store
+        .decide_session(
+            &session.org_id,
+            &session.id,
+            results,
+            decision,
+            Decider::Flow,
+            audit,
+        )
+        .await?;
+    state.outbox_notify.notify_one();
+    let mut out = json!({"sessionId": s.id, "overallResult": decision});
+    if let Some(url) = redirect(&s, decision) {
+        out["redirectUrl"] = json!(url);
+    }
+    Ok(Json(out))
+}
