@@ -11,9 +11,9 @@
 
 use crate::geometry::{components, crop, min_area_rect, RotRect};
 use crate::DocError;
-use std::sync::{Condvar, Mutex};
 use vouch_face::ort::session::Session;
 use vouch_face::ort::value::Tensor;
+use vouch_face::pool::Pool;
 use vouch_face::{open_session, EngineConfig, Rgb};
 
 /// OCR settings.
@@ -79,8 +79,7 @@ struct Models {
 /// The OCR models, a bounded pool of them.
 pub struct Ocr {
     config: OcrConfig,
-    pool: Mutex<Vec<Models>>,
-    ready: Condvar,
+    pool: Pool<Models>,
     /// Output index → character (index 0 is the CTC blank, shown as '\0').
     chars: Vec<char>,
     /// Output indices of the MRZ alphabet (blank first).
@@ -153,8 +152,7 @@ impl Ocr {
         }
         Ok(Ocr {
             config,
-            pool: Mutex::new(pool),
-            ready: Condvar::new(),
+            pool: Pool::new(pool),
             chars,
             mrz_indices,
             mrz_groups,
@@ -170,22 +168,9 @@ impl Ocr {
         &self,
         f: impl FnOnce(&mut Models) -> Result<T, DocError>,
     ) -> Result<T, DocError> {
-        let mut models = {
-            let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
-            loop {
-                if let Some(m) = pool.pop() {
-                    break m;
-                }
-                pool = self.ready.wait(pool).unwrap_or_else(|p| p.into_inner());
-            }
-        };
-        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&mut models)));
         self.pool
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(models);
-        self.ready.notify_one();
-        out.unwrap_or_else(|_| Err(DocError::Inference("OCR panicked".into())))
+            .with(f)
+            .unwrap_or_else(|| Err(DocError::Inference("OCR panicked".into())))
     }
 
     /// Finds text lines. `side` overrides the configured detector size.

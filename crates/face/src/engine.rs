@@ -4,6 +4,7 @@ use crate::align::align;
 use crate::attributes::{AgeGender, MeshMeasures};
 use crate::decode::{decode, DecodeLimits};
 use crate::detect::{DetectConfig, Face, Mtcnn};
+use crate::pool::Pool;
 use crate::quality::{quality, Quality};
 use crate::resize::resize_region;
 use crate::{FaceError, Result, Rgb};
@@ -12,7 +13,7 @@ use ort::session::Session;
 use ort::value::Tensor;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
-use std::sync::{Condvar, Mutex, OnceLock};
+use std::sync::OnceLock;
 
 /// Engine settings.
 #[derive(Debug, Clone)]
@@ -95,8 +96,7 @@ pub struct FaceAnalysis {
 /// The face engine. Cheap to share behind an `Arc`; every method is `&self`.
 pub struct FaceEngine {
     config: EngineConfig,
-    pool: Mutex<Vec<Models>>,
-    ready: Condvar,
+    pool: Pool<Models>,
 }
 
 /// ONNX Runtime allows one environment per process (it is the loaded library itself),
@@ -208,8 +208,7 @@ impl FaceEngine {
         }
         Ok(FaceEngine {
             config,
-            pool: Mutex::new(pool),
-            ready: Condvar::new(),
+            pool: Pool::new(pool),
         })
     }
 
@@ -220,22 +219,9 @@ impl FaceEngine {
 
     /// Runs `f` with a model set, waiting for one to be free.
     fn with_models<T>(&self, f: impl FnOnce(&mut Models) -> Result<T>) -> Result<T> {
-        let mut models = {
-            let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
-            loop {
-                if let Some(m) = pool.pop() {
-                    break m;
-                }
-                pool = self.ready.wait(pool).unwrap_or_else(|p| p.into_inner());
-            }
-        };
-        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&mut models)));
         self.pool
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(models);
-        self.ready.notify_one();
-        out.unwrap_or_else(|_| Err(FaceError::Inference("inference panicked".into())))
+            .with(f)
+            .unwrap_or_else(|| Err(FaceError::Inference("inference panicked".into())))
     }
 
     /// Decodes an encoded image with the configured limits.

@@ -14,6 +14,7 @@ mod decode;
 mod detect;
 mod engine;
 pub mod index;
+pub mod pool;
 mod quality;
 mod resize;
 mod sequence;
