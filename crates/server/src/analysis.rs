@@ -76,16 +76,42 @@ pub fn analyse_selfie(
     engine: &FaceEngine,
     frames: &[Vec<u8>],
 ) -> Result<SelfieAnalysis, CaptureError> {
+    // Frames are analysed side by side, as many at a time as there are cores (the face
+    // engine's pool has a model set per core), so a 5-frame step costs about 5/cores
+    // frames; a bounded batch also bounds the decoded pixels held at once.
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let mut analysed: Vec<Result<(Rgb, Vec<FaceAnalysis>), CaptureError>> =
+        Vec::with_capacity(frames.len());
+    for (c, chunk) in frames.chunks(cores.max(1)).enumerate() {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = chunk
+                .iter()
+                .enumerate()
+                .map(|(k, bytes)| {
+                    let n = c * cores + k + 1;
+                    s.spawn(move || {
+                        let img = engine
+                            .decode(bytes)
+                            .map_err(|e| CaptureError::Image(format!("frame {n}: {e}")))?;
+                        let found = engine
+                            .analyze(&img)
+                            .map_err(|e| CaptureError::Engine(e.to_string()))?;
+                        Ok((img, found))
+                    })
+                })
+                .collect();
+            for h in handles {
+                analysed.push(h.join().unwrap_or_else(|_| {
+                    Err(CaptureError::Engine("frame analysis panicked".into()))
+                }));
+            }
+        });
+    }
     let mut images: Vec<Rgb> = Vec::with_capacity(frames.len());
     let mut faces: Vec<FaceAnalysis> = Vec::with_capacity(frames.len());
-    for (i, bytes) in frames.iter().enumerate() {
+    for (i, result) in analysed.into_iter().enumerate() {
         let n = i + 1;
-        let img = engine
-            .decode(bytes)
-            .map_err(|e| CaptureError::Image(format!("frame {n}: {e}")))?;
-        let mut found = engine
-            .analyze(&img)
-            .map_err(|e| CaptureError::Engine(e.to_string()))?;
+        let (img, mut found) = result?;
         found.sort_by(|a, b| b.face.width().total_cmp(&a.face.width()));
         let Some(largest) = found.first() else {
             return Err(CaptureError::Image(format!("frame {n}: no face found")));
