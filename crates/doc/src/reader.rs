@@ -186,6 +186,9 @@ pub struct MrzRead {
     pub raw: Vec<String>,
     /// Corrections applied (each confirmed by the check digits).
     pub corrections: Vec<mrz::Correction>,
+    /// Name letters the OCR dropped, restored from the visual zone ("BIANHI → BIANCHI").
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub name_repairs: Vec<String>,
     /// Check digits, each with its outcome.
     pub check_digits: Vec<mrz::DigitCheck>,
     /// The MRZ band's corners in the front image (top-left, top-right, bottom-right,
@@ -384,6 +387,9 @@ impl DocReader {
                 (Some(f), None) => from_mrz(f, today),
                 (None, None) => unreadable(),
             };
+            if self.config.visual_zone && out.mrz.is_some() {
+                restore_dropped_letters(&viz_lines, &mut out);
+            }
             if self.config.visual_zone && out.format.is_some() {
                 let vz = compare_visual_zone(&viz_lines, &out);
                 out.checks.push(Check {
@@ -1241,6 +1247,7 @@ fn from_mrz(f: Found, today: NaiveDate) -> DocumentRead {
         lines: m.lines.clone(),
         raw: f.raw,
         corrections: m.corrections.clone(),
+        name_repairs: Vec::new(),
         check_digits: m.checks.clone(),
         corners,
     });
@@ -1345,6 +1352,56 @@ fn date_forms(d: NaiveDate) -> Vec<String> {
         out.push(format!("{day}{mon}{y}"));
     }
     out
+}
+
+/// Names carry no check digit, and the recogniser sometimes drops one letter of a
+/// widely spaced OCR-B name (BIANCHI read BIANHI). Where the visual zone prints a word,
+/// plain A–Z, that is the MRZ's name part with exactly one letter more — and no word
+/// equal to the part itself — the printed word is taken, and the repair is listed in
+/// `mrz.nameRepairs`. Names printed with accents or in another script never match (the
+/// MRZ transliterates them), so they are left alone.
+fn restore_dropped_letters(lines: &[String], out: &mut DocumentRead) {
+    let words: Vec<String> = lines
+        .iter()
+        .flat_map(|l| {
+            l.split(|c: char| !c.is_alphanumeric())
+                .filter(|w| w.len() >= 3 && w.chars().all(|c| c.is_ascii_alphabetic()))
+                .map(|w| w.to_ascii_uppercase())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let one_more = |part: &str, word: &str| {
+        word.len() == part.len() + 1
+            && (0..word.len()).any(|i| word[..i].to_string() + &word[i + 1..] == part)
+    };
+    let mut repairs = Vec::new();
+    let mut fix = |name: &mut Option<String>| {
+        let Some(n) = name.as_mut() else { return };
+        let parts: Vec<String> = n
+            .split(' ')
+            .map(|part| {
+                if part.len() < 2 || words.iter().any(|w| w == part) {
+                    return part.to_string();
+                }
+                let mut found: Vec<&String> = words.iter().filter(|w| one_more(part, w)).collect();
+                found.sort();
+                found.dedup();
+                match found.as_slice() {
+                    [w] => {
+                        repairs.push(format!("{part} → {w}"));
+                        (*w).clone()
+                    }
+                    _ => part.to_string(),
+                }
+            })
+            .collect();
+        *n = parts.join(" ");
+    };
+    fix(&mut out.surname);
+    fix(&mut out.given_names);
+    if let Some(m) = out.mrz.as_mut() {
+        m.name_repairs = repairs;
+    }
 }
 
 /// Drops the second-language half of bilingual words ("AUG/AOÛT" → "AUG"): a `/`
@@ -1506,6 +1563,40 @@ mod tests {
         let out = read_with("LI", (1990, 1, 2));
         let lines = vec!["LU".to_string(), "02.01.1990".to_string()];
         assert_eq!(compare_visual_zone(&lines, &out).surname, Outcome::Fail);
+    }
+
+    #[test]
+    fn a_dropped_name_letter_is_restored_from_the_visual_zone_only_when_unambiguous() {
+        let lines: Vec<String> = ["Surname/Nom", "BIANCHI", "Given names", "ANNA MARIA"]
+            .into_iter()
+            .map(String::from)
+            .collect();
+        let mut out = read_with("BIANHI", (1943, 12, 21));
+        out.given_names = Some("ANN MARIA".into());
+        out.mrz = Some(MrzRead {
+            lines: Vec::new(),
+            raw: Vec::new(),
+            corrections: Vec::new(),
+            name_repairs: Vec::new(),
+            check_digits: Vec::new(),
+            corners: [[0.0; 2]; 4],
+        });
+        restore_dropped_letters(&lines, &mut out);
+        assert_eq!(out.surname.as_deref(), Some("BIANCHI"));
+        assert_eq!(out.given_names.as_deref(), Some("ANNA MARIA"));
+        assert_eq!(out.mrz.as_ref().map(|m| m.name_repairs.len()), Some(2));
+        // The name itself printed: nothing changes. Two candidates: nothing changes.
+        // Accented print (transliterated in the MRZ): nothing changes.
+        for (name, printed) in [
+            ("ANN", vec!["ANN", "ANNA"]),
+            ("BIANHI", vec!["BIANCHI", "BIANSHI"]),
+            ("MULLER", vec!["MÜLLER"]),
+        ] {
+            let lines: Vec<String> = printed.into_iter().map(String::from).collect();
+            let mut out = read_with(name, (1990, 1, 2));
+            restore_dropped_letters(&lines, &mut out);
+            assert_eq!(out.surname.as_deref(), Some(name), "{lines:?}");
+        }
     }
 
     #[test]
