@@ -13,7 +13,6 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use vouch_core::check::{Check, Thresholds};
 use vouch_core::model::KeySettings;
-use vouch_core::webhook::hex_signature;
 use vouch_server::analysis::Engines;
 use vouch_testkit::{test_config, TestDb, TestServer, WebhookSink};
 
@@ -101,6 +100,16 @@ async fn selfie(s: &TestServer, token: &str, frames: &[String]) -> (u16, Value) 
     .await
 }
 
+/// `POST /verify/{token}/document` with the given body.
+async fn document(s: &TestServer, token: &str, body: Value) -> (u16, Value) {
+    post(s, None, &format!("/verify/{token}/document"), body).await
+}
+
+/// `POST /verify/{token}/complete`.
+async fn complete(s: &TestServer, token: &str) -> (u16, Value) {
+    post(s, None, &format!("/verify/{token}/complete"), json!({})).await
+}
+
 fn key_settings(checks: &[Check], webhook: Option<&str>, thresholds: Thresholds) -> KeySettings {
     KeySettings {
         checks: checks.to_vec(),
@@ -121,10 +130,9 @@ async fn a_document_is_read_and_an_expired_one_fails_doc_verify() {
         )
         .await;
     let (id, token) = session(&s, &key, json!({})).await;
-    let (status, v) = post(
+    let (status, v) = document(
         &s,
-        None,
-        &format!("/verify/{token}/document"),
+        &token,
         json!({"front": eval("documents/passport-td3.jpg")}),
     )
     .await;
@@ -160,15 +168,14 @@ async fn a_selfie_of_someone_else_than_the_document_is_rejected_with_a_signed_we
         .await;
         let (status, v) = selfie(&s, &token, &[eval("faces/img1.jpg")]).await;
         assert_eq!(status, 200, "{v}");
-        let (status, v) = post(
+        let (status, v) = document(
             &s,
-            None,
-            &format!("/verify/{token}/document"),
+            &token,
             json!({"front": eval("documents/passport-td3.jpg")}),
         )
         .await;
         assert_eq!(status, 200, "{v}");
-        let (status, v) = post(&s, None, &format!("/verify/{token}/complete"), json!({})).await;
+        let (status, v) = complete(&s, &token).await;
         assert_eq!(status, 200, "{v}");
         assert_eq!(v["overallResult"], "REJECTED");
         assert_eq!(
@@ -192,8 +199,7 @@ async fn a_selfie_of_someone_else_than_the_document_is_rejected_with_a_signed_we
 
         let hooks = sink.wait_for(1, WAIT).await;
         let r = &hooks[0];
-        assert_eq!(r.header("x-kyc-signature"), hex_signature(&secret, &r.body));
-        let p: Value = serde_json::from_slice(&r.body).unwrap();
+        let p = r.kyc_json(&secret);
         assert_eq!(p["event"], "verification.completed");
         assert_eq!(p["sessionId"], id);
         assert_eq!(p["externalRef"], "user_9");
@@ -205,7 +211,7 @@ async fn a_selfie_of_someone_else_than_the_document_is_rejected_with_a_signed_we
         // Completed: the capture endpoints answer 409.
         let (status, _) = selfie(&s, &token, &[eval("faces/img1.jpg")]).await;
         assert_eq!(status, 409);
-        let (status, _) = post(&s, None, &format!("/verify/{token}/complete"), json!({})).await;
+        let (status, _) = complete(&s, &token).await;
         assert_eq!(status, 409);
         s.stop().await;
     }
@@ -232,7 +238,7 @@ async fn a_still_photo_sent_as_every_frame_fails_liveness() {
     assert_eq!(l["blink"], false, "{l}");
     assert_eq!(l["turn"], false, "{l}");
     assert!(l["livenessScore"].is_number());
-    let (status, v) = post(&s, None, &format!("/verify/{token}/complete"), json!({})).await;
+    let (status, v) = complete(&s, &token).await;
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["overallResult"], "REJECTED");
     assert!(v.get("redirectUrl").is_none());
@@ -264,7 +270,7 @@ async fn frames_without_a_face_or_with_several_faces_answer_422() {
     // Nothing was recorded, and completing without the selfie is refused.
     let got = get(&s, &key, &format!("/api/v1/verify/{id}")).await;
     assert_eq!(got["status"], "PENDING");
-    let (status, v) = post(&s, None, &format!("/verify/{token}/complete"), json!({})).await;
+    let (status, v) = complete(&s, &token).await;
     assert_eq!(status, 409, "{v}");
     assert_eq!(v["code"], "incomplete");
     // An unknown token is 404.
@@ -289,7 +295,7 @@ async fn a_cancelled_session_answers_410_on_the_capture_endpoints() {
     assert_eq!(status, 200);
     let (status, v) = selfie(&s, &token, &[eval("faces/img1.jpg")]).await;
     assert_eq!(status, 410, "{v}");
-    let (status, _) = post(&s, None, &format!("/verify/{token}/complete"), json!({})).await;
+    let (status, _) = complete(&s, &token).await;
     assert_eq!(status, 410);
     s.stop().await;
 }
@@ -331,7 +337,7 @@ async fn a_borderline_age_waits_for_review_and_the_reviewer_completes_it() {
         let (id, token) = session(&s, &key, json!({"externalRef": "kid?"})).await;
         let (status, _) = selfie(&s, &token, std::slice::from_ref(&photo)).await;
         assert_eq!(status, 200);
-        let (status, v) = post(&s, None, &format!("/verify/{token}/complete"), json!({})).await;
+        let (status, v) = complete(&s, &token).await;
         assert_eq!(status, 200, "{v}");
         assert_eq!(v["overallResult"], "REVIEW");
 
@@ -384,11 +390,7 @@ async fn a_borderline_age_waits_for_review_and_the_reviewer_completes_it() {
         assert_eq!(status, 409);
 
         let hooks = sink.wait_for(1, WAIT).await;
-        assert_eq!(
-            hooks[0].header("x-kyc-signature"),
-            hex_signature(&secret, &hooks[0].body)
-        );
-        let p: Value = serde_json::from_slice(&hooks[0].body).unwrap();
+        let p = hooks[0].kyc_json(&secret);
         assert_eq!(p["event"], "verification.completed");
         assert_eq!(p["overallResult"], "APPROVED");
         assert_eq!(p["externalRef"], "kid?");
@@ -418,13 +420,7 @@ async fn without_models_the_analysis_endpoints_answer_503() {
         .as_str()
         .unwrap()
         .contains("models not installed (run scripts/fetch-models.sh)"));
-    let (status, _) = post(
-        &s,
-        None,
-        &format!("/verify/{token}/document"),
-        json!({"front": blank()}),
-    )
-    .await;
+    let (status, _) = document(&s, &token, json!({"front": blank()})).await;
     assert_eq!(status, 503);
     s.stop().await;
 }
@@ -460,15 +456,9 @@ async fn a_selfie_of_the_document_holder_matches_and_is_approved() {
     // img1 and img2 are the same person (pairs.txt): the passport shows img1.
     let (status, v) = selfie(&s, &token, &[eval("faces/img2.jpg")]).await;
     assert_eq!(status, 200, "{v}");
-    let (status, v) = post(
-        &s,
-        None,
-        &format!("/verify/{token}/document"),
-        json!({"front": passport_with("img1.jpg")}),
-    )
-    .await;
+    let (status, v) = document(&s, &token, json!({"front": passport_with("img1.jpg")})).await;
     assert_eq!(status, 200, "{v}");
-    let (status, v) = post(&s, None, &format!("/verify/{token}/complete"), json!({})).await;
+    let (status, v) = complete(&s, &token).await;
     assert_eq!(status, 200, "{v}");
     let got = get(&s, &key, &format!("/api/v1/verify/{id}")).await;
     let fm = &got["checks"]["faceMatch"];

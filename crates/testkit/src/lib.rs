@@ -211,6 +211,17 @@ impl Received {
             .unwrap_or("")
             .to_string()
     }
+
+    /// The body as JSON, after checking its `X-KYC-Signature` (hex HMAC-SHA256 of the
+    /// body with `secret`); panics when the signature is wrong or the body is not JSON.
+    pub fn kyc_json(&self, secret: &str) -> serde_json::Value {
+        assert_eq!(
+            self.header("x-kyc-signature"),
+            vouch_core::webhook::hex_signature(secret, &self.body),
+            "X-KYC-Signature does not match the body"
+        );
+        serde_json::from_slice(&self.body).expect("a JSON webhook body")
+    }
 }
 
 #[derive(Default)]
