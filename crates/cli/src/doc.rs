@@ -44,19 +44,7 @@ pub enum DocCmd {
 }
 
 /// The fields compared by `eval`, named as in `expected.json`.
-const FIELDS: [&str; 11] = [
-    "format",
-    "documentCode",
-    "issuingCountry",
-    "documentNumber",
-    "surname",
-    "givenNames",
-    "nationality",
-    "dateOfBirth",
-    "sex",
-    "expiryDate",
-    "personalNumber",
-];
+const FIELDS: [&str; 11] = vouch_doc::reader::IDENTITY_FIELDS;
 
 fn models_dir() -> PathBuf {
     std::env::var_os("VOUCH_MODELS_DIR")

@@ -103,6 +103,22 @@ pub struct VisualZone {
     pub date_of_birth: Outcome,
 }
 
+/// The identity fields of a [`DocumentRead`] as they are named on the wire (and in the
+/// labels of `../shared/eval/documents/expected.json`): what evaluations compare.
+pub const IDENTITY_FIELDS: [&str; 11] = [
+    "format",
+    "documentCode",
+    "issuingCountry",
+    "documentNumber",
+    "surname",
+    "givenNames",
+    "nationality",
+    "dateOfBirth",
+    "sex",
+    "expiryDate",
+    "personalNumber",
+];
+
 /// Everything read from a document.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -164,19 +164,7 @@ fn synth(spec: vouch_docsynth::DocSpec, seed: u64) -> vouch_docsynth::Rendered {
 
 /// The labelled fields of a rendered document all come back.
 fn assert_fields(out: &DocumentRead, expected: &Value, what: &str) {
-    for k in [
-        "format",
-        "documentCode",
-        "issuingCountry",
-        "documentNumber",
-        "surname",
-        "givenNames",
-        "nationality",
-        "dateOfBirth",
-        "sex",
-        "expiryDate",
-        "personalNumber",
-    ] {
+    for k in vouch_doc::reader::IDENTITY_FIELDS {
         if let Some(want) = expected.get(k) {
             assert_eq!(&field(out, k), want, "{what}: {k} (mrz {:?})", out.mrz);
         }
