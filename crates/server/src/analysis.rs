@@ -37,11 +37,42 @@ impl Engines {
 /// Why a capture could not be analysed (answered 422, or 500 for `Engine`).
 #[derive(Debug)]
 pub enum CaptureError {
-    /// The image could not be decoded or is not acceptable.
-    Image(String),
+    /// The image could not be decoded or is not acceptable; `code` is one of
+    /// [`CaptureError::CODES`], for the hosted page to show a translated message.
+    Image {
+        /// Machine code.
+        code: &'static str,
+        /// What was wrong, in English.
+        message: String,
+    },
     /// The engine failed.
     Engine(String),
 }
+
+impl CaptureError {
+    /// The codes of [`CaptureError::Image`].
+    pub const CODES: [&'static str; 7] = [
+        "unreadable_image",
+        "no_face",
+        "several_faces",
+        "face_too_small",
+        "too_dark",
+        "too_blurry",
+        "document_unreadable",
+    ];
+
+    fn image(code: &'static str, message: String) -> CaptureError {
+        CaptureError::Image { code, message }
+    }
+}
+
+/// A face narrower than this many pixels is too far away to judge.
+pub const MIN_FACE_PX: f32 = 80.0;
+/// Mean luminance (0–1) of the aligned face under which a frame is too dark.
+pub const MIN_BRIGHTNESS: f32 = 0.12;
+/// Laplacian variance of the aligned face under which a frame is too blurred (the face
+/// engine's sharp eval photos measure 500–1300 once framed as a webcam sees them).
+pub const MIN_SHARPNESS: f32 = 30.0;
 
 /// Faces at least this share of the largest face's width count as "another person in
 /// the picture"; smaller ones are background (posters, passers-by far away).
@@ -90,9 +121,9 @@ pub fn analyse_selfie(
                 .map(|(k, bytes)| {
                     let n = c * cores + k + 1;
                     s.spawn(move || {
-                        let img = engine
-                            .decode(bytes)
-                            .map_err(|e| CaptureError::Image(format!("frame {n}: {e}")))?;
+                        let img = engine.decode(bytes).map_err(|e| {
+                            CaptureError::image("unreadable_image", format!("frame {n}: {e}"))
+                        })?;
                         let found = engine
                             .analyze(&img)
                             .map_err(|e| CaptureError::Engine(e.to_string()))?;
@@ -114,7 +145,10 @@ pub fn analyse_selfie(
         let (img, mut found) = result?;
         found.sort_by(|a, b| b.face.width().total_cmp(&a.face.width()));
         let Some(largest) = found.first() else {
-            return Err(CaptureError::Image(format!("frame {n}: no face found")));
+            return Err(CaptureError::image(
+                "no_face",
+                format!("frame {n}: no face found"),
+            ));
         };
         let width = largest.face.width();
         if found
@@ -122,9 +156,34 @@ pub fn analyse_selfie(
             .skip(1)
             .any(|f| f.face.width() >= width * OTHER_FACE_SHARE)
         {
-            return Err(CaptureError::Image(format!(
+            return Err(CaptureError::image(
+                "several_faces",
+                format!(
                 "frame {n}: several faces found; only the person verifying should be in the picture"
-            )));
+            ),
+            ));
+        }
+        let q = &largest.quality;
+        if q.face_size < MIN_FACE_PX {
+            return Err(CaptureError::image(
+                "face_too_small",
+                format!(
+                    "frame {n}: the face is {:.0} px wide, at least {MIN_FACE_PX} px needed: come closer",
+                    q.face_size
+                ),
+            ));
+        }
+        if q.brightness < MIN_BRIGHTNESS {
+            return Err(CaptureError::image(
+                "too_dark",
+                format!("frame {n}: the face is too dark to analyse"),
+            ));
+        }
+        if q.sharpness < MIN_SHARPNESS {
+            return Err(CaptureError::image(
+                "too_blurry",
+                format!("frame {n}: the face is too blurred to analyse"),
+            ));
         }
         images.push(img);
         faces.push(found.swap_remove(0));
@@ -173,16 +232,16 @@ pub fn analyse_document(
     let front = engines
         .doc
         .decode(front)
-        .map_err(|e| CaptureError::Image(format!("front: {e}")))?;
+        .map_err(|e| CaptureError::image("unreadable_image", format!("front: {e}")))?;
     let back = back
         .map(|b| engines.doc.decode(b))
         .transpose()
-        .map_err(|e| CaptureError::Image(format!("back: {e}")))?;
+        .map_err(|e| CaptureError::image("unreadable_image", format!("back: {e}")))?;
     let read = engines
         .doc
         .read(&front, back.as_ref(), today)
         .map_err(|e| match e {
-            vouch_doc::DocError::Image(m) => CaptureError::Image(m),
+            vouch_doc::DocError::Image(m) => CaptureError::image("unreadable_image", m),
             e => CaptureError::Engine(e.to_string()),
         })?;
     let portrait = match &read.portrait {

@@ -4,6 +4,7 @@
 pub mod analysis;
 pub mod auth;
 pub mod error;
+pub mod i18n;
 pub mod metrics;
 pub mod middleware;
 pub mod outbound;

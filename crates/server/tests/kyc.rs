@@ -470,3 +470,111 @@ async fn session_endpoints_need_an_api_key() {
         s.stop().await;
     }
 }
+
+#[tokio::test]
+async fn the_hosted_page_is_branded_translated_and_framable() {
+    let s = TestServer::start(TestDb::sqlite(), test_config()).await;
+    let org = s.org("Acme").await;
+    let settings = KeySettings {
+        branding: vouch_core::model::Branding {
+            display_name: Some("Banco <Zé> & Filhos".into()),
+            logo_url: Some("https://cdn.example/logo.png?a=1&b=\"2\"".into()),
+            accent_color: Some("#0a7d4f".into()),
+        },
+        ..KeySettings::default()
+    };
+    let (_, key, _) = s.key(&org, settings).await;
+    let v = create(&s, &key, json!({"checks": ["liveness", "doc_verify"]})).await;
+    let link = v["verificationUrl"].as_str().unwrap().to_string();
+
+    let resp = s
+        .http
+        .get(&link)
+        .header("accept-language", "pt-BR,pt;q=0.9,en;q=0.8")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let h = resp.headers().clone();
+    assert!(h["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert_eq!(h["cache-control"], "no-store");
+    assert_eq!(h["referrer-policy"], "no-referrer");
+    let csp = h["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains("frame-ancestors *") && csp.contains("script-src 'self'"),
+        "{csp}"
+    );
+    assert!(
+        h.get("x-frame-options").is_none(),
+        "the page must work in an iframe"
+    );
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("<html lang=\"pt\">"), "{html}");
+    assert!(html.contains("Antes de começar"));
+    // Branding, escaped.
+    assert!(html.contains("Banco &lt;Zé&gt; &amp; Filhos"), "{html}");
+    assert!(!html.contains("<Zé>"));
+    assert!(html.contains("src=\"https://cdn.example/logo.png?a=1&amp;b=&quot;2&quot;\""));
+    assert!(html.contains("data-accent=\"#0a7d4f\""));
+    // Both capture steps, none done yet.
+    assert!(
+        html.contains("data-steps=\"selfie,document\" data-done=\"\""),
+        "{html}"
+    );
+
+    // ?lang= wins over Accept-Language; English is the default.
+    let en = s
+        .http
+        .get(format!("{link}?lang=en"))
+        .header("accept-language", "pt")
+        .send()
+        .await
+        .unwrap();
+    assert!(en.text().await.unwrap().contains("<html lang=\"en\">"));
+    let en = s
+        .http
+        .get(&link)
+        .header("accept-language", "de-DE")
+        .send()
+        .await
+        .unwrap();
+    assert!(en.text().await.unwrap().contains("Before we start"));
+
+    // The assets are served with their types.
+    for (path, ty) in [
+        ("/assets/verify.js", "text/javascript"),
+        ("/assets/verify.css", "text/css"),
+    ] {
+        let r = s.http.get(s.at(path)).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        assert!(r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with(ty));
+        assert!(r.text().await.unwrap().len() > 1000);
+    }
+
+    // An unknown link: 404, in the visitor's language.
+    let r = s
+        .http
+        .get(s.at("/verify/vvt_unknown"))
+        .header("accept-language", "pt")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    assert!(r.text().await.unwrap().contains("Link não encontrado"));
+
+    // Cancelled: 410 with its message.
+    let id = sid(&v);
+    let (status, _) = post(&s, &key, &format!("/api/v1/verify/{id}/cancel"), json!({})).await;
+    assert_eq!(status, 200);
+    let r = s.http.get(&link).send().await.unwrap();
+    assert_eq!(r.status(), 410);
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("This verification was cancelled."));
+    s.stop().await;
+}

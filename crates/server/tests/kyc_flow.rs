@@ -472,3 +472,51 @@ async fn a_selfie_of_the_document_holder_matches_and_is_approved() {
     assert_eq!(p["overallResult"], "APPROVED");
     s.stop().await;
 }
+
+fn encoded(img: &image::RgbImage) -> String {
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    STANDARD.encode(out.into_inner())
+}
+
+#[tokio::test]
+async fn dark_or_blurred_selfies_answer_422_with_a_code_the_page_translates() {
+    let s = server(TestDb::sqlite()).await;
+    let org = s.org("Acme").await;
+    let (_, key, _) = s.key(&org, KeySettings::default()).await;
+    let (id, token) = session(&s, &key, json!({"checks": ["liveness"]})).await;
+    let path = repo().join("../shared/eval/faces/img2.jpg");
+    let face = image::open(&path).unwrap().to_rgb8();
+    let mut dark = face.clone();
+    dark.pixels_mut()
+        .for_each(|p| p.0 = p.0.map(|c| (f32::from(c) * 0.2) as u8));
+    let blurred = image::imageops::blur(&face, 12.0);
+    for (img, code) in [(dark, "too_dark"), (blurred, "too_blurry")] {
+        let (status, v) = selfie(&s, &token, &[encoded(&img)]).await;
+        assert_eq!(status, 422, "{v}");
+        assert_eq!(v["code"], code, "{v}");
+    }
+    let got = get(&s, &key, &format!("/api/v1/verify/{id}")).await;
+    assert_eq!(got["status"], "PENDING");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_session_gets_ten_analysis_requests_a_minute() {
+    let s = server(TestDb::sqlite()).await;
+    let org = s.org("Acme").await;
+    let (_, key, _) = s.key(&org, KeySettings::default()).await;
+    let (_, token) = session(&s, &key, json!({"checks": ["liveness"]})).await;
+    for _ in 0..10 {
+        let (status, _) = selfie(&s, &token, &["not base64!".to_string()]).await;
+        assert_eq!(status, 400);
+    }
+    let (status, v) = selfie(&s, &token, &[eval("faces/img2.jpg")]).await;
+    assert_eq!(status, 429, "{v}");
+    assert_eq!(v["code"], "rate_limited");
+    // Another session is not affected.
+    let (_, other) = session(&s, &key, json!({"checks": ["liveness"]})).await;
+    let (status, _) = selfie(&s, &other, &["not base64!".to_string()]).await;
+    assert_eq!(status, 400);
+    s.stop().await;
+}

@@ -32,6 +32,10 @@ pub const MAX_IMAGE_BYTES: usize = 8 * 1024 * 1024;
 /// The most selfie frames one request may carry.
 pub const MAX_FRAMES: usize = 12;
 
+/// Analysis requests (selfie, document) one session may make in a minute: a person
+/// retrying after a blurred photo needs a few, a script probing the models many.
+pub const CAPTURES_PER_MINUTE: u32 = 10;
+
 /// The message of the 503 answered without models.
 pub const MODELS_MISSING: &str = "Analysis models not installed (run scripts/fetch-models.sh)";
 
@@ -43,17 +47,13 @@ fn models_missing() -> ApiError {
     )
 }
 
-fn unprocessable(message: String) -> ApiError {
-    ApiError::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "unprocessable_image",
-        message,
-    )
+fn unprocessable(code: &'static str, message: String) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
 }
 
 fn capture_error(e: CaptureError) -> ApiError {
     match e {
-        CaptureError::Image(m) => unprocessable(m),
+        CaptureError::Image { code, message } => unprocessable(code, message),
         CaptureError::Engine(m) => ApiError::internal(m),
     }
 }
@@ -75,28 +75,50 @@ async fn open_session(state: &AppState, token: &str) -> ApiResult<VerificationSe
     match s.status {
         SessionStatus::Expired => Err(ApiError::new(
             StatusCode::GONE,
-            "gone",
+            "session_expired",
             "This verification link has expired",
         )),
         SessionStatus::Cancelled => Err(ApiError::new(
             StatusCode::GONE,
-            "gone",
+            "session_cancelled",
             "This verification was cancelled",
         )),
         SessionStatus::Completed => Err(ApiError::new(
             StatusCode::CONFLICT,
-            "conflict",
+            "already_complete",
             "This verification is already complete",
         )),
         SessionStatus::Pending | SessionStatus::InProgress if s.overall_result.is_some() => {
             Err(ApiError::new(
                 StatusCode::CONFLICT,
-                "conflict",
+                "awaiting_review",
                 "This verification is awaiting review",
             ))
         }
         SessionStatus::Pending | SessionStatus::InProgress => Ok(s),
     }
+}
+
+/// Counts one analysis request of a session against [`CAPTURES_PER_MINUTE`].
+async fn count_capture(state: &AppState, s: &VerificationSession) -> ApiResult<()> {
+    let d = state
+        .store
+        .hit_rate_limit(
+            &format!("capture:{}", s.id.as_str()),
+            CAPTURES_PER_MINUTE,
+            vouch_core::now_millis(),
+        )
+        .await?;
+    if d.allowed {
+        return Ok(());
+    }
+    let wait = ((d.reset_at - vouch_core::now_millis()) / 1000).max(1);
+    Err(ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        format!("Too many attempts; try again in {wait} s"),
+    )
+    .with_header("retry-after", wait.to_string()))
 }
 
 async fn thresholds(state: &AppState, s: &VerificationSession) -> ApiResult<Thresholds> {
@@ -163,6 +185,7 @@ pub async fn selfie(
 ) -> ApiResult<Json<Value>> {
     let session = open_session(&state, &token).await?;
     let engines = engines(&state)?;
+    count_capture(&state, &session).await?;
     if !session
         .checks
         .iter()
@@ -251,6 +274,7 @@ pub async fn document(
 ) -> ApiResult<Json<Value>> {
     let session = open_session(&state, &token).await?;
     let engines = engines(&state)?;
+    count_capture(&state, &session).await?;
     if !session.checks.contains(&Check::DocVerify) && !session.checks.contains(&Check::FaceMatch) {
         return Err(ApiError::bad_request(
             "This verification does not ask for a document",
@@ -260,6 +284,15 @@ pub async fn document(
     let back = body.back.as_deref().map(|b| image("back", b)).transpose()?;
     let today = chrono::Utc::now().date_naive();
     let doc = blocking(move || analyse_document(&engines, &front, back.as_deref(), today)).await?;
+    // Nothing read at all is a photo to retake, not a verdict: answered 422 and not
+    // recorded (the per-session capture limit bounds the retries).
+    if session.checks.contains(&Check::DocVerify) && doc.read.reasons.contains(&"UNREADABLE") {
+        return Err(unprocessable(
+            "document_unreadable",
+            "The document could not be read: photograph it flat, in good light, filling the frame"
+                .into(),
+        ));
+    }
     let mut results = Map::new();
     if session.checks.contains(&Check::DocVerify) {
         results.insert(

@@ -5,12 +5,11 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ApiJson, ApiQuery, ApiResult};
 use crate::AppState;
 use axum::extract::{Path, State};
-use axum::http::{header, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use vouch_core::credential::{hash_secret, issue, SecretKind};
+use vouch_core::credential::{issue, SecretKind};
 use vouch_core::ids::SessionId;
 use vouch_core::session::{Decision, NewSession, SessionStatus};
 use vouch_core::{now_millis, rfc3339};
@@ -260,76 +259,4 @@ pub async fn review_session(
         .await?;
     state.outbox_notify.notify_one();
     Ok(Json(session.to_json()))
-}
-
-fn page(status: StatusCode, title: &str, text: &str) -> Response {
-    let html = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{title}</title></head><body><main><h1>{title}</h1><p>{text}</p></main></body></html>"
-    );
-    (
-        status,
-        [
-            // The token in the URL is a credential: keep it out of caches and referrers.
-            (header::CACHE_CONTROL, "no-store"),
-            (header::REFERRER_POLICY, "no-referrer"),
-        ],
-        Html(html),
-    )
-        .into_response()
-}
-
-/// The hosted verification page of a session. The capture flow is not served yet: an
-/// open session answers a placeholder, an expired or cancelled one 410 Gone.
-#[utoipa::path(get, path = "/verify/{token}", tag = "kyc",
-    params(("token" = String, Path, description = "The token of the session's verificationUrl")),
-    responses((status = 200, description = "Hosted page (HTML)"), (status = 404, description = "Unknown link"),
-              (status = 410, description = "Session expired or cancelled")))]
-pub async fn hosted_page(State(state): State<AppState>, Path(token): Path<String>) -> Response {
-    let found = if token.starts_with(SecretKind::SessionToken.prefix()) && token.len() <= 128 {
-        state
-            .store
-            .session_by_token_hash(&hash_secret(&token))
-            .await
-    } else {
-        Err(vouch_core::Error::NotFound("session"))
-    };
-    match found {
-        Ok(s) => match s.status {
-            SessionStatus::Expired => page(
-                StatusCode::GONE,
-                "Link expired",
-                "This verification link has expired. Ask for a new one.",
-            ),
-            SessionStatus::Cancelled => page(
-                StatusCode::GONE,
-                "Verification cancelled",
-                "This verification was cancelled.",
-            ),
-            SessionStatus::Completed => page(
-                StatusCode::OK,
-                "Verification complete",
-                "This verification is complete. You can close this page.",
-            ),
-            SessionStatus::Pending | SessionStatus::InProgress => page(
-                StatusCode::OK,
-                "Identity verification",
-                "The hosted verification flow is not available on this server yet.",
-            ),
-        },
-        Err(vouch_core::Error::NotFound(_)) => page(
-            StatusCode::NOT_FOUND,
-            "Link not found",
-            "This verification link is not valid.",
-        ),
-        Err(e) => {
-            tracing::error!(error = %e, "hosted page lookup failed");
-            page(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Something went wrong",
-                "Please try again shortly.",
-            )
-        }
-    }
 }

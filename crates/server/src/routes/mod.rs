@@ -6,6 +6,7 @@ pub mod hosted;
 pub mod kyc;
 pub mod meta;
 pub mod oauth;
+pub mod page;
 
 use crate::{auth, middleware, AppState};
 use axum::extract::DefaultBodyLimit;
@@ -57,7 +58,9 @@ pub fn routes(state: AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(meta::metrics))
         .routes(routes!(meta::openapi_json))
         .routes(routes!(oauth::token))
-        .routes(routes!(kyc::hosted_page))
+        .routes(routes!(page::hosted_page))
+        .routes(routes!(page::script))
+        .routes(routes!(page::style))
         .routes(routes!(hosted::selfie))
         .routes(routes!(hosted::document))
         .routes(routes!(hosted::complete));

@@ -1,0 +1,423 @@
+//! The hosted verification page at a session's `verificationUrl`: server-rendered HTML in
+//! the visitor's language, branded with the key's name, logo and colour, plus its script
+//! and style sheet (embedded in the binary; no build step). The script drives the capture
+//! against the endpoints of [`super::hosted`].
+//!
+//! The page works inside an `<iframe allow="camera">` (no `X-Frame-Options`; CSP
+//! `frame-ancestors *`), where it posts `{type: 'provefy:complete', data: {sessionId,
+//! overallResult}}` to the parent window; outside one it sends the user to the session's
+//! `redirectUrl` with `session_id` and `result`.
+
+use crate::i18n::{self, Lang};
+use crate::AppState;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use vouch_core::check::Check;
+use vouch_core::credential::{hash_secret, SecretKind};
+use vouch_core::session::{result_key, SessionStatus, VerificationSession};
+
+const SCRIPT: &str = include_str!("../../assets/verify.js");
+const STYLE: &str = include_str!("../../assets/verify.css");
+
+/// The page's Content-Security-Policy: its own script and style only, images from the
+/// key's logo (https) and the camera, requests to this server; any site may frame it.
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+    img-src 'self' data: blob: https:; media-src 'self' blob: mediastream:; \
+    connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors *";
+
+/// Escapes text for HTML content and attribute values.
+pub fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// What the page shows of the key's branding.
+struct Brand {
+    name: String,
+    logo: Option<String>,
+    accent: String,
+}
+
+fn respond(status: StatusCode, html: String) -> Response {
+    let mut resp = (status, Html(html)).into_response();
+    let h = resp.headers_mut();
+    // The token in the URL is a credential: keep it out of caches and referrers.
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    resp
+}
+
+fn document(lang: Lang, brand: &Brand, body: &str) -> String {
+    let logo = brand.logo.as_deref().map_or(String::new(), |url| {
+        format!("<img class=\"logo\" src=\"{}\" alt=\"\">", esc(url))
+    });
+    format!(
+        "<!doctype html>\n<html lang=\"{lang}\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <meta name=\"referrer\" content=\"no-referrer\">\
+         <title>{title} · {name}</title>\
+         <link rel=\"stylesheet\" href=\"/assets/verify.css\"></head>\
+         <body data-accent=\"{accent}\"><header class=\"brand\">{logo}<span class=\"brand-name\">{name}</span></header>\
+         {body}</body></html>",
+        lang = lang.tag(),
+        title = esc(i18n::text(lang, "title")),
+        name = esc(&brand.name),
+        accent = esc(&brand.accent),
+    )
+}
+
+/// A page with a title and one message (expired, cancelled, complete, unknown link).
+fn message_page(
+    status: StatusCode,
+    lang: Lang,
+    brand: &Brand,
+    title: &str,
+    text: &str,
+) -> Response {
+    let body = format!(
+        "<main class=\"card\" id=\"message\"><h1>{}</h1><p>{}</p></main>\
+         <script src=\"/assets/verify.js\" defer></script>",
+        esc(i18n::text(lang, title)),
+        esc(i18n::text(lang, text)),
+    );
+    respond(status, document(lang, brand, &body))
+}
+
+fn needs_selfie(checks: &[Check]) -> bool {
+    checks
+        .iter()
+        .any(|c| matches!(c, Check::Liveness | Check::AgeEstimation | Check::FaceMatch))
+}
+
+fn needs_document(checks: &[Check]) -> bool {
+    checks
+        .iter()
+        .any(|c| matches!(c, Check::DocVerify | Check::FaceMatch))
+}
+
+fn section(id: &str, hidden: bool, inner: &str) -> String {
+    format!(
+        "<section id=\"{id}\"{}>{inner}</section>",
+        if hidden { " hidden" } else { "" }
+    )
+}
+
+fn flow_page(lang: Lang, brand: &Brand, s: &VerificationSession, done: &[&str]) -> Response {
+    let t = |k: &str| esc(i18n::text(lang, k));
+    let mut steps = Vec::new();
+    if needs_selfie(&s.checks) {
+        steps.push("selfie");
+    }
+    if needs_document(&s.checks) {
+        steps.push("document");
+    }
+    let mut consent_items = String::new();
+    if needs_selfie(&s.checks) {
+        consent_items.push_str(&format!("<li>{}</li>", t("consentSelfie")));
+    }
+    if needs_document(&s.checks) {
+        consent_items.push_str(&format!("<li>{}</li>", t("consentDocument")));
+    }
+    let consent = section(
+        "step-consent",
+        false,
+        &format!(
+            "<h1>{}</h1><p>{}</p><ul>{consent_items}</ul><p class=\"muted\">{}</p>\
+             <label class=\"check\"><input type=\"checkbox\" id=\"consent\"> <span>{}</span></label>\
+             <button id=\"consent-continue\" class=\"primary\" disabled>{}</button>",
+            t("consentTitle"),
+            t("consentIntro"),
+            t("consentPrivacy"),
+            t("consentAgree"),
+            t("continue"),
+        ),
+    );
+    let selfie = section(
+        "step-selfie",
+        true,
+        &format!(
+            "<h1>{}</h1><p id=\"selfie-intro\">{}</p>\
+             <div class=\"camera\"><video id=\"selfie-video\" playsinline muted autoplay></video>\
+             <div class=\"oval\"></div></div>\
+             <p id=\"selfie-prompt\" class=\"prompt\" aria-live=\"assertive\"></p>\
+             <button id=\"selfie-start\" class=\"primary\">{}</button>",
+            t("selfieTitle"),
+            t("selfieIntro"),
+            t("startCamera"),
+        ),
+    );
+    let document_step = section(
+        "step-document",
+        true,
+        &format!(
+            "<h1>{}</h1><div id=\"doc-choose\"><p>{}</p><div class=\"choices\">\
+             <button class=\"choice\" data-doc=\"passport\">{}</button>\
+             <button class=\"choice\" data-doc=\"id_card\">{}</button>\
+             <button class=\"choice\" data-doc=\"licence\" data-back=\"1\">{}</button></div></div>\
+             <div id=\"doc-capture\" hidden><p id=\"doc-side\" class=\"prompt\"></p>\
+             <div class=\"camera document\"><video id=\"doc-video\" playsinline muted autoplay></video>\
+             <img id=\"doc-preview\" alt=\"\" hidden></div>\
+             <button id=\"doc-shoot\" class=\"primary\">{}</button>\
+             <button id=\"doc-use\" class=\"primary\" hidden>{}</button>\
+             <button id=\"doc-retake\" class=\"secondary\" hidden>{}</button>\
+             <label class=\"upload secondary\">{}<input type=\"file\" id=\"doc-file\" accept=\"image/jpeg,image/png,image/webp\"></label></div>",
+            t("documentTitle"),
+            t("documentChoose"),
+            t("docPassport"),
+            t("docIdCard"),
+            t("docLicence"),
+            t("takePhoto"),
+            t("usePhoto"),
+            t("retake"),
+            t("uploadInstead"),
+        ),
+    );
+    let working = section(
+        "step-working",
+        true,
+        &format!(
+            "<div class=\"spinner\" aria-hidden=\"true\"></div><p id=\"working-text\" aria-live=\"polite\">{}</p>",
+            t("checking")
+        ),
+    );
+    let error = section(
+        "step-error",
+        true,
+        &format!(
+            "<h1 id=\"error-title\">{}</h1><p id=\"error-text\" role=\"alert\"></p>\
+             <button id=\"error-retry\" class=\"primary\">{}</button>",
+            t("errorTitle"),
+            t("tryAgain"),
+        ),
+    );
+    let finished = section(
+        "step-done",
+        true,
+        &format!(
+            "<h1>{}</h1><p id=\"done-text\"></p><p id=\"done-redirect\" class=\"muted\" hidden>{}</p>",
+            t("doneTitle"),
+            t("redirecting"),
+        ),
+    );
+    let strings = i18n::table(lang).to_string().replace('<', "\\u003c");
+    let body = format!(
+        "<main class=\"card\" id=\"app\" data-steps=\"{steps}\" data-done=\"{done}\">\
+         <div class=\"progress\" aria-hidden=\"true\"><div class=\"bar\" id=\"progress-bar\"></div></div>\
+         <p class=\"muted\" id=\"progress-text\"></p>\
+         {consent}{selfie}{document_step}{working}{error}{finished}</main>\
+         <script type=\"application/json\" id=\"vouch-i18n\">{strings}</script>\
+         <script src=\"/assets/verify.js\" defer></script>",
+        steps = steps.join(","),
+        done = done.join(","),
+    );
+    respond(StatusCode::OK, document(lang, brand, &body))
+}
+
+async fn brand(state: &AppState, s: &VerificationSession) -> Brand {
+    let key = state.store.api_key(&s.org_id, &s.key_id).await.ok();
+    let branding = key.map(|k| k.settings.branding).unwrap_or_default();
+    let name = match branding.display_name {
+        Some(n) => n,
+        None => state
+            .store
+            .org(&s.org_id)
+            .await
+            .map(|o| o.name)
+            .unwrap_or_default(),
+    };
+    Brand {
+        name,
+        logo: branding.logo_url,
+        accent: branding.accent_color.unwrap_or_else(|| "#2952cc".into()),
+    }
+}
+
+/// Which capture steps a session already has (so that a reload resumes the flow).
+async fn done_steps(state: &AppState, s: &VerificationSession) -> Vec<&'static str> {
+    let evidence = if s.checks.contains(&Check::FaceMatch) {
+        state
+            .store
+            .session_evidence(&s.org_id, &s.id)
+            .await
+            .unwrap_or_default()
+    } else {
+        Default::default()
+    };
+    let has = |c: Check| s.results.contains_key(result_key(c));
+    let mut done = Vec::new();
+    if evidence.contains_key("selfie") || has(Check::Liveness) || has(Check::AgeEstimation) {
+        done.push("selfie");
+    }
+    if evidence.contains_key("document") || has(Check::DocVerify) {
+        done.push("document");
+    }
+    done
+}
+
+fn lang_of(query: Option<&str>, headers: &HeaderMap) -> Lang {
+    let from_query = query.and_then(|q| {
+        url::form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == "lang")
+            .map(|(_, v)| v.into_owned())
+    });
+    let accept = headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok());
+    Lang::negotiate(from_query.as_deref(), accept)
+}
+
+/// The hosted verification page of a session: the capture flow while it is open, a
+/// message once it is complete, awaiting review (200), expired or cancelled (410), or
+/// unknown (404). English or Portuguese by `?lang=` or `Accept-Language`.
+#[utoipa::path(get, path = "/verify/{token}", tag = "kyc",
+    params(("token" = String, Path, description = "The token of the session's verificationUrl"),
+           ("lang" = Option<String>, Query, description = "en or pt; default from Accept-Language")),
+    responses((status = 200, description = "Hosted page (HTML)"), (status = 404, description = "Unknown link"),
+              (status = 410, description = "Session expired or cancelled")))]
+pub async fn hosted_page(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let lang = lang_of(query.as_deref(), &headers);
+    let found = if token.starts_with(SecretKind::SessionToken.prefix()) && token.len() <= 128 {
+        state
+            .store
+            .session_by_token_hash(&hash_secret(&token))
+            .await
+    } else {
+        Err(vouch_core::Error::NotFound("session"))
+    };
+    let plain = Brand {
+        name: String::new(),
+        logo: None,
+        accent: "#2952cc".into(),
+    };
+    let s = match found {
+        Ok(s) => s,
+        Err(vouch_core::Error::NotFound(_)) => {
+            return message_page(
+                StatusCode::NOT_FOUND,
+                lang,
+                &plain,
+                "notFoundTitle",
+                "err.not_found",
+            )
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "hosted page lookup failed");
+            return message_page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                lang,
+                &plain,
+                "errorTitle",
+                "err.generic",
+            );
+        }
+    };
+    let brand = brand(&state, &s).await;
+    match s.status {
+        SessionStatus::Expired => message_page(
+            StatusCode::GONE,
+            lang,
+            &brand,
+            "expiredTitle",
+            "err.session_expired",
+        ),
+        SessionStatus::Cancelled => message_page(
+            StatusCode::GONE,
+            lang,
+            &brand,
+            "cancelledTitle",
+            "err.session_cancelled",
+        ),
+        SessionStatus::Completed => message_page(
+            StatusCode::OK,
+            lang,
+            &brand,
+            "completeTitle",
+            "err.already_complete",
+        ),
+        _ if s.overall_result.is_some() => message_page(
+            StatusCode::OK,
+            lang,
+            &brand,
+            "reviewTitle",
+            "err.awaiting_review",
+        ),
+        SessionStatus::Pending | SessionStatus::InProgress => {
+            let done = done_steps(&state, &s).await;
+            flow_page(lang, &brand, &s, &done)
+        }
+    }
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// The hosted page's script.
+#[utoipa::path(get, path = "/assets/verify.js", tag = "kyc",
+    responses((status = 200, description = "JavaScript")))]
+pub async fn script() -> Response {
+    asset("text/javascript; charset=utf-8", SCRIPT)
+}
+
+/// The hosted page's style sheet.
+#[utoipa::path(get, path = "/assets/verify.css", tag = "kyc",
+    responses((status = 200, description = "CSS")))]
+pub async fn style() -> Response {
+    asset("text/css; charset=utf-8", STYLE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_markup_and_quotes() {
+        assert_eq!(
+            esc("<a href=\"x\">O'Neil & co</a>"),
+            "&lt;a href=&quot;x&quot;&gt;O&#39;Neil &amp; co&lt;/a&gt;"
+        );
+    }
+
+    #[test]
+    fn steps_follow_the_checks() {
+        assert!(needs_selfie(&[Check::Liveness]));
+        assert!(!needs_document(&[Check::Liveness, Check::AgeEstimation]));
+        assert!(needs_selfie(&[Check::FaceMatch]) && needs_document(&[Check::FaceMatch]));
+        assert!(!needs_selfie(&[Check::DocVerify]));
+    }
+}

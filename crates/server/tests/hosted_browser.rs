@@ -1,0 +1,331 @@
+//! The hosted verification page end to end in a real browser: Debian's Chromium, driven by
+//! playwright-core (`tests/e2e/drive.mjs`), with a fake camera that plays footage made from
+//! the eval face photos (vouch-docsynth's `camera`: a person who blinks, or a still photo
+//! held up to the camera) and an upload of a synthetic passport whose portrait is an eval
+//! photo. The server runs here with the real engines; results are checked through the API
+//! and the signed webhook. Screenshots of every step land in `artifacts/e2e/<scenario>/`
+//! (or `$VOUCH_E2E_SCREENSHOTS/<scenario>/`).
+//!
+//! Needs `/usr/bin/chromium` (or `$VOUCH_CHROMIUM`) and `tests/e2e/node_modules`, both
+//! installed by `scripts/install-deps.sh`.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+use vouch_core::check::{Check, Thresholds};
+use vouch_core::model::{Branding, KeySettings};
+use vouch_docsynth::camera::{frames, write_y4m, Eyes, Footage};
+use vouch_server::analysis::Engines;
+use vouch_testkit::{test_config, TestDb, TestServer, WebhookSink};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn face_path(name: &str) -> PathBuf {
+    repo().join("../shared/eval/faces").join(name)
+}
+
+fn engines() -> Arc<Engines> {
+    static ENGINES: OnceLock<Arc<Engines>> = OnceLock::new();
+    ENGINES
+        .get_or_init(|| {
+            let dir = std::env::var_os("VOUCH_MODELS_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| repo().join("models"));
+            Arc::new(Engines::load(&dir).expect("models load (run scripts/fetch-models.sh)"))
+        })
+        .clone()
+}
+
+/// Footage of an eval face as the fake camera plays it.
+fn footage(dir: &Path, face: &str, script: Footage) -> PathBuf {
+    let bytes = std::fs::read(face_path(face)).unwrap();
+    let engine = &engines().face;
+    let found = engine.analyze(&engine.decode(&bytes).unwrap()).unwrap();
+    let l = found[0].face.landmarks;
+    let eyes = Eyes {
+        left: (l[0][0], l[0][1]),
+        right: (l[1][0], l[1][1]),
+    };
+    let src = image::load_from_memory(&bytes).unwrap().to_rgb8();
+    let path = dir.join(format!("{face}.{}.y4m", script.shots.len()));
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    write_y4m(&frames(&src, eyes, &script), script.fps, &mut out).unwrap();
+    path
+}
+
+/// A synthetic passport photo (valid MRZ, expiry in the future) whose portrait is `face`.
+/// Seed 2 is one the reader reads in full (it finds the surname and birth date in the
+/// visual zone of 8 of 11 seeds; the others go to REVIEW, measured in the document
+/// engine's evaluation): this test is about the flow, not the reader's accuracy.
+fn passport(dir: &Path, face: &str) -> PathBuf {
+    let faces = tempfile::tempdir().unwrap();
+    std::fs::copy(face_path(face), faces.path().join(face)).unwrap();
+    let spec = vouch_docsynth::DocSpec::new(vouch_docsynth::document::DocKind::Td3)
+        .capture(vouch_docsynth::photo::CaptureSpec::clean());
+    let doc = vouch_docsynth::render_one(&spec, faces.path(), 2).unwrap();
+    let path = dir.join(format!("passport-{face}"));
+    std::fs::write(&path, doc.jpeg).unwrap();
+    path
+}
+
+fn screenshots(scenario: &str) -> PathBuf {
+    std::env::var_os("VOUCH_E2E_SCREENSHOTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("artifacts/e2e"))
+        .join(scenario)
+}
+
+/// Runs the browser driver; returns what it saw.
+async fn drive(scenario: &str, cfg: Value) -> Value {
+    let driver = repo().join("tests/e2e/drive.mjs");
+    assert!(
+        repo()
+            .join("tests/e2e/node_modules/playwright-core")
+            .exists(),
+        "tests/e2e/node_modules missing: run scripts/install-deps.sh"
+    );
+    let chromium = std::env::var("VOUCH_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        Path::new(&chromium).exists(),
+        "{chromium} missing: run scripts/install-deps.sh (Debian's chromium)"
+    );
+    let dir = screenshots(scenario);
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut cfg = cfg;
+    cfg["screenshots"] = json!(dir);
+    let out = tokio::time::timeout(
+        Duration::from_secs(240),
+        tokio::process::Command::new("node")
+            .arg(&driver)
+            .arg(cfg.to_string())
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("browser driver timed out")
+    .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let line = stdout.lines().last().unwrap_or("");
+    let v: Value = serde_json::from_str(line)
+        .unwrap_or_else(|e| panic!("driver output {e}: {stdout}\nstderr: {stderr}"));
+    assert!(
+        v.get("failure").is_none(),
+        "{scenario}: {}\nstderr: {stderr}",
+        v["failure"]
+    );
+    v
+}
+
+struct Setup {
+    server: TestServer,
+    sink: WebhookSink,
+    key: String,
+    secret: String,
+    dir: tempfile::TempDir,
+}
+
+async fn setup(checks: &[Check]) -> Setup {
+    let server =
+        TestServer::start_with_engines(TestDb::sqlite(), test_config(), Some(engines())).await;
+    let sink = WebhookSink::start().await;
+    let org = server.org("Acme Bank").await;
+    let settings = KeySettings {
+        checks: checks.to_vec(),
+        webhook_url: Some(sink.url.clone()),
+        thresholds: Thresholds::default(),
+        branding: Branding {
+            display_name: Some("Acme Bank".into()),
+            logo_url: None,
+            accent_color: Some("#0a7d4f".into()),
+        },
+        ..Default::default()
+    };
+    let (_, key, secret) = server.key(&org, settings).await;
+    Setup {
+        server,
+        sink,
+        key,
+        secret,
+        dir: tempfile::tempdir().unwrap(),
+    }
+}
+
+impl Setup {
+    /// Creates a session; returns (id, verificationUrl).
+    async fn session(&self, body: Value) -> (String, String) {
+        let v: Value = reqwest::Client::new()
+            .post(self.server.at("/api/v1/verify"))
+            .bearer_auth(&self.key)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        (
+            v["sessionId"].as_str().unwrap().to_string(),
+            v["verificationUrl"].as_str().unwrap().to_string(),
+        )
+    }
+
+    async fn get(&self, id: &str) -> Value {
+        reqwest::Client::new()
+            .get(self.server.at(&format!("/api/v1/verify/{id}")))
+            .bearer_auth(&self.key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// The signed `verification.completed` payload of a session.
+    async fn webhook(&self, id: &str) -> Value {
+        let all = self.sink.wait_for(1, WAIT).await;
+        let hook = all
+            .iter()
+            .map(|r| r.kyc_json(&self.secret))
+            .find(|p| p["sessionId"] == id)
+            .unwrap_or_else(|| panic!("no webhook for {id}"));
+        assert_eq!(hook["event"], "verification.completed");
+        hook
+    }
+}
+
+const REDIRECT: &str = "https://client.example/done";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_genuine_user_blinks_shows_their_passport_and_is_approved() {
+    let s = setup(&[Check::Liveness, Check::DocVerify, Check::FaceMatch]).await;
+    let (id, url) = s
+        .session(json!({"externalRef": "user-1", "redirectUrl": REDIRECT}))
+        .await;
+    // img1 and img2 are the same person (pairs.txt): the passport shows img1.
+    let out = drive(
+        "genuine",
+        json!({
+            "url": url,
+            "y4m": footage(s.dir.path(), "img2.jpg", Footage::blinking()),
+            "document": passport(s.dir.path(), "img1.jpg"),
+            "redirectPrefix": "https://client.example/",
+        }),
+    )
+    .await;
+    let got = s.get(&id).await;
+    assert_eq!(out["result"], "APPROVED", "{out}\n{got}");
+    assert_eq!(got["status"], "COMPLETED", "{got}");
+    assert_eq!(got["overallResult"], "APPROVED", "{got}");
+    assert_eq!(got["checks"]["liveness"]["result"], "PASS", "{got}");
+    assert_eq!(got["checks"]["liveness"]["blink"], true, "{got}");
+    assert_eq!(
+        got["checks"]["documentVerification"]["result"], "PASS",
+        "{got}"
+    );
+    assert_eq!(got["checks"]["faceMatch"]["result"], "PASS", "{got}");
+    let redirected = out["redirectedTo"].as_str().unwrap();
+    assert_eq!(
+        redirected,
+        format!("{REDIRECT}?session_id={id}&result=APPROVED"),
+        "{out}"
+    );
+    let hook = s.webhook(&id).await;
+    assert_eq!(hook["overallResult"], "APPROVED");
+    assert_eq!(hook["externalRef"], "user-1");
+    s.server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_still_photo_held_to_the_camera_is_rejected() {
+    let s = setup(&[Check::Liveness]).await;
+    let (id, url) = s.session(json!({})).await;
+    let out = drive(
+        "still-photo",
+        json!({"url": url, "y4m": footage(s.dir.path(), "img2.jpg", Footage::still_photo())}),
+    )
+    .await;
+    assert_eq!(out["result"], "REJECTED", "{out}");
+    let got = s.get(&id).await;
+    let l = &got["checks"]["liveness"];
+    assert_eq!(l["result"], "FAIL", "{got}");
+    assert_eq!(l["blink"], false, "{got}");
+    assert_eq!(l["turn"], false, "{got}");
+    assert_eq!(s.webhook(&id).await["overallResult"], "REJECTED");
+    s.server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn someone_else_than_the_document_holder_is_rejected_inside_an_iframe() {
+    let s = setup(&[Check::Liveness, Check::FaceMatch]).await;
+    let (id, url) = s.session(json!({"redirectUrl": REDIRECT})).await;
+    // img24 blinks live, but the passport shows img1, another person.
+    let out = drive(
+        "other-person-iframe",
+        json!({
+            "url": url,
+            "iframe": true,
+            "y4m": footage(s.dir.path(), "img24.jpg", Footage::blinking()),
+            "document": passport(s.dir.path(), "img1.jpg"),
+        }),
+    )
+    .await;
+    assert_eq!(out["result"], "REJECTED", "{out}");
+    // Embedded: the parent got the spec's message, and nothing navigated away.
+    assert_eq!(
+        out["postMessage"],
+        json!({"type": "provefy:complete", "data": {"sessionId": id, "overallResult": "REJECTED"}}),
+        "{out}"
+    );
+    let got = s.get(&id).await;
+    assert_eq!(got["checks"]["faceMatch"]["result"], "FAIL", "{got}");
+    assert_eq!(got["checks"]["faceMatch"]["isMatch"], false, "{got}");
+    assert_eq!(s.webhook(&id).await["overallResult"], "REJECTED");
+    s.server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_portuguese_page_renders_and_a_denied_camera_says_why() {
+    let s = setup(&[Check::Liveness]).await;
+    let (id, url) = s.session(json!({})).await;
+    let out = drive(
+        "portuguese",
+        json!({"url": url, "locale": "pt-BR", "onlyRender": true, "mobile": true}),
+    )
+    .await;
+    assert_eq!(out["lang"], "pt", "{out}");
+    let texts = out["texts"].as_str().unwrap();
+    assert!(texts.contains("Antes de começar"), "{texts}");
+    assert!(texts.contains("Acme Bank"), "{texts}");
+    // ?lang= wins over the browser's language.
+    let out = drive(
+        "english-by-query",
+        json!({"url": format!("{url}?lang=en"), "locale": "pt-BR", "onlyRender": true}),
+    )
+    .await;
+    assert_eq!(out["lang"], "en", "{out}");
+    // No permission to use the camera: a translated message and a retry, nothing recorded.
+    let out = drive(
+        "camera-denied",
+        json!({"url": url, "locale": "pt-BR", "grantCamera": false}),
+    )
+    .await;
+    assert_eq!(out["error"], "camera_denied", "{out}");
+    assert!(
+        out["errorText"]
+            .as_str()
+            .unwrap()
+            .contains("Precisamos da sua câmera"),
+        "{out}"
+    );
+    assert_eq!(s.get(&id).await["status"], "PENDING");
+    s.server.stop().await;
+}
