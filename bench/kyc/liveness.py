@@ -2,13 +2,16 @@
 """Times one liveness step, POST /verify/{token}/selfie, against a running vouch.
 
 Each run creates a fresh session (checks: liveness) and posts FRAMES base64 JPEG frames
-(copies of one photo) to its hosted selfie endpoint. The time is the wall-clock time of
+to its hosted selfie endpoint: by default what the hosted page sends, 640x480 webcam
+frames 200 ms apart (every third frame of `vouch-footage` output at 15 fps, --frames-dir);
+with --photo, copies of one photo. The time is the wall-clock time of
 the selfie request on 127.0.0.1, which is the server's analysis plus a loopback transfer
 of the JSON body. Prints JSON: every run's ms, p50, p90, and the last answer.
 """
 import argparse
 import base64
 import json
+import os
 import statistics
 import time
 import urllib.request
@@ -36,10 +39,18 @@ def main():
     ap.add_argument("--key", required=True)
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--frames", type=int, default=5)
-    ap.add_argument("--photo", required=True)
+    ap.add_argument("--photo")
+    ap.add_argument("--frames-dir")
     a = ap.parse_args()
-    frame = base64.b64encode(open(a.photo, "rb").read()).decode()
-    frames = [frame] * a.frames
+    if a.frames_dir:
+        names = sorted(n for n in os.listdir(a.frames_dir) if n.endswith(".jpg"))[::3][: a.frames]
+        frames = [base64.b64encode(open(os.path.join(a.frames_dir, n), "rb").read()).decode() for n in names]
+        source = a.frames_dir
+    elif a.photo:
+        frames = [base64.b64encode(open(a.photo, "rb").read()).decode()] * a.frames
+        source = a.photo
+    else:
+        raise SystemExit("give --frames-dir or --photo")
     times, answer = [], None
     # One untimed step first: the first inference pays one-off allocations.
     for i in range(a.runs + 1):
@@ -53,8 +64,8 @@ def main():
         if i > 0:
             times.append(ms)
     out = {
-        "photo": a.photo,
-        "frames": a.frames,
+        "source": source,
+        "frames": len(frames),
         "runs": a.runs,
         "ms": [round(t, 1) for t in times],
         "p50": round(statistics.median(times), 1),

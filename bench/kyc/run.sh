@@ -5,7 +5,8 @@
 # server-side time of one liveness step (POST /verify/{token}/selfie).
 #   bench/kyc/run.sh
 # Settings (environment): THREADS (2), CONNECTIONS (32), DURATION (20s), WARMUP (5s),
-# LIVENESS_RUNS (10), LIVENESS_FRAMES (5), LIVENESS_PHOTO (../shared/eval/faces/img1.jpg),
+# LIVENESS_RUNS (10), LIVENESS_FRAMES (8, as the hosted page sends), LIVENESS_FACE
+# (../shared/eval/faces/img2.jpg, filmed by vouch-footage as 640x480 webcam frames),
 # SKIP_LIVENESS=1, BASELINE_TARGET_DIR (cargo target dir of the baseline, outside the repo).
 # Writes bench/kyc/results/{summary.md,wrk-vouch.txt,wrk-baseline.txt,liveness.json}.
 set -euo pipefail
@@ -29,7 +30,7 @@ if ! command -v wrk >/dev/null; then
 fi
 
 echo "building release vouch and the baseline" >&2
-(cd "$root" && cargo build --release -q -p vouch)
+(cd "$root" && cargo build --release -q -p vouch -p vouch-docsynth)
 (cd "$here/baseline" && cargo build --release -q --target-dir "$BASELINE_TARGET_DIR")
 vouch="$root/target/release/vouch"
 baseline="$BASELINE_TARGET_DIR/release/vouch-bare-baseline"
@@ -80,12 +81,16 @@ echo "measuring: wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency" >&2
 run_wrk vouch "$VOUCH_PORT" "$key" "$DURATION" | tee "$out/wrk-vouch.txt" >&2
 run_wrk baseline "$BASE_PORT" bench-key "$DURATION" | tee "$out/wrk-baseline.txt" >&2
 
-# --- one liveness step: a fresh session each run, LIVENESS_FRAMES copies of one photo.
+# --- one liveness step: a fresh session each run, LIVENESS_FRAMES webcam frames.
 if [ "${SKIP_LIVENESS:-0}" != 1 ]; then
   echo "timing the liveness step" >&2
+  face=${LIVENESS_FACE:-$root/../shared/eval/faces/img2.jpg}
+  eyes=$("$vouch" face analyze "$face" 2>/dev/null | python3 -c \
+    "import json,sys; l=json.load(sys.stdin)['faces'][0]['landmarks']; print(','.join('%.1f' % v for v in l[0] + l[1]))")
+  "$root/target/release/vouch-footage" "$face" "$work/footage" --eyes "$eyes" 2>/dev/null
   python3 "$here/liveness.py" --base "http://127.0.0.1:$VOUCH_PORT" --key "$key" \
-    --runs "${LIVENESS_RUNS:-10}" --frames "${LIVENESS_FRAMES:-5}" \
-    --photo "${LIVENESS_PHOTO:-$root/../shared/eval/faces/img1.jpg}" >"$out/liveness.json"
+    --runs "${LIVENESS_RUNS:-10}" --frames "${LIVENESS_FRAMES:-8}" \
+    --frames-dir "$work/footage" >"$out/liveness.json"
 fi
 
 python3 "$here/table.py" "$out" "$THREADS" "$CONNECTIONS" "$DURATION" | tee "$out/summary.md"

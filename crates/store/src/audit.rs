@@ -1,7 +1,7 @@
 //! The append-only audit log. Triggers in both databases refuse UPDATE and DELETE.
 
 use crate::db::{db_err, Store};
-use sqlx::{Any, Row, Transaction};
+use sqlx::Row;
 use vouch_core::ids::OrgId;
 use vouch_core::model::{AuditEntry, AuditRecord};
 use vouch_core::{now_millis, Result};
@@ -9,7 +9,7 @@ use vouch_core::{now_millis, Result};
 /// Appends an entry inside the transaction of the change it records.
 pub(crate) async fn append_in_tx(
     store: &Store,
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut crate::db::WriteTx,
     rec: &AuditRecord,
 ) -> Result<()> {
     sqlx::query(&store.sql(
@@ -32,7 +32,7 @@ pub(crate) async fn append_in_tx(
 impl Store {
     /// Appends an entry on its own.
     pub async fn append_audit(&self, rec: &AuditRecord) -> Result<()> {
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let mut tx = self.begin_write().await?;
         append_in_tx(self, &mut tx, rec).await?;
         tx.commit().await.map_err(db_err)
     }

@@ -85,6 +85,51 @@ pub struct Store {
     backend: Backend,
     keyring: RwLock<Arc<Keyring>>,
     master: MasterKeySource,
+    /// SQLite: the rate counters of this database, kept in this process (see
+    /// [`crate::ratelimit`]); PostgreSQL counts in the database.
+    pub(crate) local_rates: Option<Arc<crate::ratelimit::LocalCounts>>,
+    /// SQLite: one write transaction at a time in this process (see [`Store::begin_write`]).
+    write_gate: Option<Arc<tokio::sync::Mutex<()>>>,
+    /// Whoever holds this writes the queued session inserts (the write gate on SQLite).
+    group_gate: Arc<tokio::sync::Mutex<()>>,
+    /// Session inserts waiting for a group commit.
+    pub(crate) insert_queue: crate::sessions::InsertQueue,
+}
+
+/// A write transaction; derefs to its connection like [`sqlx::Transaction`]. On SQLite it
+/// holds the store's write gate until committed or dropped.
+pub(crate) struct WriteTx {
+    tx: sqlx::Transaction<'static, sqlx::Any>,
+    _gate: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl WriteTx {
+    /// Commits, then opens the gate.
+    pub(crate) async fn commit(self) -> std::result::Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+
+    /// Commits and hands back the gate it was begun under (see [`Store::begin_under`]).
+    pub(crate) async fn commit_keeping_gate(
+        self,
+    ) -> std::result::Result<tokio::sync::OwnedMutexGuard<()>, sqlx::Error> {
+        self.tx.commit().await?;
+        self._gate
+            .ok_or_else(|| sqlx::Error::Protocol("transaction without a gate".into()))
+    }
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = sqlx::AnyConnection;
+    fn deref(&self) -> &sqlx::AnyConnection {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut sqlx::AnyConnection {
+        &mut self.tx
+    }
 }
 
 pub(crate) fn db_err(e: sqlx::Error) -> Error {
@@ -157,12 +202,50 @@ impl Store {
         let master = opts.master_key.clone();
         let master_key = master.load()?;
         let keyring = load_keyring(&pool, backend, &master, &master_key).await?;
+        let write_gate: Option<Arc<tokio::sync::Mutex<()>>> =
+            (backend == Backend::Sqlite).then(Default::default);
+        let local_rates = (backend == Backend::Sqlite)
+            .then(|| crate::ratelimit::LocalCounts::for_database(&opts.url));
         Ok(Store {
             pool,
             backend,
             keyring: RwLock::new(Arc::new(keyring)),
             master,
+            local_rates,
+            group_gate: write_gate.clone().unwrap_or_default(),
+            write_gate,
+            insert_queue: Default::default(),
         })
+    }
+
+    /// Begins a write transaction. SQLite lets one writer in at a time and makes the others
+    /// retry in sleeps of growing length (its busy handler), which under load costs more
+    /// than the writes; writers of this process queue here instead, in order, and only
+    /// one at a time asks SQLite for the write lock. PostgreSQL writes in parallel.
+    pub(crate) async fn begin_write(&self) -> Result<WriteTx> {
+        let gate = match &self.write_gate {
+            Some(g) => Some(g.clone().lock_owned().await),
+            None => None,
+        };
+        let tx = self.pool.begin().await.map_err(db_err)?;
+        Ok(WriteTx { tx, _gate: gate })
+    }
+
+    /// Begins a write transaction under a gate already held (the group commit's).
+    pub(crate) async fn begin_under(
+        &self,
+        gate: tokio::sync::OwnedMutexGuard<()>,
+    ) -> Result<WriteTx> {
+        let tx = self.pool.begin().await.map_err(db_err)?;
+        Ok(WriteTx {
+            tx,
+            _gate: Some(gate),
+        })
+    }
+
+    /// The gate of session group commits.
+    pub(crate) fn group_gate(&self) -> Arc<tokio::sync::Mutex<()>> {
+        self.group_gate.clone()
     }
 
     /// Which database this is.
@@ -254,7 +337,7 @@ impl Store {
     /// the number of data keys re-wrapped.
     pub async fn rotate_master_key(&self, new_master: &SecretKey) -> Result<usize> {
         let old_master = self.master.load()?;
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let mut tx = self.begin_write().await?;
         if self.backend == Backend::Postgres {
             sqlx::query("LOCK TABLE data_keys IN EXCLUSIVE MODE")
                 .execute(&mut *tx)

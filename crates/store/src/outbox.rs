@@ -8,7 +8,7 @@ use crate::audit::append_in_tx;
 use crate::crypto::Slot;
 use crate::db::{db_err, Backend, Store};
 use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
+use sqlx::Row;
 use vouch_core::event::Dialect;
 use vouch_core::ids::{DeliveryId, EventId, KeyId, OrgId};
 use vouch_core::model::AuditRecord;
@@ -144,7 +144,7 @@ impl Store {
     /// change). Returns the event id.
     pub(crate) async fn enqueue_in_tx(
         &self,
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut crate::db::WriteTx,
         org: &OrgId,
         event_type: &str,
         outbound: &[Outbound],
@@ -194,7 +194,7 @@ impl Store {
         outbound: &[Outbound],
         audit: Option<AuditRecord>,
     ) -> Result<EventId> {
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let mut tx = self.begin_write().await?;
         let id = self
             .enqueue_in_tx(&mut tx, org, event_type, outbound)
             .await?;
@@ -262,7 +262,7 @@ impl Store {
         next: Next,
     ) -> Result<()> {
         let now = now_millis();
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(&self.sql(
             "INSERT INTO webhook_attempts (delivery_id, org_id, attempted_at, status_code, latency_ms, response_excerpt, error) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -377,7 +377,7 @@ impl Store {
         id: &DeliveryId,
         audit: AuditRecord,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let mut tx = self.begin_write().await?;
         let done = sqlx::query(&self.sql(
             "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = $1, lease_until = NULL, finished_at = NULL \
              WHERE id = $2 AND org_id = $3 AND status IN ('dead', 'disabled')",

@@ -9,7 +9,7 @@ use crate::db::{db_err, Store};
 use crate::outbox::Outbound;
 use serde_json::{Map, Value};
 use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
+use sqlx::Row;
 use vouch_core::check::Check;
 use vouch_core::event::{
     Dialect, VERIFICATION_CANCELLED, VERIFICATION_COMPLETED, VERIFICATION_EXPIRED,
@@ -78,6 +78,163 @@ fn evidence_slot(id: &str) -> Slot<'_> {
     }
 }
 
+/// A session to insert, with its audit entry.
+#[derive(Clone)]
+pub(crate) struct NewSessionRow {
+    id: SessionId,
+    org: OrgId,
+    key: KeyId,
+    external_ref: Option<String>,
+    checks: String,
+    redirect_url: Option<String>,
+    callback_url: Option<String>,
+    metadata: Option<Vec<u8>>,
+    token_hash: String,
+    expires_at: Millis,
+    now: Millis,
+    audit: AuditRecord,
+}
+
+/// A session insert waiting for a group commit.
+pub(crate) struct PendingInsert {
+    row: NewSessionRow,
+    done: tokio::sync::oneshot::Sender<Result<()>>,
+}
+
+/// Session inserts queued for the next group commit.
+pub(crate) type InsertQueue = std::sync::Mutex<Vec<PendingInsert>>;
+
+/// The most session inserts one commit carries.
+const GROUP_MAX: usize = 64;
+
+impl Store {
+    async fn insert_session_row(
+        &self,
+        tx: &mut crate::db::WriteTx,
+        r: &NewSessionRow,
+    ) -> Result<()> {
+        sqlx::query(&self.sql(
+            "INSERT INTO verification_sessions (id, org_id, key_id, external_ref, status, overall_result, checks, \
+             results, redirect_url, callback_url, metadata, token_hash, expires_at, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, 'PENDING', NULL, $5, '{}', $6, $7, $8, $9, $10, $11, $12)",
+        ))
+        .bind(r.id.as_str())
+        .bind(r.org.as_str())
+        .bind(r.key.as_str())
+        .bind(r.external_ref.clone())
+        .bind(r.checks.clone())
+        .bind(r.redirect_url.clone())
+        .bind(r.callback_url.clone())
+        .bind(r.metadata.clone())
+        .bind(r.token_hash.clone())
+        .bind(r.expires_at)
+        .bind(r.now)
+        .bind(r.now)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_err)?;
+        append_in_tx(self, tx, &r.audit).await
+    }
+
+    async fn insert_sessions(
+        &self,
+        guard: tokio::sync::OwnedMutexGuard<()>,
+        rows: &[&NewSessionRow],
+    ) -> Result<tokio::sync::OwnedMutexGuard<()>> {
+        let mut tx = self.begin_under(guard).await?;
+        for r in rows {
+            self.insert_session_row(&mut tx, r).await?;
+        }
+        tx.commit_keeping_gate().await.map_err(db_err)
+    }
+
+    /// Inserts a session with group commit: callers queue their row; whoever holds the
+    /// write gate next writes every queued row in one transaction (one fsync for many
+    /// sessions) and tells the others. A failed group is retried row by row, so one bad
+    /// row fails alone. A caller cancelled while it leads a group leaves the others to
+    /// insert their rows on their own; servers run this in a task of its own so that it
+    /// is never cancelled half-way.
+    async fn insert_sessions_grouped(&self, row: NewSessionRow) -> Result<()> {
+        let (done, mut result) = tokio::sync::oneshot::channel();
+        let own = row.clone();
+        self.insert_queue
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(PendingInsert { row, done });
+        let guard = tokio::select! {
+            biased;
+            r = &mut result => return match r {
+                Ok(r) => r,
+                Err(_) => self.insert_alone(&own).await,
+            },
+            g = self.group_gate().lock_owned() => g,
+        };
+        let batch: Vec<PendingInsert> = {
+            let mut q = self.insert_queue.lock().unwrap_or_else(|e| e.into_inner());
+            let n = q.len().min(GROUP_MAX);
+            q.drain(..n).collect()
+        };
+        if batch.is_empty() {
+            // A leader before us took our row and has answered (it answers before it
+            // lets the gate go).
+            drop(guard);
+            return match result.await {
+                Ok(r) => r,
+                Err(_) => self.insert_alone(&own).await,
+            };
+        }
+        let rows: Vec<&NewSessionRow> = batch.iter().map(|p| &p.row).collect();
+        let (guard, outcomes) = match self.insert_sessions(guard, &rows).await {
+            Ok(g) => (g, batch.iter().map(|_| None).collect()),
+            Err(e) if batch.len() == 1 => {
+                let g = self.group_gate().lock_owned().await;
+                (g, vec![Some(e)])
+            }
+            Err(_) => {
+                let mut g = self.group_gate().lock_owned().await;
+                let mut outcomes = Vec::with_capacity(batch.len());
+                for r in &rows {
+                    match self.insert_sessions(g, &[*r]).await {
+                        Ok(next) => {
+                            g = next;
+                            outcomes.push(None);
+                        }
+                        Err(e) => {
+                            g = self.group_gate().lock_owned().await;
+                            outcomes.push(Some(e));
+                        }
+                    }
+                }
+                (g, outcomes)
+            }
+        };
+        for (p, outcome) in batch.into_iter().zip(outcomes) {
+            let _ = p.done.send(match outcome {
+                None => Ok(()),
+                Some(e) => Err(e),
+            });
+        }
+        drop(guard);
+        // Our own row was in the batch (queued before we took the gate).
+        match result.await {
+            Ok(r) => r,
+            Err(_) => self.insert_alone(&own).await,
+        }
+    }
+
+    /// Inserts a row on its own after its group's leader went away without an answer (its
+    /// request was cancelled mid-commit): if the group was committed, the row's random id
+    /// is already there, which counts as done.
+    async fn insert_alone(&self, row: &NewSessionRow) -> Result<()> {
+        let guard = self.group_gate().lock_owned().await;
+        match self.insert_sessions(guard, &[row]).await {
+            Ok(_) => Ok(()),
+            Err(Error::Conflict(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}
+
 impl Store {
     /// Creates a PENDING session for `key`, expiring at `expires_at`. `token_hash` is the
     /// digest of the hosted page token (the token itself is never stored).
@@ -97,35 +254,22 @@ impl Store {
             None => None,
         };
         let checks = serde_json::to_string(&new.checks).map_err(json_err)?;
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
-        sqlx::query(&self.sql(
-            "INSERT INTO verification_sessions (id, org_id, key_id, external_ref, status, overall_result, checks, \
-             results, redirect_url, callback_url, metadata, token_hash, expires_at, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, 'PENDING', NULL, $5, '{}', $6, $7, $8, $9, $10, $11, $12)",
-        ))
-        .bind(id.as_str())
-        .bind(org.as_str())
-        .bind(key.as_str())
-        .bind(new.external_ref.clone())
-        .bind(checks)
-        .bind(new.redirect_url.clone())
-        .bind(new.callback_url.clone())
-        .bind(metadata)
-        .bind(token_hash)
-        .bind(expires_at)
-        .bind(now)
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
         let details = serde_json::json!({"checks": new.checks});
-        append_in_tx(
-            self,
-            &mut tx,
-            &audit.in_org(org).target(&id).details(details),
-        )
-        .await?;
-        tx.commit().await.map_err(db_err)?;
+        let row = NewSessionRow {
+            id: id.clone(),
+            org: org.clone(),
+            key: key.clone(),
+            external_ref: new.external_ref.clone(),
+            checks,
+            redirect_url: new.redirect_url.clone(),
+            callback_url: new.callback_url.clone(),
+            metadata,
+            token_hash: token_hash.to_string(),
+            expires_at,
+            now,
+            audit: audit.in_org(org).target(&id).details(details),
+        };
+        self.insert_sessions_grouped(row).await?;
         Ok(VerificationSession {
             id,
             org_id: org.clone(),
@@ -289,7 +433,7 @@ impl Store {
         audit: AuditRecord,
     ) -> Result<VerificationSession> {
         let now = now_millis();
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let mut tx = self.begin_write().await?;
         match self
             .finish_in_tx(&mut tx, org, id, SessionStatus::Cancelled, now, audit)
             .await?
@@ -312,7 +456,7 @@ impl Store {
     /// Expires one session if it is open and due at `now`. Returns whether it did.
     async fn expire_session(&self, org: &OrgId, id: &SessionId, now: Millis) -> Result<bool> {
         let audit = AuditRecord::new(Some(org), Actor::System, VERIFICATION_EXPIRED);
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let mut tx = self.begin_write().await?;
         let done = self
             .finish_in_tx(&mut tx, org, id, SessionStatus::Expired, now, audit)
             .await?
@@ -361,7 +505,7 @@ impl Store {
     /// key's webhook URL. Returns `None` when the session was not in a state to move.
     async fn finish_in_tx(
         &self,
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut crate::db::WriteTx,
         org: &OrgId,
         id: &SessionId,
         to: SessionStatus,
@@ -418,7 +562,7 @@ impl Store {
     /// webhook URL while that is not disabled.
     async fn enqueue_session_event(
         &self,
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut crate::db::WriteTx,
         session: &VerificationSession,
         event: &str,
         now: Millis,
@@ -455,7 +599,7 @@ impl Store {
 
     async fn fetch_in_tx(
         &self,
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut crate::db::WriteTx,
         org: &OrgId,
         id: &SessionId,
     ) -> Result<(VerificationSession, Option<Vec<u8>>, Millis)> {
@@ -499,7 +643,7 @@ impl Store {
         evidence: Map<String, Value>,
     ) -> Result<VerificationSession> {
         let now = now_millis();
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let mut tx = self.begin_write().await?;
         let (mut session, sealed, prev_updated) = self.fetch_in_tx(&mut tx, org, id).await?;
         if !session.status.is_open()
             || session.overall_result.is_some()
@@ -592,7 +736,7 @@ impl Store {
                 "A review decides APPROVED or REJECTED".into(),
             ));
         }
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let mut tx = self.begin_write().await?;
         let (mut session, _, _) = self.fetch_in_tx(&mut tx, org, id).await?;
         let eligible = if review {
             session.status == SessionStatus::InProgress

@@ -125,7 +125,7 @@ impl Store {
             name: name.trim().to_string(),
             created_at: now_millis(),
         };
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(&self.sql("INSERT INTO orgs (id, name, created_at) VALUES ($1, $2, $3)"))
             .bind(org.id.as_str())
             .bind(&org.name)
@@ -201,7 +201,7 @@ impl Store {
         let sealed = self.seal(webhook_secret_slot(&key.id), webhook_secret.as_bytes())?;
         let settings_json =
             serde_json::to_string(&key.settings).map_err(|e| Error::Internal(e.to_string()))?;
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(&self.sql(
             "INSERT INTO api_keys (id, org_id, name, prefix, secret_hash, settings, webhook_secret, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -260,7 +260,7 @@ impl Store {
     ) -> Result<ApiKey> {
         settings.validate()?;
         let json = serde_json::to_string(&settings).map_err(|e| Error::Internal(e.to_string()))?;
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let mut tx = self.begin_write().await?;
         let done = sqlx::query(&self.sql(
             "UPDATE api_keys SET settings = $1, webhook_disabled_at = NULL WHERE id = $2 AND org_id = $3",
         ))
@@ -298,7 +298,7 @@ impl Store {
         what: &'static str,
         audit: AuditRecord,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let mut tx = self.begin_write().await?;
         let q = format!("SELECT revoked_at FROM {table} WHERE id = $1 AND org_id = $2");
         let row = sqlx::query(&self.sql(&q))
             .bind(id)
@@ -390,7 +390,7 @@ impl Store {
             created_at: now_millis(),
             revoked_at: None,
         };
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(&self.sql(
             "INSERT INTO service_tokens (id, org_id, name, scope, prefix, secret_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         ))
@@ -450,7 +450,7 @@ impl Store {
             created_at: now_millis(),
             revoked_at: None,
         };
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(&self.sql(
             "INSERT INTO oauth_clients (id, org_id, name, secret_prefix, secret_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
         ))

@@ -283,6 +283,8 @@ async fn master_key_rotation_rewraps_and_keeps_data_readable() {
 }
 
 #[tokio::test]
+/// On PostgreSQL the count is in the database; on SQLite (one node) it is in the process,
+/// shared by every handle on the database.
 async fn two_nodes_share_one_rate_limit_count() {
     for db in TestDb::all().await {
         let a = Arc::new(db.open().await);
@@ -507,5 +509,82 @@ async fn session_metadata_is_sealed_and_sessions_are_scoped_by_org() {
             db.kind
         );
         assert_eq!(row.try_get::<String, _>(1).unwrap(), "ref-1");
+    }
+}
+
+#[tokio::test]
+async fn concurrent_session_creates_commit_in_groups_and_a_bad_row_fails_alone() {
+    use vouch_core::session::NewSession;
+    use vouch_store::sessions::SessionFilter;
+    for db in TestDb::all().await {
+        let store = Arc::new(db.open().await);
+        let org = store
+            .create_org("Acme", cli("org.created"))
+            .await
+            .unwrap()
+            .id;
+        let key = store
+            .create_api_key(&org, "k", KeySettings::default(), cli("api_key.created"))
+            .await
+            .unwrap()
+            .key;
+        let expires = vouch_core::now_millis() + 60_000;
+        let mut tasks = Vec::new();
+        for i in 0..120 {
+            let (store, org, key_id) = (store.clone(), org.clone(), key.id.clone());
+            let checks = key.settings.checks.clone();
+            tasks.push(tokio::spawn(async move {
+                let new =
+                    NewSession::validate(Some(format!("r{i}")), None, None, None, None, &checks)
+                        .unwrap();
+                // Five rows share one token digest: the unique index lets one in.
+                let digest = if i % 24 == 0 {
+                    "dup".to_string()
+                } else {
+                    format!("d{i}")
+                };
+                store
+                    .create_session(
+                        &org,
+                        &key_id,
+                        &new,
+                        &digest,
+                        expires,
+                        cli("verification.created"),
+                    )
+                    .await
+            }));
+        }
+        let mut ok = 0;
+        let mut conflicts = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(s) => {
+                    ok += 1;
+                    // What the caller was told is what is stored.
+                    assert_eq!(store.session(&org, &s.id).await.unwrap(), s);
+                }
+                Err(vouch_core::Error::Conflict(_)) => conflicts += 1,
+                Err(e) => panic!("{}: {e}", db.kind),
+            }
+        }
+        assert_eq!((ok, conflicts), (116, 4), "{}", db.kind);
+        let page = store
+            .list_sessions(&org, &SessionFilter::default(), 1, 100)
+            .await
+            .unwrap();
+        assert_eq!(page.total, 116, "{}", db.kind);
+        let audited = store
+            .list_audit(&org, 1000)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|e| e.action == "verification.created")
+            .count();
+        assert_eq!(
+            audited, 116,
+            "one audit entry per stored session ({})",
+            db.kind
+        );
     }
 }

@@ -55,17 +55,18 @@ pub async fn create_session(
     )?;
     let token = issue(SecretKind::SessionToken);
     let expires_at = now_millis() + i64::from(key.settings.session_ttl_secs) * 1000;
-    let session = state
-        .store
-        .create_session(
-            &key.org_id,
-            &key.id,
-            &new,
-            &token.hash,
-            expires_at,
-            caller.audit("verification.created"),
-        )
-        .await?;
+    // In a task of its own: a client that hangs up must not cancel a group commit that
+    // carries other clients' sessions (see Store::create_session).
+    let store = state.store.clone();
+    let (org, key_id, hash) = (key.org_id.clone(), key.id.clone(), token.hash.clone());
+    let audit = caller.audit("verification.created");
+    let session = tokio::spawn(async move {
+        store
+            .create_session(&org, &key_id, &new, &hash, expires_at, audit)
+            .await
+    })
+    .await
+    .map_err(ApiError::internal)??;
     let url = format!("{}/verify/{}", state.config.base_url(), token.secret);
     Ok((
         StatusCode::CREATED,
