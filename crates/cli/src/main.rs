@@ -120,6 +120,10 @@ enum KeyCmd {
         /// Seconds a verification session stays open [default: 1800].
         #[arg(long)]
         session_ttl_secs: Option<u32>,
+        /// Days a session's capture images are kept after it ends, for review (0-90)
+        /// [default: 0, deleted when the session is decided].
+        #[arg(long)]
+        image_retention_days: Option<u32>,
         /// Name shown on hosted pages.
         #[arg(long)]
         display_name: Option<String>,
@@ -436,6 +440,7 @@ async fn key_cmd(store: &Store, cmd: KeyCmd) -> Result<()> {
             rate_limit,
             expires_in_days,
             session_ttl_secs,
+            image_retention_days,
             display_name,
             logo_url,
             accent_color,
@@ -452,6 +457,7 @@ async fn key_cmd(store: &Store, cmd: KeyCmd) -> Result<()> {
             if let Some(ttl) = session_ttl_secs {
                 settings.session_ttl_secs = ttl;
             }
+            settings.image_retention_days = image_retention_days.unwrap_or(0);
             settings.branding.display_name = display_name;
             settings.branding.logo_url = logo_url;
             settings.branding.accent_color = accent_color;

@@ -85,7 +85,14 @@ pub struct KeySettings {
     /// Seconds a verification session stays open before it expires.
     #[serde(default = "default_session_ttl")]
     pub session_ttl_secs: u32,
+    /// Days a session's capture images (selfie frame, document) are kept after it is
+    /// decided, cancelled or expired, for review; 0 deletes them at once. Results stay.
+    #[serde(default)]
+    pub image_retention_days: u32,
 }
+
+/// The longest image retention of a key: 90 days.
+pub const MAX_IMAGE_RETENTION_DAYS: u32 = 90;
 
 /// The default lifetime of a verification session: 30 minutes, as the KYC spec says.
 pub const DEFAULT_SESSION_TTL_SECS: u32 = 30 * 60;
@@ -106,6 +113,7 @@ impl Default for KeySettings {
             branding: Branding::default(),
             expires_at: None,
             session_ttl_secs: DEFAULT_SESSION_TTL_SECS,
+            image_retention_days: 0,
         }
     }
 }
@@ -126,6 +134,11 @@ impl KeySettings {
         if self.session_ttl_secs == 0 || self.session_ttl_secs > MAX_SESSION_TTL_SECS {
             return Err(crate::Error::Invalid(format!(
                 "session lifetime must be between 1 and {MAX_SESSION_TTL_SECS} seconds"
+            )));
+        }
+        if self.image_retention_days > MAX_IMAGE_RETENTION_DAYS {
+            return Err(crate::Error::Invalid(format!(
+                "image retention must be at most {MAX_IMAGE_RETENTION_DAYS} days"
             )));
         }
         Ok(())

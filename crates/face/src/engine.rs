@@ -84,8 +84,10 @@ pub struct FaceAnalysis {
     pub liveness: f32,
     /// Quality measures and pose.
     pub quality: Quality,
-    /// Estimated age and gender.
-    pub age_gender: AgeGender,
+    /// Estimated age and gender (absent when not asked for, see
+    /// [`FaceEngine::analyze_largest`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub age_gender: Option<AgeGender>,
     /// Eye openness and yaw from the dense mesh.
     pub mesh: MeshMeasures,
     /// The 192-d L2-normalised embedding (not serialised).
@@ -328,13 +330,51 @@ impl FaceEngine {
             out.push(FaceAnalysis {
                 liveness: self.liveness(img, &face)?,
                 quality: quality(crop, &face),
-                age_gender: self.age_gender(img, &face)?,
+                age_gender: Some(self.age_gender(img, &face)?),
                 mesh: self.mesh(img, &face)?,
                 face,
                 embedding,
             });
         }
         Ok(out)
+    }
+
+    /// Every face of a selfie frame (largest first), and the measures of the largest only:
+    /// embedding, liveness, quality, mesh, and age when `with_age`. Faces narrower than
+    /// `min_face` pixels are not looked for (a smaller pyramid: faster).
+    pub fn analyze_largest(
+        &self,
+        img: &Rgb,
+        min_face: f32,
+        with_age: bool,
+    ) -> Result<(Vec<Face>, Option<FaceAnalysis>)> {
+        let cfg = DetectConfig {
+            min_face,
+            ..self.config.detect
+        };
+        let mut faces = self.with_models(|m| m.mtcnn.detect(img, &cfg))?;
+        faces.sort_by(|a, b| b.width().total_cmp(&a.width()));
+        let Some(face) = faces.first().cloned() else {
+            return Ok((faces, None));
+        };
+        let crop = align(img, &face, 112);
+        let embedding = self
+            .embed_aligned(std::slice::from_ref(&crop))?
+            .pop()
+            .ok_or_else(|| FaceError::Inference("no embedding".into()))?;
+        let analysis = FaceAnalysis {
+            liveness: self.liveness(img, &face)?,
+            quality: quality(&crop, &face),
+            age_gender: if with_age {
+                Some(self.age_gender(img, &face)?)
+            } else {
+                None
+            },
+            mesh: self.mesh(img, &face)?,
+            face,
+            embedding,
+        };
+        Ok((faces, Some(analysis)))
     }
 
     /// The largest face of an image with its embedding; errors when there is none.

@@ -66,6 +66,11 @@ impl CaptureError {
     }
 }
 
+/// Faces narrower than this are not looked for in selfie frames (the detector's pyramid
+/// starts here, a third cheaper than at its default 40 px): the person verifying must be
+/// at least [`MIN_FACE_PX`] wide, and another person in the picture is found from this
+/// width up (smaller faces are far in the background).
+pub const SEARCH_FACE_PX: f32 = 48.0;
 /// A face narrower than this many pixels is too far away to judge.
 pub const MIN_FACE_PX: f32 = 80.0;
 /// Mean luminance (0–1) of the aligned face under which a frame is too dark.
@@ -107,54 +112,62 @@ pub fn analyse_selfie(
     engine: &FaceEngine,
     frames: &[Vec<u8>],
 ) -> Result<SelfieAnalysis, CaptureError> {
-    // Frames are analysed side by side, as many at a time as there are cores (the face
-    // engine's pool has a model set per core), so a 5-frame step costs about 5/cores
-    // frames; a bounded batch also bounds the decoded pixels held at once.
-    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let mut analysed: Vec<Result<(Rgb, Vec<FaceAnalysis>), CaptureError>> =
-        Vec::with_capacity(frames.len());
-    for (c, chunk) in frames.chunks(cores.max(1)).enumerate() {
-        std::thread::scope(|s| {
-            let handles: Vec<_> = chunk
-                .iter()
-                .enumerate()
-                .map(|(k, bytes)| {
-                    let n = c * cores + k + 1;
-                    s.spawn(move || {
-                        let img = engine.decode(bytes).map_err(|e| {
-                            CaptureError::image("unreadable_image", format!("frame {n}: {e}"))
-                        })?;
-                        let found = engine
-                            .analyze(&img)
-                            .map_err(|e| CaptureError::Engine(e.to_string()))?;
-                        Ok((img, found))
+    // Frames are analysed side by side by one worker per core (the face engine's pool has
+    // a model set per core), each taking the next frame when done, so 8 frames cost about
+    // 8/cores frames. Only the largest face of a frame is measured; age, which needs no
+    // sequence, on three frames (first, middle, last) only.
+    let cores = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .max(1);
+    let n = frames.len();
+    let age_frames = [0, n / 2, n.saturating_sub(1)];
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    type Analysed = Result<(Rgb, Vec<vouch_face::Face>, Option<FaceAnalysis>), CaptureError>;
+    let slots: Vec<std::sync::Mutex<Option<Analysed>>> =
+        (0..n).map(|_| std::sync::Mutex::new(None)).collect();
+    std::thread::scope(|s| {
+        for _ in 0..cores.min(n) {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(bytes) = frames.get(i) else { break };
+                let result = engine
+                    .decode(bytes)
+                    .map_err(|e| {
+                        CaptureError::image("unreadable_image", format!("frame {}: {e}", i + 1))
                     })
-                })
-                .collect();
-            for h in handles {
-                analysed.push(h.join().unwrap_or_else(|_| {
-                    Err(CaptureError::Engine("frame analysis panicked".into()))
-                }));
-            }
-        });
-    }
-    let mut images: Vec<Rgb> = Vec::with_capacity(frames.len());
-    let mut faces: Vec<FaceAnalysis> = Vec::with_capacity(frames.len());
-    for (i, result) in analysed.into_iter().enumerate() {
+                    .and_then(|img| {
+                        let (all, largest) = engine
+                            .analyze_largest(&img, SEARCH_FACE_PX, age_frames.contains(&i))
+                            .map_err(|e| CaptureError::Engine(e.to_string()))?;
+                        Ok((img, all, largest))
+                    });
+                if let Ok(mut slot) = slots[i].lock() {
+                    *slot = Some(result);
+                }
+            });
+        }
+    });
+    let mut images: Vec<Rgb> = Vec::with_capacity(n);
+    let mut faces: Vec<FaceAnalysis> = Vec::with_capacity(n);
+    for (i, slot) in slots.into_iter().enumerate() {
         let n = i + 1;
-        let (img, mut found) = result?;
-        found.sort_by(|a, b| b.face.width().total_cmp(&a.face.width()));
-        let Some(largest) = found.first() else {
+        let result = slot
+            .into_inner()
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| Err(CaptureError::Engine("frame analysis panicked".into())));
+        let (img, all, largest) = result?;
+        let Some(largest) = largest else {
             return Err(CaptureError::image(
                 "no_face",
                 format!("frame {n}: no face found"),
             ));
         };
         let width = largest.face.width();
-        if found
+        if all
             .iter()
             .skip(1)
-            .any(|f| f.face.width() >= width * OTHER_FACE_SHARE)
+            .any(|f| f.width() >= width * OTHER_FACE_SHARE)
         {
             return Err(CaptureError::image(
                 "several_faces",
@@ -186,7 +199,7 @@ pub fn analyse_selfie(
             ));
         }
         images.push(img);
-        faces.push(found.swap_remove(0));
+        faces.push(largest);
     }
     let seq: Vec<vouch_face::Frame<'_>> = images
         .iter()
@@ -202,7 +215,10 @@ pub fn analyse_selfie(
             yaw: f.mesh.yaw,
         })
         .collect();
-    let ages: Vec<f32> = faces.iter().map(|f| f.age_gender.age).collect();
+    let ages: Vec<f32> = faces
+        .iter()
+        .filter_map(|f| f.age_gender.map(|a| a.age))
+        .collect();
     Ok(SelfieAnalysis {
         liveness: LivenessEvidence {
             frames: measures,

@@ -219,7 +219,8 @@ fn describe(e: reqwest::Error) -> String {
 }
 
 /// Starts the housekeeping job: expires verification sessions whose lifetime is over
-/// (queueing their webhooks), purges old rate counters and expired access tokens.
+/// (queueing their webhooks), purges old rate counters, expired access tokens and session
+/// images past their retention.
 pub fn spawn_housekeeping(
     state: AppState,
     mut stop: watch::Receiver<bool>,
@@ -240,6 +241,11 @@ pub fn spawn_housekeeping(
             }
             if let Err(e) = state.store.purge_expired_tokens(now).await {
                 tracing::warn!(error = %e, "cannot purge expired tokens");
+            }
+            match state.store.purge_session_images(now).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(deleted = n, "session images past their retention deleted"),
+                Err(e) => tracing::warn!(error = %e, "cannot purge session images"),
             }
             tokio::select! {
                 _ = stop.changed() => break,

@@ -520,3 +520,95 @@ async fn a_session_gets_ten_analysis_requests_a_minute() {
     assert_eq!(status, 400);
     s.stop().await;
 }
+
+/// GETs raw bytes with the key: (status, content type, body).
+async fn get_raw(s: &TestServer, key: &str, path: &str) -> (u16, String, Vec<u8>) {
+    let r = s
+        .http
+        .get(s.at(path))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let ty = r
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    (status, ty, r.bytes().await.unwrap().to_vec())
+}
+
+#[tokio::test]
+async fn capture_images_are_kept_sealed_until_the_decision_plus_the_key_retention() {
+    for db in TestDb::all().await {
+        let s = server(db).await;
+        let org = s.org("Acme").await;
+        let mut keep = key_settings(&[Check::Liveness], None, Thresholds::default());
+        keep.image_retention_days = 3;
+        let (_, keeping, _) = s.key(&org, keep).await;
+        let (_, deleting, _) = s
+            .key(
+                &org,
+                key_settings(&[Check::Liveness], None, Thresholds::default()),
+            )
+            .await;
+        let frames = [
+            eval("faces/img1.jpg"),
+            eval("faces/img2.jpg"),
+            eval("faces/img4.jpg"),
+        ];
+        for (key, days) in [(&keeping, 3), (&deleting, 0)] {
+            let (id, token) = session(&s, key, json!({})).await;
+            let (status, v) = selfie(&s, &token, &frames).await;
+            assert_eq!(status, 200, "{v}");
+            // Undecided: the middle frame is there, byte for byte, for a reviewer.
+            let list = get(&s, key, &format!("/api/v1/verify/{id}/images")).await;
+            assert_eq!(list["images"][0]["name"], "selfie", "{list}");
+            assert!(list["images"][0]["deleteAfter"].is_null(), "{list}");
+            let (status, ty, bytes) =
+                get_raw(&s, key, &format!("/api/v1/verify/{id}/images/selfie")).await;
+            assert_eq!((status, ty.as_str()), (200, "image/jpeg"));
+            assert_eq!(STANDARD.encode(&bytes), frames[1]);
+            let audit = get(&s, key, "/api/v1/audit?limit=5").await;
+            assert!(
+                audit.to_string().contains("verification.image_viewed"),
+                "{audit}"
+            );
+            // Another organisation's key sees nothing.
+            let other = s.org("Globex").await;
+            let (_, other_key, _) = s.key(&other, KeySettings::default()).await;
+            let (status, _, _) = get_raw(
+                &s,
+                &other_key,
+                &format!("/api/v1/verify/{id}/images/selfie"),
+            )
+            .await;
+            assert_eq!(status, 404);
+            let (status, _, _) =
+                get_raw(&s, key, &format!("/api/v1/verify/{id}/images/passport")).await;
+            assert_eq!(status, 404);
+
+            let (status, v) = complete(&s, &token).await;
+            assert_eq!(status, 200, "{v}");
+            let list = get(&s, key, &format!("/api/v1/verify/{id}/images")).await;
+            let images = list["images"].as_array().unwrap();
+            if days == 0 {
+                assert!(images.is_empty(), "deleted with the decision: {list}");
+            } else {
+                let after = images[0]["deleteAfter"].as_i64().unwrap();
+                let now = vouch_core::now_millis();
+                let expect = now + 3 * 86_400_000;
+                assert!((after - expect).abs() < 60_000, "{list}");
+                // The sweep deletes it once due, not before.
+                let store = s.store.clone();
+                assert_eq!(store.purge_session_images(now).await.unwrap(), 0);
+                assert_eq!(store.purge_session_images(after).await.unwrap(), 1);
+                let (status, _, _) =
+                    get_raw(&s, key, &format!("/api/v1/verify/{id}/images/selfie")).await;
+                assert_eq!(status, 404);
+            }
+        }
+        s.stop().await;
+    }
+}

@@ -46,10 +46,16 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0003_session_evidence.sql"),
         postgres: include_str!("../migrations/postgres/0003_session_evidence.sql"),
     },
+    Migration {
+        version: 4,
+        name: "session_images",
+        sqlite: include_str!("../migrations/sqlite/0004_session_images.sql"),
+        postgres: include_str!("../migrations/postgres/0004_session_images.sql"),
+    },
 ];
 
 /// The schema version this build writes and understands.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// How to open a store.
 #[derive(Clone)]

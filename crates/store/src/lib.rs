@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod crypto;
 mod db;
+pub mod images;
 pub mod outbox;
 pub mod people;
 pub mod ratelimit;

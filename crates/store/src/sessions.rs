@@ -553,6 +553,7 @@ impl Store {
         .await
         .map_err(db_err)?;
         let session = self.session_from_row(&row).await?;
+        crate::images::schedule_deletion(self, tx, id, now).await?;
         self.enqueue_session_event(tx, &session, event, now).await?;
         append_in_tx(self, tx, &audit.in_org(org).target(id)).await?;
         Ok(Some(session))
@@ -789,6 +790,7 @@ impl Store {
         session.overall_result = Some(decision);
         session.finished_at = finished;
         if completed {
+            crate::images::schedule_deletion(self, &mut tx, id, now).await?;
             self.enqueue_session_event(&mut tx, &session, VERIFICATION_COMPLETED, now)
                 .await?;
         }

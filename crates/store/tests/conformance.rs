@@ -588,3 +588,65 @@ async fn concurrent_session_creates_commit_in_groups_and_a_bad_row_fails_alone()
         );
     }
 }
+
+#[tokio::test]
+async fn session_images_are_sealed_scoped_and_swapped_ciphertext_fails() {
+    use vouch_core::ids::SessionId;
+    for db in TestDb::all().await {
+        let store = db.open().await;
+        let org = store
+            .create_org("Acme", cli("org.created"))
+            .await
+            .unwrap()
+            .id;
+        let globex = store
+            .create_org("Globex", cli("org.created"))
+            .await
+            .unwrap()
+            .id;
+        let id = SessionId::generate();
+        let jpeg = b"\xFF\xD8\xFF\xE0 a face, as a reviewer sees it".to_vec();
+        store
+            .put_session_image(&org, &id, "selfie", "image/jpeg", &jpeg, 0)
+            .await
+            .unwrap();
+        store
+            .put_session_image(&org, &id, "document_front", "image/jpeg", b"front", 0)
+            .await
+            .unwrap();
+        let (ty, back) = store.session_image(&org, &id, "selfie").await.unwrap();
+        assert_eq!((ty.as_str(), back), ("image/jpeg", jpeg.clone()));
+        assert!(store.session_image(&globex, &id, "selfie").await.is_err());
+        assert!(store.session_images(&globex, &id).await.unwrap().is_empty());
+        let pool = raw_pool(&db).await;
+        let rows = sqlx::query("SELECT name, sealed FROM session_images")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+        for r in &rows {
+            let sealed: Vec<u8> = r.try_get("sealed").unwrap();
+            assert!(
+                !sealed.windows(6).any(|w| w == b"a face"),
+                "plaintext image in the table ({})",
+                db.kind
+            );
+        }
+        // The selfie's ciphertext moved under another name does not open.
+        let selfie: Vec<u8> = rows
+            .iter()
+            .find(|r| r.try_get::<String, _>("name").unwrap() == "selfie")
+            .unwrap()
+            .try_get("sealed")
+            .unwrap();
+        let q = if db.kind == "postgres" {
+            "UPDATE session_images SET sealed = $1 WHERE name = 'document_front'"
+        } else {
+            "UPDATE session_images SET sealed = ?1 WHERE name = 'document_front'"
+        };
+        sqlx::query(q).bind(selfie).execute(&pool).await.unwrap();
+        assert!(store
+            .session_image(&org, &id, "document_front")
+            .await
+            .is_err());
+    }
+}

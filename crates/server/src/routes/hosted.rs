@@ -121,6 +121,36 @@ async fn count_capture(state: &AppState, s: &VerificationSession) -> ApiResult<(
     .with_header("retry-after", wait.to_string()))
 }
 
+/// The media type of an image the decoder accepted, from its first bytes.
+pub fn image_type(bytes: &[u8]) -> &'static str {
+    match bytes {
+        [0xFF, 0xD8, 0xFF, ..] => "image/jpeg",
+        [0x89, b'P', b'N', b'G', ..] => "image/png",
+        [b'R', b'I', b'F', b'F', _, _, _, _, b'W', b'E', b'B', b'P', ..] => "image/webp",
+        _ => "application/octet-stream",
+    }
+}
+
+/// Keeps a capture image, sealed, for review (see `vouch_store::images`).
+async fn keep_image(
+    state: &AppState,
+    s: &VerificationSession,
+    name: &str,
+    bytes: &[u8],
+) -> ApiResult<()> {
+    let days = state
+        .store
+        .api_key(&s.org_id, &s.key_id)
+        .await?
+        .settings
+        .image_retention_days;
+    state
+        .store
+        .put_session_image(&s.org_id, &s.id, name, image_type(bytes), bytes, days)
+        .await?;
+    Ok(())
+}
+
 async fn thresholds(state: &AppState, s: &VerificationSession) -> ApiResult<Thresholds> {
     Ok(state
         .store
@@ -206,6 +236,8 @@ pub async fn selfie(
         .enumerate()
         .map(|(i, f)| image(&format!("frame {}", i + 1), f))
         .collect::<ApiResult<Vec<_>>>()?;
+    // The middle frame is kept (sealed) for a reviewer; the others are dropped here.
+    let kept = frames[frames.len() / 2].clone();
     let face = engines.face.clone();
     let analysis = blocking(move || analyse_selfie(&face, &frames)).await?;
     let t = thresholds(&state, &session).await?;
@@ -241,6 +273,7 @@ pub async fn selfie(
     if session.checks.contains(&Check::FaceMatch) {
         evidence.insert("selfie".into(), json!(analysis.embedding));
     }
+    keep_image(&state, &session, "selfie", &kept).await?;
     let s = state
         .store
         .record_session_step(&session.org_id, &session.id, results, evidence)
@@ -282,6 +315,7 @@ pub async fn document(
     }
     let front = image("front", &body.front)?;
     let back = body.back.as_deref().map(|b| image("back", b)).transpose()?;
+    let kept = (front.clone(), back.clone());
     let today = chrono::Utc::now().date_naive();
     let doc = blocking(move || analyse_document(&engines, &front, back.as_deref(), today)).await?;
     // Nothing read at all is a photo to retake, not a verdict: answered 422 and not
@@ -310,6 +344,10 @@ pub async fn document(
     if session.checks.contains(&Check::FaceMatch) {
         evidence.insert("document".into(), json!(true));
         evidence.insert("portrait".into(), json!(doc.portrait));
+    }
+    keep_image(&state, &session, "document_front", &kept.0).await?;
+    if let Some(back) = &kept.1 {
+        keep_image(&state, &session, "document_back", back).await?;
     }
     let s = state
         .store

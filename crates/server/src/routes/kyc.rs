@@ -98,6 +98,65 @@ pub async fn get_session(
     Ok(Json(session.to_json()))
 }
 
+/// The capture images a session still holds (while undecided, then for the key's
+/// `imageRetentionDays`), for a reviewer.
+#[utoipa::path(get, path = "/api/v1/verify/{sessionId}/images", tag = "kyc",
+    params(("sessionId" = String, Path, description = "Session id")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, description = "images: name, contentType, sizeBytes, createdAt, deleteAfter"),
+              (status = 404, body = crate::error::ErrorBody)))]
+pub async fn list_images(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let key = caller.api_key()?;
+    let id = SessionId::from_string(id);
+    // 404 for another organisation's session, as everywhere.
+    state.store.session(&key.org_id, &id).await?;
+    let images = state.store.session_images(&key.org_id, &id).await?;
+    Ok(Json(json!({ "images": images })))
+}
+
+/// One capture image of a session, as it was received. Every view is in the audit log.
+#[utoipa::path(get, path = "/api/v1/verify/{sessionId}/images/{name}", tag = "kyc",
+    params(("sessionId" = String, Path, description = "Session id"),
+           ("name" = String, Path, description = "selfie, document_front or document_back")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, description = "The image (image/jpeg, image/png or image/webp)"),
+              (status = 404, body = crate::error::ErrorBody)))]
+pub async fn get_image(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, name)): Path<(String, String)>,
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let key = caller.api_key()?;
+    let id = SessionId::from_string(id);
+    if !["selfie", "document_front", "document_back"].contains(&name.as_str()) {
+        return Err(ApiError::not_found("No such image"));
+    }
+    let (content_type, bytes) = state.store.session_image(&key.org_id, &id, &name).await?;
+    state
+        .store
+        .append_audit(
+            &caller
+                .audit("verification.image_viewed")
+                .in_org(&key.org_id)
+                .target(&id)
+                .details(json!({ "image": name })),
+        )
+        .await?;
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, content_type),
+            (axum::http::header::CACHE_CONTROL, "no-store".to_string()),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
 /// Filters and paging of the session list.
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase")]

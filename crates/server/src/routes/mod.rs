@@ -77,6 +77,8 @@ pub fn routes(state: AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(api::list_audit))
         .routes(routes!(kyc::create_session, kyc::list_sessions))
         .routes(routes!(kyc::get_session))
+        .routes(routes!(kyc::list_images))
+        .routes(routes!(kyc::get_image))
         .routes(routes!(kyc::cancel_session))
         .routes(routes!(kyc::review_session))
         .route_layer(axum::middleware::from_fn_with_state(
