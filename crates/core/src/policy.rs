@@ -83,8 +83,8 @@ pub const SPOOF_FLOOR: f32 = 0.05;
 /// One frame's measurements for liveness.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct FrameMeasures {
-    /// Passive liveness, 0–1.
-    pub passive: f32,
+    /// Passive liveness, 0–1, where it was measured (on a few frames of a sequence).
+    pub passive: Option<f32>,
     /// Mean eye aspect ratio of both eyes.
     pub eye_openness: f32,
     /// Head yaw in degrees.
@@ -135,7 +135,7 @@ pub fn median(values: &[f32]) -> f32 {
 
 /// Judges liveness (rule in the module documentation).
 pub fn liveness(e: &LivenessEvidence, t: &Thresholds) -> LivenessResult {
-    let passive: Vec<f32> = e.frames.iter().map(|f| f.passive).collect();
+    let passive: Vec<f32> = e.frames.iter().filter_map(|f| f.passive).collect();
     let score = median(&passive);
     let widest = e
         .frames
@@ -211,7 +211,7 @@ mod tests {
 
     fn frame(passive: f32, eye: f32, yaw: f32) -> FrameMeasures {
         FrameMeasures {
-            passive,
+            passive: Some(passive),
             eye_openness: eye,
             yaw,
         }

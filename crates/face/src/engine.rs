@@ -80,8 +80,10 @@ pub struct FaceAnalysis {
     /// Box, landmarks and detector score.
     #[serde(flatten)]
     pub face: Face,
-    /// Passive liveness, 0–1 (higher is more likely a live face).
-    pub liveness: f32,
+    /// Passive liveness, 0–1 (higher is more likely a live face); absent when not asked
+    /// for (see [`FaceEngine::analyze_largest`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub liveness: Option<f32>,
     /// Quality measures and pose.
     pub quality: Quality,
     /// Estimated age and gender (absent when not asked for, see
@@ -328,7 +330,7 @@ impl FaceEngine {
         let mut out = Vec::with_capacity(faces.len());
         for ((face, crop), embedding) in faces.into_iter().zip(&crops).zip(embeddings) {
             out.push(FaceAnalysis {
-                liveness: self.liveness(img, &face)?,
+                liveness: Some(self.liveness(img, &face)?),
                 quality: quality(crop, &face),
                 age_gender: Some(self.age_gender(img, &face)?),
                 mesh: self.mesh(img, &face)?,
@@ -340,13 +342,14 @@ impl FaceEngine {
     }
 
     /// Every face of a selfie frame (largest first), and the measures of the largest only:
-    /// embedding, liveness, quality, mesh, and age when `with_age`. Faces narrower than
-    /// `min_face` pixels are not looked for (a smaller pyramid: faster).
+    /// embedding, quality and mesh always; passive liveness (the costliest model, ~57 ms
+    /// a face on one core) and age only when `with_liveness_and_age`. Faces narrower
+    /// than `min_face` pixels are not looked for (a smaller pyramid: faster).
     pub fn analyze_largest(
         &self,
         img: &Rgb,
         min_face: f32,
-        with_age: bool,
+        with_liveness_and_age: bool,
     ) -> Result<(Vec<Face>, Option<FaceAnalysis>)> {
         let cfg = DetectConfig {
             min_face,
@@ -362,14 +365,18 @@ impl FaceEngine {
             .embed_aligned(std::slice::from_ref(&crop))?
             .pop()
             .ok_or_else(|| FaceError::Inference("no embedding".into()))?;
+        let (liveness, age_gender) = if with_liveness_and_age {
+            (
+                Some(self.liveness(img, &face)?),
+                Some(self.age_gender(img, &face)?),
+            )
+        } else {
+            (None, None)
+        };
         let analysis = FaceAnalysis {
-            liveness: self.liveness(img, &face)?,
+            liveness,
             quality: quality(&crop, &face),
-            age_gender: if with_age {
-                Some(self.age_gender(img, &face)?)
-            } else {
-                None
-            },
+            age_gender,
             mesh: self.mesh(img, &face)?,
             face,
             embedding,

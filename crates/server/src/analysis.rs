@@ -114,13 +114,22 @@ pub fn analyse_selfie(
 ) -> Result<SelfieAnalysis, CaptureError> {
     // Frames are analysed side by side by one worker per core (the face engine's pool has
     // a model set per core), each taking the next frame when done, so 8 frames cost about
-    // 8/cores frames. Only the largest face of a frame is measured; age, which needs no
-    // sequence, on three frames (first, middle, last) only.
+    // 8/cores frames. Only the largest face of a frame is measured; passive liveness
+    // (two thirds of a frame's cost) and age, which need no sequence, on three frames
+    // (first, middle, last) only, their median judged.
     let cores = std::thread::available_parallelism()
         .map_or(2, |n| n.get())
         .max(1);
     let n = frames.len();
-    let age_frames = [0, n / 2, n.saturating_sub(1)];
+    let sampled = [0, n / 2, n.saturating_sub(1)];
+    // The costly sampled frames first, so that the cheap ones fill in behind them and the
+    // workers finish together.
+    let mut order: Vec<usize> = Vec::with_capacity(n);
+    for i in sampled.into_iter().chain(0..n) {
+        if i < n && !order.contains(&i) {
+            order.push(i);
+        }
+    }
     let next = std::sync::atomic::AtomicUsize::new(0);
     type Analysed = Result<(Rgb, Vec<vouch_face::Face>, Option<FaceAnalysis>), CaptureError>;
     let slots: Vec<std::sync::Mutex<Option<Analysed>>> =
@@ -128,7 +137,8 @@ pub fn analyse_selfie(
     std::thread::scope(|s| {
         for _ in 0..cores.min(n) {
             s.spawn(|| loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(&i) = order.get(k) else { break };
                 let Some(bytes) = frames.get(i) else { break };
                 let result = engine
                     .decode(bytes)
@@ -137,7 +147,7 @@ pub fn analyse_selfie(
                     })
                     .and_then(|img| {
                         let (all, largest) = engine
-                            .analyze_largest(&img, SEARCH_FACE_PX, age_frames.contains(&i))
+                            .analyze_largest(&img, SEARCH_FACE_PX, sampled.contains(&i))
                             .map_err(|e| CaptureError::Engine(e.to_string()))?;
                         Ok((img, all, largest))
                     });

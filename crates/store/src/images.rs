@@ -65,39 +65,62 @@ pub(crate) async fn schedule_deletion(
     Ok(())
 }
 
+/// An image to keep with a capture step.
+#[derive(Debug, Clone, Copy)]
+pub struct NewImage<'a> {
+    /// `selfie`, `document_front` or `document_back`.
+    pub name: &'a str,
+    /// Its media type.
+    pub content_type: &'a str,
+    /// The image as received.
+    pub bytes: &'a [u8],
+    /// Days to keep it after the session ends (the key's image retention).
+    pub keep_days: u32,
+}
+
+/// Stores (or replaces, on a retake) an image of a session, sealed, in `tx`.
+pub(crate) async fn put_in_tx(
+    store: &Store,
+    tx: &mut WriteTx,
+    org: &OrgId,
+    id: &SessionId,
+    img: &NewImage<'_>,
+) -> Result<()> {
+    let sealed = store.seal(slot(id.as_str(), img.name), img.bytes)?;
+    let size =
+        i64::try_from(img.bytes.len()).map_err(|_| Error::Invalid("image too large".into()))?;
+    sqlx::query(&store.sql(
+        "INSERT INTO session_images (session_id, org_id, name, content_type, sealed, size_bytes, keep_days, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+         ON CONFLICT (session_id, name) DO UPDATE SET content_type = excluded.content_type, \
+         sealed = excluded.sealed, size_bytes = excluded.size_bytes, keep_days = excluded.keep_days, \
+         created_at = excluded.created_at",
+    ))
+    .bind(id.as_str())
+    .bind(org.as_str())
+    .bind(img.name)
+    .bind(img.content_type)
+    .bind(sealed)
+    .bind(size)
+    .bind(i64::from(img.keep_days))
+    .bind(now_millis())
+    .execute(&mut **tx)
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}
+
 impl Store {
-    /// Stores (or replaces, on a retake) an image of an undecided session, sealed.
+    /// Stores (or replaces) an image of a session on its own; the hosted flow stores its
+    /// images with the capture step instead ([`Store::record_session_step`]).
     pub async fn put_session_image(
         &self,
         org: &OrgId,
         id: &SessionId,
-        name: &str,
-        content_type: &str,
-        bytes: &[u8],
-        keep_days: u32,
+        img: &NewImage<'_>,
     ) -> Result<()> {
-        let sealed = self.seal(slot(id.as_str(), name), bytes)?;
-        let size =
-            i64::try_from(bytes.len()).map_err(|_| Error::Invalid("image too large".into()))?;
         let mut tx = self.begin_write().await?;
-        sqlx::query(&self.sql(
-            "INSERT INTO session_images (session_id, org_id, name, content_type, sealed, size_bytes, keep_days, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-             ON CONFLICT (session_id, name) DO UPDATE SET content_type = excluded.content_type, \
-             sealed = excluded.sealed, size_bytes = excluded.size_bytes, keep_days = excluded.keep_days, \
-             created_at = excluded.created_at",
-        ))
-        .bind(id.as_str())
-        .bind(org.as_str())
-        .bind(name)
-        .bind(content_type)
-        .bind(sealed)
-        .bind(size)
-        .bind(i64::from(keep_days))
-        .bind(now_millis())
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
+        put_in_tx(self, &mut tx, org, id, img).await?;
         tx.commit().await.map_err(db_err)
     }
 

@@ -634,7 +634,8 @@ impl Store {
 
     /// Records a step of the hosted flow on an open, undecided, unexpired session: merges
     /// `results` (per-check results, by their key in `checks`) and `evidence` (biometric
-    /// templates, sealed) into what the session holds, and moves PENDING to IN_PROGRESS.
+    /// templates, sealed) into what the session holds, stores the capture `images` (sealed,
+    /// see [`crate::images`]) in the same transaction, and moves PENDING to IN_PROGRESS.
     /// Any other session answers Conflict.
     pub async fn record_session_step(
         &self,
@@ -642,6 +643,7 @@ impl Store {
         id: &SessionId,
         results: Map<String, Value>,
         evidence: Map<String, Value>,
+        images: &[crate::images::NewImage<'_>],
     ) -> Result<VerificationSession> {
         let now = now_millis();
         let mut tx = self.begin_write().await?;
@@ -686,6 +688,9 @@ impl Store {
             return Err(Error::Conflict(
                 "Session changed meanwhile; try again".into(),
             ));
+        }
+        for img in images {
+            crate::images::put_in_tx(self, &mut tx, org, id, img).await?;
         }
         tx.commit().await.map_err(db_err)?;
         session.status = SessionStatus::InProgress;

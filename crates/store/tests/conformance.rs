@@ -592,6 +592,7 @@ async fn concurrent_session_creates_commit_in_groups_and_a_bad_row_fails_alone()
 #[tokio::test]
 async fn session_images_are_sealed_scoped_and_swapped_ciphertext_fails() {
     use vouch_core::ids::SessionId;
+    use vouch_store::images::NewImage;
     for db in TestDb::all().await {
         let store = db.open().await;
         let org = store
@@ -606,12 +607,18 @@ async fn session_images_are_sealed_scoped_and_swapped_ciphertext_fails() {
             .id;
         let id = SessionId::generate();
         let jpeg = b"\xFF\xD8\xFF\xE0 a face, as a reviewer sees it".to_vec();
+        let image = |name, bytes| NewImage {
+            name,
+            content_type: "image/jpeg",
+            bytes,
+            keep_days: 0,
+        };
         store
-            .put_session_image(&org, &id, "selfie", "image/jpeg", &jpeg, 0)
+            .put_session_image(&org, &id, &image("selfie", &jpeg))
             .await
             .unwrap();
         store
-            .put_session_image(&org, &id, "document_front", "image/jpeg", b"front", 0)
+            .put_session_image(&org, &id, &image("document_front", b"front"))
             .await
             .unwrap();
         let (ty, back) = store.session_image(&org, &id, "selfie").await.unwrap();

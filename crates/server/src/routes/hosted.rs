@@ -3,9 +3,11 @@
 //! `POST /verify/{token}/selfie`, `/document` and `/complete`. Decisions follow
 //! [`vouch_core::policy`].
 //!
-//! Images are decoded in memory and never stored. The biometric templates a later step
-//! needs (the selfie's and the portrait's embeddings, for face match) are kept sealed
-//! with the session until it is decided (`/complete`), then deleted; results stay.
+//! Images are decoded in memory; of each step one is kept, sealed, for a reviewer (the
+//! selfie's middle frame, the document's sides: `vouch_store::images`) until the session
+//! ends plus the key's image retention. The biometric templates a later step needs (the
+//! selfie's and the portrait's embeddings, for face match) are kept sealed with the
+//! session until it is decided (`/complete`), then deleted; results stay.
 //! The capture endpoints answer only what was received, never scores: the hosted page
 //! must not become an oracle for tuning a spoof. Results go to the client (API, webhook).
 
@@ -20,11 +22,13 @@ use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
-use vouch_core::check::{Check, Thresholds};
+use vouch_core::check::Check;
 use vouch_core::credential::{hash_secret, SecretKind};
+use vouch_core::model::KeySettings;
 use vouch_core::model::{Actor, AuditRecord};
 use vouch_core::policy::{self, Outcome};
 use vouch_core::session::{result_key, Decision, SessionStatus, VerificationSession};
+use vouch_store::images::NewImage;
 use vouch_store::sessions::Decider;
 
 /// The largest image, decoded from base64, in bytes.
@@ -131,33 +135,18 @@ pub fn image_type(bytes: &[u8]) -> &'static str {
     }
 }
 
-/// Keeps a capture image, sealed, for review (see `vouch_store::images`).
-async fn keep_image(
-    state: &AppState,
-    s: &VerificationSession,
-    name: &str,
-    bytes: &[u8],
-) -> ApiResult<()> {
-    let days = state
-        .store
-        .api_key(&s.org_id, &s.key_id)
-        .await?
-        .settings
-        .image_retention_days;
-    state
-        .store
-        .put_session_image(&s.org_id, &s.id, name, image_type(bytes), bytes, days)
-        .await?;
-    Ok(())
+async fn settings(state: &AppState, s: &VerificationSession) -> ApiResult<KeySettings> {
+    Ok(state.store.api_key(&s.org_id, &s.key_id).await?.settings)
 }
 
-async fn thresholds(state: &AppState, s: &VerificationSession) -> ApiResult<Thresholds> {
-    Ok(state
-        .store
-        .api_key(&s.org_id, &s.key_id)
-        .await?
-        .settings
-        .thresholds)
+/// A capture image to keep with the step, for review.
+fn kept<'a>(name: &'a str, bytes: &'a [u8], settings: &KeySettings) -> NewImage<'a> {
+    NewImage {
+        name,
+        content_type: image_type(bytes),
+        bytes,
+        keep_days: settings.image_retention_days,
+    }
 }
 
 fn image(name: &str, b64: &str) -> ApiResult<Vec<u8>> {
@@ -237,13 +226,14 @@ pub async fn selfie(
         .map(|(i, f)| image(&format!("frame {}", i + 1), f))
         .collect::<ApiResult<Vec<_>>>()?;
     // The middle frame is kept (sealed) for a reviewer; the others are dropped here.
-    let kept = frames[frames.len() / 2].clone();
+    let frame = frames[frames.len() / 2].clone();
     let face = engines.face.clone();
     let analysis = blocking(move || analyse_selfie(&face, &frames)).await?;
-    let t = thresholds(&state, &session).await?;
+    let settings = settings(&state, &session).await?;
+    let t = &settings.thresholds;
     let mut results = Map::new();
     if session.checks.contains(&Check::Liveness) {
-        let l = policy::liveness(&analysis.liveness, &t);
+        let l = policy::liveness(&analysis.liveness, t);
         results.insert(
             result_key(Check::Liveness).into(),
             json!({
@@ -258,7 +248,7 @@ pub async fn selfie(
         );
     }
     if session.checks.contains(&Check::AgeEstimation) {
-        let (result, meets) = policy::age(analysis.estimated_age, &t);
+        let (result, meets) = policy::age(analysis.estimated_age, t);
         results.insert(
             result_key(Check::AgeEstimation).into(),
             json!({
@@ -273,10 +263,10 @@ pub async fn selfie(
     if session.checks.contains(&Check::FaceMatch) {
         evidence.insert("selfie".into(), json!(analysis.embedding));
     }
-    keep_image(&state, &session, "selfie", &kept).await?;
+    let images = [kept("selfie", &frame, &settings)];
     let s = state
         .store
-        .record_session_step(&session.org_id, &session.id, results, evidence)
+        .record_session_step(&session.org_id, &session.id, results, evidence, &images)
         .await?;
     Ok(Json(
         json!({"sessionId": s.id, "status": s.status, "received": "selfie"}),
@@ -315,7 +305,7 @@ pub async fn document(
     }
     let front = image("front", &body.front)?;
     let back = body.back.as_deref().map(|b| image("back", b)).transpose()?;
-    let kept = (front.clone(), back.clone());
+    let (front_kept, back_kept) = (front.clone(), back.clone());
     let today = chrono::Utc::now().date_naive();
     let doc = blocking(move || analyse_document(&engines, &front, back.as_deref(), today)).await?;
     // Nothing read at all is a photo to retake, not a verdict: answered 422 and not
@@ -345,13 +335,14 @@ pub async fn document(
         evidence.insert("document".into(), json!(true));
         evidence.insert("portrait".into(), json!(doc.portrait));
     }
-    keep_image(&state, &session, "document_front", &kept.0).await?;
-    if let Some(back) = &kept.1 {
-        keep_image(&state, &session, "document_back", back).await?;
+    let settings = settings(&state, &session).await?;
+    let mut images = vec![kept("document_front", &front_kept, &settings)];
+    if let Some(back) = &back_kept {
+        images.push(kept("document_back", back, &settings));
     }
     let s = state
         .store
-        .record_session_step(&session.org_id, &session.id, results, evidence)
+        .record_session_step(&session.org_id, &session.id, results, evidence, &images)
         .await?;
     Ok(Json(
         json!({"sessionId": s.id, "status": s.status, "received": "document"}),
@@ -414,7 +405,7 @@ pub async fn complete(
         if !evidence.contains_key("document") {
             return Err(incomplete("document"));
         }
-        let t = thresholds(&state, &session).await?;
+        let t = settings(&state, &session).await?.thresholds;
         let entry = match embedding(evidence.get("portrait")) {
             Some(portrait) => {
                 let similarity = vouch_face::cosine(&selfie, &portrait);
