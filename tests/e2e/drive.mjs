@@ -43,6 +43,32 @@ try {
       route.fulfill({ status: 200, contentType: 'text/html', body: '<h1>client app</h1>' }));
   }
   let frame;
+  if (cfg.review) {
+    // The review page: type the key, load the queue, decide one session with a note.
+    const { key, sessionId, decision, note } = cfg.review;
+    let n = 0;
+    const shot = async (name) => {
+      n += 1;
+      out.steps.push(name);
+      await page.screenshot({ path: path.join(cfg.screenshots, `${String(n).padStart(2, '0')}-${name}.png`), fullPage: true });
+    };
+    await page.goto(cfg.url);
+    await page.fill('#api-key', key);
+    await page.click('#load');
+    const card = `.session[data-id="${sessionId}"]`;
+    await page.waitForSelector(`${card} .images img`, { timeout: STEP_TIMEOUT });
+    out.queueText = await page.textContent('#queue-status');
+    out.cardText = await page.textContent(card);
+    await shot('queue');
+    await page.fill(`${card} textarea`, note);
+    await page.click(`${card} button.${decision === 'APPROVED' ? 'approve' : 'reject'}`);
+    await page.waitForSelector(`${card}[data-decided]`, { timeout: STEP_TIMEOUT });
+    out.outcome = await page.textContent(`${card} .outcome`);
+    await shot('decided');
+    process.stdout.write(JSON.stringify(out) + '\n');
+    await browser.close();
+    process.exit(0);
+  }
   if (cfg.iframe) {
     // The client's site on another origin, embedding the page as the spec shows.
     host = http.createServer((req, res) => {

@@ -329,3 +329,106 @@ async fn the_portuguese_page_renders_and_a_denied_camera_says_why() {
     assert_eq!(s.get(&id).await["status"], "PENDING");
     s.server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reviewer_approves_a_borderline_age_on_the_review_page() {
+    let s = setup(&[Check::AgeEstimation]).await;
+    // img2 is estimated at ~34: with a minimum age of 33 that is neither 3 years above
+    // nor 2 below, so the session waits for a person.
+    let mut settings = KeySettings {
+        checks: vec![Check::AgeEstimation],
+        webhook_url: Some(s.sink.url.clone()),
+        ..Default::default()
+    };
+    settings.thresholds.min_age = 33;
+    let org = s.server.org("Reviewed Ltd").await;
+    let (_, key, secret) = s.server.key(&org, settings).await;
+    let http = reqwest::Client::new();
+    let created: Value = http
+        .post(s.server.at("/api/v1/verify"))
+        .bearer_auth(&key)
+        .json(&json!({"externalRef": "borderline"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["sessionId"].as_str().unwrap().to_string();
+    let page = created["verificationUrl"].as_str().unwrap();
+    let photo = std::fs::read(face_path("img2.jpg")).unwrap();
+    use base64::Engine as _;
+    let frame = base64::engine::general_purpose::STANDARD.encode(photo);
+    let r = http
+        .post(format!("{page}/selfie"))
+        .json(&json!({"frames": [frame]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let done: Value = http
+        .post(format!("{page}/complete"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(done["overallResult"], "REVIEW", "{done}");
+
+    let out = drive(
+        "review",
+        json!({
+            "url": s.server.at("/review"),
+            "review": {"key": key, "sessionId": id, "decision": "APPROVED", "note": "ID checked by phone"},
+        }),
+    )
+    .await;
+    assert!(
+        out["cardText"].as_str().unwrap().contains("borderline"),
+        "{out}"
+    );
+    assert_eq!(out["outcome"], "Approved.", "{out}");
+    let got: Value = http
+        .get(s.server.at(&format!("/api/v1/verify/{id}")))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(got["status"], "COMPLETED", "{got}");
+    assert_eq!(got["overallResult"], "APPROVED", "{got}");
+    let hook = s
+        .sink
+        .wait_for(1, WAIT)
+        .await
+        .iter()
+        .map(|r| r.kyc_json(&secret))
+        .find(|p| p["sessionId"] == id.as_str())
+        .unwrap();
+    assert_eq!(hook["overallResult"], "APPROVED");
+    let audit: Value = http
+        .get(s.server.at("/api/v1/audit?limit=10"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(audit.to_string().contains("ID checked by phone"), "{audit}");
+    // The kept selfie was deleted with the decision (retention 0).
+    let images: Value = http
+        .get(s.server.at(&format!("/api/v1/verify/{id}/images")))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(images["images"], json!([]), "{images}");
+    s.server.stop().await;
+}

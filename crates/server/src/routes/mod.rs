@@ -61,6 +61,8 @@ pub fn routes(state: AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(page::hosted_page))
         .routes(routes!(page::script))
         .routes(routes!(page::style))
+        .routes(routes!(page::review_page))
+        .routes(routes!(page::review_script))
         .routes(routes!(hosted::selfie))
         .routes(routes!(hosted::document))
         .routes(routes!(hosted::complete));

@@ -19,6 +19,12 @@ use vouch_core::session::{result_key, SessionStatus, VerificationSession};
 
 const SCRIPT: &str = include_str!("../../assets/verify.js");
 const STYLE: &str = include_str!("../../assets/verify.css");
+const REVIEW_SCRIPT: &str = include_str!("../../assets/review.js");
+
+/// The review page's policy: as the hosted page's, but never framed.
+const REVIEW_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+    img-src 'self' blob:; connect-src 'self'; base-uri 'none'; form-action 'none'; \
+    frame-ancestors 'none'";
 
 /// The page's Content-Security-Policy: its own script and style only, images from the
 /// key's logo (https) and the camera, requests to this server; any site may frame it.
@@ -385,6 +391,42 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
         body,
     )
         .into_response()
+}
+
+/// The review queue: a plain page that lists the sessions awaiting review with their
+/// results and kept images, and approves or rejects them with a note, through the API
+/// with the API key typed into it (until the admin console exists).
+#[utoipa::path(get, path = "/review", tag = "kyc",
+    responses((status = 200, description = "Review page (HTML)")))]
+pub async fn review_page() -> Response {
+    let body = "<main class=\"card review\"><h1>Review queue</h1>\
+        <p class=\"muted\">Sessions whose checks need a person. Decisions complete the session, \
+        fire its webhook and are recorded in the audit log with your key and reason.</p>\
+        <div class=\"key\"><input id=\"api-key\" type=\"password\" autocomplete=\"off\" \
+        placeholder=\"API key (vk_live_…)\" aria-label=\"API key\">\
+        <button id=\"load\" class=\"primary\">Load</button></div>\
+        <p id=\"queue-status\" class=\"muted\" aria-live=\"polite\"></p><div id=\"queue\"></div></main>\
+        <script src=\"/assets/review.js\" defer></script>";
+    let brand = Brand {
+        name: "vouch".into(),
+        logo: None,
+        accent: "#2952cc".into(),
+    };
+    let mut resp = respond(StatusCode::OK, document(Lang::En, &brand, body));
+    resp.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(REVIEW_CSP),
+    );
+    resp.headers_mut()
+        .insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    resp
+}
+
+/// The review page's script.
+#[utoipa::path(get, path = "/assets/review.js", tag = "kyc",
+    responses((status = 200, description = "JavaScript")))]
+pub async fn review_script() -> Response {
+    asset("text/javascript; charset=utf-8", REVIEW_SCRIPT)
 }
 
 /// The hosted page's script.
