@@ -264,31 +264,56 @@ async fn a_still_photo_held_to_the_camera_is_rejected() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn someone_else_than_the_document_holder_is_rejected_inside_an_iframe() {
+async fn someone_else_than_the_document_holder_is_rejected() {
     let s = setup(&[Check::Liveness, Check::FaceMatch]).await;
     let (id, url) = s.session(json!({"redirectUrl": REDIRECT})).await;
     // img24 blinks live, but the passport shows img1, another person.
     let out = drive(
-        "other-person-iframe",
+        "other-person",
         json!({
             "url": url,
-            "iframe": true,
             "y4m": footage(s.dir.path(), "img24.jpg", Footage::blinking()),
             "document": passport(s.dir.path(), "img1.jpg"),
+            "redirectPrefix": "https://client.example/",
         }),
     )
     .await;
     assert_eq!(out["result"], "REJECTED", "{out}");
-    // Embedded: the parent got the spec's message, and nothing navigated away.
     assert_eq!(
-        out["postMessage"],
-        json!({"type": "provefy:complete", "data": {"sessionId": id, "overallResult": "REJECTED"}}),
-        "{out}"
+        out["redirectedTo"].as_str().unwrap(),
+        format!("{REDIRECT}?session_id={id}&result=REJECTED")
     );
     let got = s.get(&id).await;
+    assert_eq!(got["checks"]["liveness"]["result"], "PASS", "{got}");
     assert_eq!(got["checks"]["faceMatch"]["result"], "FAIL", "{got}");
     assert_eq!(got["checks"]["faceMatch"]["isMatch"], false, "{got}");
     assert_eq!(s.webhook(&id).await["overallResult"], "REJECTED");
+    s.server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_genuine_flow_inside_an_iframe_posts_the_result_to_the_parent() {
+    let s = setup(&[Check::Liveness, Check::DocVerify, Check::FaceMatch]).await;
+    let (id, url) = s.session(json!({"redirectUrl": REDIRECT})).await;
+    let out = drive(
+        "genuine-iframe",
+        json!({
+            "url": url,
+            "iframe": true,
+            "y4m": footage(s.dir.path(), "img2.jpg", Footage::blinking()),
+            "document": passport(s.dir.path(), "img1.jpg"),
+        }),
+    )
+    .await;
+    assert_eq!(out["result"], "APPROVED", "{out}");
+    // Embedded: the parent got the spec's message, and the frame did not navigate away.
+    assert_eq!(
+        out["postMessage"],
+        json!({"type": "provefy:complete", "data": {"sessionId": id, "overallResult": "APPROVED"}}),
+        "{out}"
+    );
+    assert_eq!(s.get(&id).await["overallResult"], "APPROVED");
+    assert_eq!(s.webhook(&id).await["overallResult"], "APPROVED");
     s.server.stop().await;
 }
 
