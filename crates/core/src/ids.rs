@@ -56,3 +56,7 @@ typed_id!(/// A webhook delivery.
     DeliveryId, "dlv_");
 typed_id!(/// A verification session.
     SessionId, "ses_");
+typed_id!(/// A verification profile (1:N identity checks).
+    ProfileId, "vpr_");
+typed_id!(/// One 1:N identity verification.
+    IdentityCheckId, "idv_");

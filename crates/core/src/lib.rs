@@ -5,6 +5,7 @@ pub mod check;
 pub mod credential;
 pub mod error;
 pub mod event;
+pub mod identity;
 pub mod ids;
 pub mod model;
 pub mod policy;

@@ -4,6 +4,7 @@
 pub mod analysis;
 pub mod auth;
 pub mod error;
+pub mod gallery;
 pub mod i18n;
 pub mod metrics;
 pub mod middleware;
@@ -80,6 +81,8 @@ pub struct AppState {
     pub outbox_notify: Arc<Notify>,
     /// The face and document engines; none without models (analysis answers 503).
     pub engines: Option<Arc<analysis::Engines>>,
+    /// The 1:N indexes of enrolled faces.
+    pub galleries: Arc<gallery::Galleries>,
 }
 
 impl AppState {
@@ -90,6 +93,7 @@ impl AppState {
             config: Arc::new(config),
             metrics: Arc::new(metrics::Metrics::default()),
             outbox_notify: Arc::new(Notify::new()),
+            galleries: Default::default(),
             engines: None,
         }
     }

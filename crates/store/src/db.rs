@@ -52,10 +52,16 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0004_session_images.sql"),
         postgres: include_str!("../migrations/postgres/0004_session_images.sql"),
     },
+    Migration {
+        version: 5,
+        name: "biometric_identity",
+        sqlite: include_str!("../migrations/sqlite/0005_biometric_identity.sql"),
+        postgres: include_str!("../migrations/postgres/0005_biometric_identity.sql"),
+    },
 ];
 
 /// The schema version this build writes and understands.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// How to open a store.
 #[derive(Clone)]

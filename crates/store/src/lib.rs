@@ -4,6 +4,7 @@
 //! Personal data is sealed field by field ([`crypto`]) before it reaches a table.
 
 pub mod audit;
+pub mod biometrics;
 pub mod crypto;
 mod db;
 pub mod images;

@@ -149,6 +149,12 @@ fn kept<'a>(name: &'a str, bytes: &'a [u8], settings: &KeySettings) -> NewImage<
     }
 }
 
+/// Decodes a base64 image (a data URL as a canvas gives it, or plain base64), at most
+/// [`MAX_IMAGE_BYTES`]; 413 when larger, 400 when not base64.
+pub fn decode_image(name: &str, b64: &str) -> ApiResult<Vec<u8>> {
+    image(name, b64)
+}
+
 fn image(name: &str, b64: &str) -> ApiResult<Vec<u8>> {
     // Accept a data URL as a browser's canvas gives it.
     let data = match b64.split_once(";base64,") {

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod hosted;
+pub mod identity;
 pub mod kyc;
 pub mod meta;
 pub mod oauth;
@@ -29,6 +30,7 @@ use utoipa_axum::routes;
     tags((name = "meta", description = "Health, readiness, metrics, this document"),
          (name = "auth", description = "Credentials"),
          (name = "kyc", description = "KYC verification sessions"),
+         (name = "identity", description = "Biometric identity: enrol, 1:N verify, verification profiles"),
          (name = "webhooks", description = "Webhook deliveries"),
          (name = "audit", description = "Audit log"))
 )]
@@ -83,6 +85,14 @@ pub fn routes(state: AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(kyc::get_image))
         .routes(routes!(kyc::cancel_session))
         .routes(routes!(kyc::review_session))
+        .routes(routes!(identity::enroll))
+        .routes(routes!(identity::verify))
+        .routes(routes!(identity::create_profile, identity::list_profiles))
+        .routes(routes!(
+            identity::get_profile,
+            identity::update_profile,
+            identity::delete_profile
+        ))
         .route_layer(axum::middleware::from_fn_with_state(
             state,
             auth::require_credential,

@@ -1,0 +1,400 @@
+//! Biometric identity over real HTTP with the real face engine: enrolment, 1:N verify with
+//! the checks pipeline, verification profiles, and the errors of bad input. Photos from
+//! `../shared/eval/faces` (pairs.txt: img1, img2, img4, img7 are one person; img8 and img9
+//! another; img24 is enrolled by no one here).
+
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use vouch_core::model::KeySettings;
+use vouch_server::analysis::Engines;
+use vouch_testkit::{test_config, TestDb, TestServer};
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn face(name: &str) -> String {
+    let bytes = std::fs::read(repo().join("../shared/eval/faces").join(name)).unwrap();
+    format!("data:image/jpeg;base64,{}", STANDARD.encode(bytes))
+}
+
+fn engines() -> Arc<Engines> {
+    static ENGINES: OnceLock<Arc<Engines>> = OnceLock::new();
+    ENGINES
+        .get_or_init(|| {
+            let dir = std::env::var_os("VOUCH_MODELS_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| repo().join("models"));
+            let mut cfg = vouch_face::EngineConfig::new(dir);
+            cfg.workers = 1;
+            Arc::new(Engines::load_with(cfg).expect("models load (run scripts/fetch-models.sh)"))
+        })
+        .clone()
+}
+
+async fn post(s: &TestServer, key: &str, path: &str, body: Value) -> (u16, Value) {
+    let r = s
+        .http
+        .post(s.at(path))
+        .header("x-api-key", key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn call(
+    s: &TestServer,
+    key: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut r = s.http.request(method, s.at(path)).header("x-api-key", key);
+    if let Some(b) = body {
+        r = r.json(&b);
+    }
+    let r = r.send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn setup(db: TestDb) -> (TestServer, String) {
+    let s = TestServer::start_with_engines(db, test_config(), Some(engines())).await;
+    let org = s.org("Acme").await;
+    let (_, key, _) = s.key(&org, KeySettings::default()).await;
+    (s, key)
+}
+
+fn check<'a>(v: &'a Value, name: &str) -> &'a Value {
+    v["checkResults"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == name)
+        .unwrap_or_else(|| panic!("no {name} in {v}"))
+}
+
+#[tokio::test]
+async fn enrolled_people_are_recognised_and_strangers_are_not() {
+    for db in TestDb::all().await {
+        let (s, key) = setup(db).await;
+        let (status, alice) = post(
+            &s,
+            &key,
+            "/api/enroll",
+            json!({"image": face("img1.jpg"), "email": "Alice@Example.com"}),
+        )
+        .await;
+        assert_eq!(status, 200, "{alice}");
+        assert_eq!(alice["enrolled"], true);
+        let alice_id = alice["userId"].as_str().unwrap().to_string();
+        // Enrolling the same e-mail again adds a template to the same person.
+        let (_, again) = post(
+            &s,
+            &key,
+            "/api/enroll",
+            json!({"image": face("img4.jpg"), "email": "alice@example.com"}),
+        )
+        .await;
+        assert_eq!(again["userId"], alice_id.as_str(), "{again}");
+        let (_, bob) = post(
+            &s,
+            &key,
+            "/api/enroll",
+            json!({"image": face("img8.jpg"), "email": "bob@example.com"}),
+        )
+        .await;
+        assert_ne!(bob["userId"], alice_id.as_str());
+
+        let device = json!({"userAgent": "Mozilla/5.0 test", "cameraWidth": 1280, "cameraHeight": 720,
+                            "screenWidth": 1920, "screenHeight": 1080});
+        let (status, v) = post(
+            &s,
+            &key,
+            "/api/verify",
+            json!({"image": face("img2.jpg"), "deviceInfo": device}),
+        )
+        .await;
+        assert_eq!(status, 200, "{v}");
+        assert_eq!(v["verified"], true);
+        assert_eq!(v["userId"], alice_id.as_str());
+        assert_eq!(v["email"], "alice@example.com");
+        assert!(v["confidence"].as_f64().unwrap() > 0.3, "{v}");
+        assert!(v["compositeScore"].as_f64().unwrap() >= 0.5, "{v}");
+        for c in v["checkResults"].as_array().unwrap() {
+            for field in ["check", "pass", "score", "weight"] {
+                assert!(c.get(field).is_some(), "{c}");
+            }
+        }
+        assert_eq!(
+            check(&v, "deviceConsistency")["score"],
+            0.5,
+            "a new device: {v}"
+        );
+        // The same device again is known now.
+        let (status, v) = post(
+            &s,
+            &key,
+            "/api/verify",
+            json!({"image": face("img7.jpg"), "deviceInfo": device}),
+        )
+        .await;
+        assert_eq!(status, 200, "{v}");
+        assert_eq!(check(&v, "deviceConsistency")["score"], 1.0, "{v}");
+
+        let (status, v) = post(&s, &key, "/api/verify", json!({"image": face("img9.jpg")})).await;
+        assert_eq!(status, 200, "{v}");
+        assert_eq!(v["email"], "bob@example.com");
+
+        let (status, v) = post(&s, &key, "/api/verify", json!({"image": face("img24.jpg")})).await;
+        assert_eq!(status, 422, "{v}");
+        assert_eq!(v["error"], "Identity not recognised");
+        assert_eq!(v["verified"], false);
+
+        // Another organisation's gallery is empty.
+        let other = s.org("Globex").await;
+        let (_, other_key, _) = s.key(&other, KeySettings::default()).await;
+        let (status, _) = post(
+            &s,
+            &other_key,
+            "/api/verify",
+            json!({"image": face("img2.jpg")}),
+        )
+        .await;
+        assert_eq!(status, 422);
+        s.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn travel_faster_than_a_plane_and_a_repeated_frame_fail_hard() {
+    let (s, key) = setup(TestDb::sqlite()).await;
+    post(
+        &s,
+        &key,
+        "/api/enroll",
+        json!({"image": face("img1.jpg"), "email": "alice@example.com"}),
+    )
+    .await;
+    let lisbon = json!({"latitude": 38.72, "longitude": -9.14});
+    let (status, v) = post(
+        &s,
+        &key,
+        "/api/verify",
+        json!({"image": face("img2.jpg"), "deviceInfo": lisbon}),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    let sao_paulo = json!({"latitude": -23.55, "longitude": -46.63});
+    let (status, v) = post(
+        &s,
+        &key,
+        "/api/verify",
+        json!({"image": face("img7.jpg"), "deviceInfo": sao_paulo}),
+    )
+    .await;
+    assert_eq!(status, 422, "{v}");
+    assert_eq!(check(&v, "impossibleTravel")["pass"], false, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("km/h"), "{v}");
+
+    // Three copies of one photo are not a capture.
+    let still = face("img2.jpg");
+    let (status, v) = post(
+        &s,
+        &key,
+        "/api/verify",
+        json!({"images": [still, still, still]}),
+    )
+    .await;
+    assert_eq!(status, 422, "{v}");
+    assert_eq!(check(&v, "frameConsistency")["pass"], false, "{v}");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn profiles_are_managed_by_api_and_applied_by_id_or_slug() {
+    let (s, key) = setup(TestDb::sqlite()).await;
+    post(
+        &s,
+        &key,
+        "/api/enroll",
+        json!({"image": face("img1.jpg"), "email": "alice@example.com"}),
+    )
+    .await;
+    let body = json!({"name": "Brazil only", "slug": "br-only",
+                      "checks": {"geoFence": {"hardFail": true}, "deviceConsistency": {"enabled": false}},
+                      "allowedCountries": ["BR"], "minCompositeScore": 0.6});
+    let (status, p) = post(&s, &key, "/api/profiles", body.clone()).await;
+    assert_eq!(status, 201, "{p}");
+    let id = p["id"].as_str().unwrap().to_string();
+    let (status, v) = post(&s, &key, "/api/profiles", body).await;
+    assert_eq!(status, 409, "{v}");
+
+    let (status, v) = post(
+        &s,
+        &key,
+        "/api/verify",
+        json!({"image": face("img2.jpg"), "profile": "br-only", "deviceInfo": {"country": "PT"}}),
+    )
+    .await;
+    assert_eq!(status, 422, "{v}");
+    assert_eq!(v["error"], "Verification from PT is not allowed");
+    let (status, v) = post(
+        &s,
+        &key,
+        "/api/verify",
+        json!({"image": face("img2.jpg"), "profile": id, "deviceInfo": {"country": "br"}}),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    assert!(v["checkResults"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c["check"] != "deviceConsistency"));
+
+    let (status, list) = call(&s, &key, reqwest::Method::GET, "/api/profiles", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(list["profiles"][0]["slug"], "br-only");
+    let (status, v) = call(
+        &s,
+        &key,
+        reqwest::Method::PUT,
+        "/api/profiles/br-only",
+        Some(
+            json!({"name": "Brazil and Portugal", "checks": {"geoFence": {"hardFail": true}},
+                    "allowedCountries": ["BR", "PT"]}),
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    let (status, v) = post(
+        &s,
+        &key,
+        "/api/verify",
+        json!({"image": face("img2.jpg"), "profile": "br-only", "deviceInfo": {"country": "PT"}}),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+
+    // Invalid profiles are refused and change nothing.
+    for bad in [
+        json!({"name": "x", "slug": "Bad Slug"}),
+        json!({"name": "x", "slug": "x", "checks": {"retina": {}}}),
+        json!({"name": "x", "slug": "x", "checks": {"timeRestriction": {}}}),
+        json!({"name": "x", "slug": "x", "timeWindow": {"timeZone": "Nowhere/City", "startHour": 1, "endHour": 2}}),
+        json!({"name": "", "slug": "x"}),
+    ] {
+        let (status, v) = post(&s, &key, "/api/profiles", bad.clone()).await;
+        assert_eq!(status, 400, "{bad} → {v}");
+    }
+    let (_, list) = call(&s, &key, reqwest::Method::GET, "/api/profiles", None).await;
+    assert_eq!(list["profiles"].as_array().unwrap().len(), 1);
+
+    // Another organisation does not see it.
+    let other = s.org("Globex").await;
+    let (_, other_key, _) = s.key(&other, KeySettings::default()).await;
+    let (status, _) = call(
+        &s,
+        &other_key,
+        reqwest::Method::GET,
+        &format!("/api/profiles/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+
+    let (status, _) = call(
+        &s,
+        &key,
+        reqwest::Method::DELETE,
+        "/api/profiles/br-only",
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, _) = call(
+        &s,
+        &key,
+        reqwest::Method::GET,
+        "/api/profiles/br-only",
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, v) = post(
+        &s,
+        &key,
+        "/api/verify",
+        json!({"image": face("img2.jpg"), "profile": "br-only"}),
+    )
+    .await;
+    assert_eq!(status, 400, "{v}");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn bad_images_and_bodies_answer_400_with_a_reason() {
+    let (s, key) = setup(TestDb::sqlite()).await;
+    let blank = {
+        let img = image::RgbImage::from_pixel(320, 240, image::Rgb([128, 128, 128]));
+        let mut out = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+        format!(
+            "data:image/png;base64,{}",
+            STANDARD.encode(out.into_inner())
+        )
+    };
+    let cases = [
+        (
+            "/api/enroll",
+            json!({"image": blank, "email": "a@b.c"}),
+            "no_face",
+        ),
+        (
+            "/api/enroll",
+            json!({"image": face("couple.jpg"), "email": "a@b.c"}),
+            "several_faces",
+        ),
+        (
+            "/api/enroll",
+            json!({"image": face("img1.jpg"), "email": "not an email"}),
+            "invalid_request",
+        ),
+        (
+            "/api/enroll",
+            json!({"image": "%%%", "email": "a@b.c"}),
+            "invalid_request",
+        ),
+        (
+            "/api/verify",
+            json!({"image": face("img1.jpg"), "images": [face("img1.jpg")]}),
+            "invalid_request",
+        ),
+        ("/api/verify", json!({}), "invalid_request"),
+        ("/api/verify", json!({"images": []}), "invalid_request"),
+        (
+            "/api/verify",
+            json!({"image": face("img1.jpg"), "deviceInfo": {"latitude": 200, "longitude": 0}}),
+            "invalid_request",
+        ),
+    ];
+    for (path, body, code) in cases {
+        let (status, v) = post(&s, &key, path, body).await;
+        assert_eq!(status, 400, "{path} {v}");
+        assert_eq!(v["code"], code, "{v}");
+        assert!(v["error"].as_str().is_some_and(|e| !e.is_empty()));
+    }
+    // Nothing was enrolled by all that.
+    let (status, _) = post(&s, &key, "/api/verify", json!({"image": face("img1.jpg")})).await;
+    assert_eq!(status, 422);
+    s.stop().await;
+}

@@ -1,0 +1,433 @@
+//! Biometric identity (1:N): enrolled face templates (sealed), verification profiles, the
+//! results of every verification (which the history checks read: last location, past
+//! templates) and the devices a person verified from.
+
+use crate::audit::append_in_tx;
+use crate::crypto::Slot;
+use crate::db::{db_err, Store};
+use serde_json::Value;
+use sqlx::Row;
+use vouch_core::ids::{IdentityCheckId, OrgId, PersonId, ProfileId};
+use vouch_core::model::{AuditRecord, PersonData};
+use vouch_core::{now_millis, Error, Millis, Result};
+
+/// One template, opened.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Template {
+    /// Load order within the organisation.
+    pub seq: i64,
+    /// Whose.
+    pub person_id: PersonId,
+    /// The L2-normalised embedding.
+    pub embedding: Vec<f32>,
+}
+
+/// A verification profile.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Profile {
+    /// Its id.
+    pub id: ProfileId,
+    /// Its slug, unique in the organisation.
+    pub slug: String,
+    /// Its name.
+    pub name: String,
+    /// The configuration (`vouch_core::identity::ProfileConfig` as JSON).
+    pub config: Value,
+    /// When it was created.
+    pub created_at: Millis,
+    /// When it last changed.
+    pub updated_at: Millis,
+}
+
+/// What one verification recorded.
+#[derive(Debug, Clone)]
+pub struct IdentityCheckRecord {
+    /// The person matched, if any.
+    pub person_id: Option<PersonId>,
+    /// The outcome.
+    pub verified: bool,
+    /// The composite score.
+    pub composite: f64,
+    /// The check results (JSON array).
+    pub results: Value,
+    /// The profile used.
+    pub profile_id: Option<ProfileId>,
+    /// The device fingerprint.
+    pub device: Option<String>,
+    /// Where, when known.
+    pub location: Option<(f64, f64)>,
+}
+
+fn template_slot(org: &str) -> Slot<'_> {
+    Slot {
+        table: "face_templates",
+        column: "sealed",
+        row: org,
+    }
+}
+
+fn to_bytes(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+fn from_bytes(b: &[u8]) -> Vec<f32> {
+    b.chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
+
+fn profile_from_row(r: &sqlx::any::AnyRow) -> Result<Profile> {
+    let config: String = r.try_get("config").map_err(db_err)?;
+    Ok(Profile {
+        id: ProfileId::from_string(r.try_get::<String, _>("id").map_err(db_err)?),
+        slug: r.try_get("slug").map_err(db_err)?,
+        name: r.try_get("name").map_err(db_err)?,
+        config: serde_json::from_str(&config)
+            .map_err(|e| Error::Internal(format!("profile JSON: {e}")))?,
+        created_at: r.try_get("created_at").map_err(db_err)?,
+        updated_at: r.try_get("updated_at").map_err(db_err)?,
+    })
+}
+
+/// Checks a profile slug: 1–64 of a–z, 0–9 and `-`.
+pub fn validate_slug(slug: &str) -> Result<()> {
+    if slug.is_empty()
+        || slug.len() > 64
+        || !slug
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
+        return Err(Error::Invalid(
+            "slug must be 1 to 64 characters of a-z, 0-9 and -".into(),
+        ));
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Enrols a face template for the person with this e-mail in the organisation,
+    /// creating the person (e-mail sealed, blind-indexed) on first enrolment. Returns the
+    /// person and whether it was created.
+    pub async fn enroll_template(
+        &self,
+        org: &OrgId,
+        email: &str,
+        embedding: &[f32],
+        audit: AuditRecord,
+    ) -> Result<(PersonId, bool)> {
+        let existing = self.find_people_by_email(org, email).await?;
+        let (person, created) = match existing.into_iter().next() {
+            Some(p) => (p.id, false),
+            None => {
+                let data = PersonData {
+                    email: Some(email.trim().to_lowercase()),
+                    ..Default::default()
+                };
+                (self.create_person(org, None, &data).await?.id, true)
+            }
+        };
+        self.add_template(org, &person, embedding, "enroll", Some(audit))
+            .await?;
+        Ok((person, created))
+    }
+
+    /// Adds a template to a person (`source`: `enroll`, or `verify` for an accepted probe
+    /// kept for the history check).
+    pub async fn add_template(
+        &self,
+        org: &OrgId,
+        person: &PersonId,
+        embedding: &[f32],
+        source: &str,
+        audit: Option<AuditRecord>,
+    ) -> Result<()> {
+        let sealed = self.seal(template_slot(org.as_str()), &to_bytes(embedding))?;
+        let mut tx = self.begin_write().await?;
+        sqlx::query(&self.sql(
+            "INSERT INTO face_templates (org_id, person_id, sealed, source, created_at) VALUES ($1, $2, $3, $4, $5)",
+        ))
+        .bind(org.as_str())
+        .bind(person.as_str())
+        .bind(sealed)
+        .bind(source)
+        .bind(now_millis())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        if let Some(a) = audit {
+            append_in_tx(
+                self,
+                &mut tx,
+                &a.in_org(org)
+                    .target(person)
+                    .details(serde_json::json!({"source": source})),
+            )
+            .await?;
+        }
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn open_templates(
+        &self,
+        org: &OrgId,
+        rows: Vec<sqlx::any::AnyRow>,
+    ) -> Result<Vec<Template>> {
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let sealed: Vec<u8> = r.try_get("sealed").map_err(db_err)?;
+            let plain = self
+                .open_sealed(template_slot(org.as_str()), &sealed)
+                .await?;
+            out.push(Template {
+                seq: r.try_get("seq").map_err(db_err)?,
+                person_id: PersonId::from_string(
+                    r.try_get::<String, _>("person_id").map_err(db_err)?,
+                ),
+                embedding: from_bytes(&plain),
+            });
+        }
+        Ok(out)
+    }
+
+    /// The enrolled templates of an organisation added after `seq` (0: all), in order.
+    pub async fn templates_since(&self, org: &OrgId, seq: i64) -> Result<Vec<Template>> {
+        let rows = sqlx::query(&self.sql(
+            "SELECT seq, person_id, sealed FROM face_templates WHERE org_id = $1 AND seq > $2 \
+             AND source = 'enroll' ORDER BY seq",
+        ))
+        .bind(org.as_str())
+        .bind(seq)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        self.open_templates(org, rows).await
+    }
+
+    /// Every template of a person (enrolled and kept probes), newest last, at most `limit`.
+    pub async fn person_templates(
+        &self,
+        org: &OrgId,
+        person: &PersonId,
+        limit: i64,
+    ) -> Result<Vec<Template>> {
+        let rows = sqlx::query(&self.sql(
+            "SELECT seq, person_id, sealed FROM face_templates WHERE org_id = $1 AND person_id = $2 \
+             ORDER BY seq DESC LIMIT $3",
+        ))
+        .bind(org.as_str())
+        .bind(person.as_str())
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        let mut t = self.open_templates(org, rows).await?;
+        t.reverse();
+        Ok(t)
+    }
+
+    /// Records a verification, and on success the device it came from; returns its id.
+    pub async fn record_identity_check(
+        &self,
+        org: &OrgId,
+        rec: &IdentityCheckRecord,
+    ) -> Result<IdentityCheckId> {
+        let id = IdentityCheckId::generate();
+        let now = now_millis();
+        let mut tx = self.begin_write().await?;
+        sqlx::query(&self.sql(
+            "INSERT INTO identity_checks (id, org_id, person_id, verified, composite, results, profile_id, device, \
+             latitude, longitude, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        ))
+        .bind(id.as_str())
+        .bind(org.as_str())
+        .bind(rec.person_id.as_ref().map(|p| p.as_str().to_string()))
+        .bind(i64::from(rec.verified))
+        .bind(rec.composite)
+        .bind(rec.results.to_string())
+        .bind(rec.profile_id.as_ref().map(|p| p.as_str().to_string()))
+        .bind(rec.device.clone())
+        .bind(rec.location.map(|l| l.0))
+        .bind(rec.location.map(|l| l.1))
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        if let (true, Some(person), Some(device)) = (rec.verified, &rec.person_id, &rec.device) {
+            sqlx::query(&self.sql(
+                "INSERT INTO known_devices (org_id, person_id, fingerprint, first_seen, last_seen) \
+                 VALUES ($1, $2, $3, $4, $4) ON CONFLICT (org_id, person_id, fingerprint) \
+                 DO UPDATE SET last_seen = excluded.last_seen",
+            ))
+            .bind(org.as_str())
+            .bind(person.as_str())
+            .bind(device)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(id)
+    }
+
+    /// Where and when a person last verified successfully with a known location.
+    pub async fn last_verified_location(
+        &self,
+        org: &OrgId,
+        person: &PersonId,
+    ) -> Result<Option<((f64, f64), Millis)>> {
+        let row = sqlx::query(&self.sql(
+            "SELECT latitude, longitude, created_at FROM identity_checks WHERE org_id = $1 AND person_id = $2 \
+             AND verified = 1 AND latitude IS NOT NULL ORDER BY created_at DESC LIMIT 1",
+        ))
+        .bind(org.as_str())
+        .bind(person.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        row.map(|r| {
+            Ok((
+                (
+                    r.try_get::<f64, _>("latitude").map_err(db_err)?,
+                    r.try_get::<f64, _>("longitude").map_err(db_err)?,
+                ),
+                r.try_get::<i64, _>("created_at").map_err(db_err)?,
+            ))
+        })
+        .transpose()
+    }
+
+    /// Whether a person verified from this device before.
+    pub async fn known_device(&self, org: &OrgId, person: &PersonId, fp: &str) -> Result<bool> {
+        let row = sqlx::query(&self.sql(
+            "SELECT 1 AS one FROM known_devices WHERE org_id = $1 AND person_id = $2 AND fingerprint = $3",
+        ))
+        .bind(org.as_str())
+        .bind(person.as_str())
+        .bind(fp)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(row.is_some())
+    }
+
+    /// Creates a profile (config validated by the caller).
+    pub async fn create_profile(
+        &self,
+        org: &OrgId,
+        slug: &str,
+        name: &str,
+        config: &Value,
+        audit: AuditRecord,
+    ) -> Result<Profile> {
+        validate_slug(slug)?;
+        let id = ProfileId::generate();
+        let now = now_millis();
+        let mut tx = self.begin_write().await?;
+        sqlx::query(&self.sql(
+            "INSERT INTO verification_profiles (id, org_id, slug, name, config, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $6)",
+        ))
+        .bind(id.as_str())
+        .bind(org.as_str())
+        .bind(slug)
+        .bind(name)
+        .bind(config.to_string())
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| match db_err(e) {
+            Error::Conflict(_) => Error::Conflict(format!("a profile with slug {slug:?} exists")),
+            e => e,
+        })?;
+        append_in_tx(self, &mut tx, &audit.in_org(org).target(&id)).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(Profile {
+            id,
+            slug: slug.into(),
+            name: name.into(),
+            config: config.clone(),
+            created_at: now,
+            updated_at: now,
+        })
+    }
+
+    /// A profile by id or slug.
+    pub async fn profile(&self, org: &OrgId, id_or_slug: &str) -> Result<Profile> {
+        let row = sqlx::query(&self.sql(
+            "SELECT * FROM verification_profiles WHERE org_id = $1 AND (id = $2 OR slug = $2)",
+        ))
+        .bind(org.as_str())
+        .bind(id_or_slug)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?
+        .ok_or(Error::NotFound("profile"))?;
+        profile_from_row(&row)
+    }
+
+    /// The organisation's profiles by slug.
+    pub async fn list_profiles(&self, org: &OrgId) -> Result<Vec<Profile>> {
+        let rows = sqlx::query(
+            &self.sql("SELECT * FROM verification_profiles WHERE org_id = $1 ORDER BY slug"),
+        )
+        .bind(org.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows.iter().map(profile_from_row).collect()
+    }
+
+    /// Replaces a profile's name and configuration.
+    pub async fn update_profile(
+        &self,
+        org: &OrgId,
+        id_or_slug: &str,
+        name: &str,
+        config: &Value,
+        audit: AuditRecord,
+    ) -> Result<Profile> {
+        let current = self.profile(org, id_or_slug).await?;
+        let now = now_millis();
+        let mut tx = self.begin_write().await?;
+        sqlx::query(&self.sql(
+            "UPDATE verification_profiles SET name = $1, config = $2, updated_at = $3 WHERE id = $4 AND org_id = $5",
+        ))
+        .bind(name)
+        .bind(config.to_string())
+        .bind(now)
+        .bind(current.id.as_str())
+        .bind(org.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        append_in_tx(self, &mut tx, &audit.in_org(org).target(&current.id)).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(Profile {
+            name: name.into(),
+            config: config.clone(),
+            updated_at: now,
+            ..current
+        })
+    }
+
+    /// Deletes a profile.
+    pub async fn delete_profile(
+        &self,
+        org: &OrgId,
+        id_or_slug: &str,
+        audit: AuditRecord,
+    ) -> Result<()> {
+        let current = self.profile(org, id_or_slug).await?;
+        let mut tx = self.begin_write().await?;
+        sqlx::query(&self.sql("DELETE FROM verification_profiles WHERE id = $1 AND org_id = $2"))
+            .bind(current.id.as_str())
+            .bind(org.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        append_in_tx(self, &mut tx, &audit.in_org(org).target(&current.id)).await?;
+        tx.commit().await.map_err(db_err)
+    }
+}
