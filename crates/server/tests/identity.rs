@@ -398,3 +398,47 @@ async fn bad_images_and_bodies_answer_400_with_a_reason() {
     assert_eq!(status, 422);
     s.stop().await;
 }
+
+#[tokio::test]
+async fn enrolments_and_verifications_fire_signed_webhooks() {
+    let s = TestServer::start_with_engines(TestDb::sqlite(), test_config(), Some(engines())).await;
+    let sink = vouch_testkit::WebhookSink::start().await;
+    let org = s.org("Acme").await;
+    let (_, key, secret) = s.key_with_webhook(&org, &sink.url).await;
+    let (_, alice) = post(
+        &s,
+        &key,
+        "/api/enroll",
+        json!({"image": face("img1.jpg"), "email": "alice@example.com"}),
+    )
+    .await;
+    let (status, _) = post(&s, &key, "/api/verify", json!({"image": face("img2.jpg")})).await;
+    assert_eq!(status, 200);
+    let (status, _) = post(&s, &key, "/api/verify", json!({"image": face("img24.jpg")})).await;
+    assert_eq!(status, 422);
+    let got = sink.wait_for(3, std::time::Duration::from_secs(15)).await;
+    let mut events: Vec<Value> = got.iter().map(|r| r.proof_json(&secret)).collect();
+    events.sort_by_key(|e| e["timestamp"].as_str().unwrap().to_string());
+    let names: Vec<&str> = events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "user.enrolled",
+            "verification.success",
+            "verification.failure"
+        ],
+        "{events:?}"
+    );
+    for e in &events {
+        assert_eq!(e["orgId"], org.as_str());
+        assert!(e["timestamp"].as_str().unwrap().ends_with('Z'));
+        assert!(got[0].header("webhook-signature").starts_with("v1,"));
+    }
+    assert_eq!(events[0]["data"]["userId"], alice["userId"]);
+    assert_eq!(events[1]["data"]["userId"], alice["userId"]);
+    assert_eq!(events[2]["data"]["reason"], "Identity not recognised");
+    s.stop().await;
+}

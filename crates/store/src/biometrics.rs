@@ -5,10 +5,12 @@
 use crate::audit::append_in_tx;
 use crate::crypto::Slot;
 use crate::db::{db_err, Store};
+use crate::outbox::Outbound;
 use serde_json::Value;
 use sqlx::Row;
-use vouch_core::ids::{IdentityCheckId, OrgId, PersonId, ProfileId};
-use vouch_core::model::{AuditRecord, PersonData};
+use vouch_core::event::Dialect;
+use vouch_core::ids::{IdentityCheckId, KeyId, OrgId, PersonId, ProfileId};
+use vouch_core::model::{AuditRecord, KeySettings, PersonData};
 use vouch_core::{now_millis, Error, Millis, Result};
 
 /// One template, opened.
@@ -40,9 +42,18 @@ pub struct Profile {
     pub updated_at: Millis,
 }
 
+/// Event: an identity was matched and passed its checks.
+pub const VERIFICATION_SUCCESS: &str = "verification.success";
+/// Event: a verification attempt failed (no match, or the pipeline failed).
+pub const VERIFICATION_FAILURE: &str = "verification.failure";
+/// Event: a face was enrolled.
+pub const USER_ENROLLED: &str = "user.enrolled";
+
 /// What one verification recorded.
 #[derive(Debug, Clone)]
 pub struct IdentityCheckRecord {
+    /// The API key that asked (its webhook URL gets the event).
+    pub key_id: KeyId,
     /// The person matched, if any.
     pub person_id: Option<PersonId>,
     /// The outcome.
@@ -57,6 +68,8 @@ pub struct IdentityCheckRecord {
     pub device: Option<String>,
     /// Where, when known.
     pub location: Option<(f64, f64)>,
+    /// Why it failed.
+    pub reason: Option<String>,
 }
 
 fn template_slot(org: &str) -> Slot<'_> {
@@ -106,12 +119,56 @@ pub fn validate_slug(slug: &str) -> Result<()> {
 }
 
 impl Store {
+    /// Queues a biometric identity event in the spec's envelope (`{event, orgId,
+    /// timestamp, data}`, signed with `x-proof-signature`) to the key's webhook URL.
+    pub(crate) async fn enqueue_identity_event(
+        &self,
+        tx: &mut crate::db::WriteTx,
+        org: &OrgId,
+        key: &KeyId,
+        event: &str,
+        data: Value,
+    ) -> Result<()> {
+        let row = sqlx::query(&self.sql(
+            "SELECT settings, webhook_disabled_at FROM api_keys WHERE id = $1 AND org_id = $2",
+        ))
+        .bind(key.as_str())
+        .bind(org.as_str())
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(db_err)?;
+        let mut outbound = Vec::new();
+        if let Some(row) = row {
+            let settings: KeySettings =
+                serde_json::from_str(&row.try_get::<String, _>("settings").map_err(db_err)?)
+                    .map_err(|e| Error::Internal(format!("key settings: {e}")))?;
+            let disabled: Option<Millis> = row.try_get("webhook_disabled_at").map_err(db_err)?;
+            if let (Some(url), None) = (settings.webhook_url, disabled) {
+                let body = serde_json::json!({
+                    "event": event,
+                    "orgId": org,
+                    "timestamp": vouch_core::rfc3339(now_millis()),
+                    "data": data,
+                });
+                outbound.push(Outbound {
+                    key_id: key.clone(),
+                    url,
+                    dialect: Dialect::Proof,
+                    body: body.to_string().into_bytes(),
+                });
+            }
+        }
+        self.enqueue_in_tx(tx, org, event, &outbound).await?;
+        Ok(())
+    }
+
     /// Enrols a face template for the person with this e-mail in the organisation,
     /// creating the person (e-mail sealed, blind-indexed) on first enrolment. Returns the
     /// person and whether it was created.
     pub async fn enroll_template(
         &self,
         org: &OrgId,
+        key: &KeyId,
         email: &str,
         embedding: &[f32],
         audit: AuditRecord,
@@ -127,8 +184,16 @@ impl Store {
                 (self.create_person(org, None, &data).await?.id, true)
             }
         };
-        self.add_template(org, &person, embedding, "enroll", Some(audit))
-            .await?;
+        let event = serde_json::json!({"userId": person, "newUser": created});
+        self.add_template_with(
+            org,
+            &person,
+            embedding,
+            "enroll",
+            Some(audit),
+            Some((key, event)),
+        )
+        .await?;
         Ok((person, created))
     }
 
@@ -141,6 +206,19 @@ impl Store {
         embedding: &[f32],
         source: &str,
         audit: Option<AuditRecord>,
+    ) -> Result<()> {
+        self.add_template_with(org, person, embedding, source, audit, None)
+            .await
+    }
+
+    async fn add_template_with(
+        &self,
+        org: &OrgId,
+        person: &PersonId,
+        embedding: &[f32],
+        source: &str,
+        audit: Option<AuditRecord>,
+        enrolled: Option<(&KeyId, Value)>,
     ) -> Result<()> {
         let sealed = self.seal(template_slot(org.as_str()), &to_bytes(embedding))?;
         let mut tx = self.begin_write().await?;
@@ -164,6 +242,10 @@ impl Store {
                     .details(serde_json::json!({"source": source})),
             )
             .await?;
+        }
+        if let Some((key, data)) = enrolled {
+            self.enqueue_identity_event(&mut tx, org, key, USER_ENROLLED, data)
+                .await?;
         }
         tx.commit().await.map_err(db_err)
     }
@@ -267,6 +349,22 @@ impl Store {
             .await
             .map_err(db_err)?;
         }
+        let (event, data) = if rec.verified {
+            (
+                VERIFICATION_SUCCESS,
+                serde_json::json!({"verificationId": id, "userId": rec.person_id,
+                    "compositeScore": rec.composite, "checkResults": rec.results}),
+            )
+        } else {
+            (
+                VERIFICATION_FAILURE,
+                serde_json::json!({"verificationId": id, "userId": rec.person_id,
+                    "reason": rec.reason, "compositeScore": rec.composite,
+                    "checkResults": rec.results}),
+            )
+        };
+        self.enqueue_identity_event(&mut tx, org, &rec.key_id, event, data)
+            .await?;
         tx.commit().await.map_err(db_err)?;
         Ok(id)
     }

@@ -222,6 +222,17 @@ impl Received {
         );
         serde_json::from_slice(&self.body).expect("a JSON webhook body")
     }
+
+    /// The body as JSON, after checking its `x-proof-signature` (the biometric identity
+    /// dialect: hex HMAC-SHA256 of the body with `secret`).
+    pub fn proof_json(&self, secret: &str) -> serde_json::Value {
+        assert_eq!(
+            self.header("x-proof-signature"),
+            vouch_core::webhook::hex_signature(secret, &self.body),
+            "x-proof-signature does not match the body"
+        );
+        serde_json::from_slice(&self.body).expect("a JSON webhook body")
+    }
 }
 
 #[derive(Default)]

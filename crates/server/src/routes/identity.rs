@@ -84,11 +84,13 @@ pub async fn enroll(
         .store
         .enroll_template(
             &key.org_id,
+            &key.id,
             email,
             &analysis.embedding,
             caller.audit("user.enrolled"),
         )
         .await?;
+    state.outbox_notify.notify_one();
     Ok(Json(
         json!({"enrolled": true, "userId": person, "created": created}),
     ))
@@ -220,6 +222,7 @@ pub async fn verify(
             .record_identity_check(
                 org,
                 &IdentityCheckRecord {
+                    key_id: key.id.clone(),
                     person_id: None,
                     verified: false,
                     composite: 0.0,
@@ -227,9 +230,11 @@ pub async fn verify(
                     profile_id,
                     device: fingerprint,
                     location,
+                    reason: Some("Identity not recognised".into()),
                 },
             )
             .await?;
+        state.outbox_notify.notify_one();
         return Ok((
             StatusCode::UNPROCESSABLE_ENTITY,
             Json(json!({
@@ -244,11 +249,22 @@ pub async fn verify(
     let hard = rules::hard_failure(&results).cloned();
     let verified = hard.is_none() && composite >= cfg.min_composite_score;
     let results_json = serde_json::to_value(&results).map_err(ApiError::internal)?;
+    let error = match &hard {
+        Some(r) => r
+            .message
+            .clone()
+            .unwrap_or_else(|| format!("{} check failed", r.check)),
+        None => format!(
+            "composite score {composite:.3} is below {:.3}",
+            cfg.min_composite_score
+        ),
+    };
     state
         .store
         .record_identity_check(
             org,
             &IdentityCheckRecord {
+                key_id: key.id.clone(),
                 person_id: Some(person.clone()),
                 verified,
                 composite,
@@ -256,20 +272,12 @@ pub async fn verify(
                 profile_id,
                 device: fingerprint,
                 location,
+                reason: (!verified).then(|| error.clone()),
             },
         )
         .await?;
+    state.outbox_notify.notify_one();
     if !verified {
-        let error = match &hard {
-            Some(r) => r
-                .message
-                .clone()
-                .unwrap_or_else(|| format!("{} check failed", r.check)),
-            None => format!(
-                "composite score {composite:.3} is below {:.3}",
-                cfg.min_composite_score
-            ),
-        };
         return Ok((
             StatusCode::UNPROCESSABLE_ENTITY,
             Json(json!({
