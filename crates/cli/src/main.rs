@@ -4,6 +4,7 @@
 mod config;
 mod doc;
 mod face;
+mod identity;
 
 use anyhow::{Context as _, Result};
 use clap::{Args, Parser, Subcommand};
@@ -84,6 +85,9 @@ enum Command {
     /// The document engine: read ID documents (MRZ, PDF417), evaluate accuracy.
     #[command(subcommand)]
     Doc(doc::DocCmd),
+    /// Biometric identity: enrol photos in bulk (models from VOUCH_MODELS_DIR).
+    #[command(subcommand)]
+    Identity(identity::IdentityCmd),
 }
 
 #[derive(Subcommand)]
@@ -325,6 +329,12 @@ async fn run() -> Result<()> {
     let cfg = config::load(&flags)?;
     match cli.command {
         Command::Face(_) | Command::Doc(_) => unreachable!("handled above"),
+        Command::Identity(cmd) => {
+            let store = open_store(&cfg).await?;
+            let r = identity::run(cmd, &store).await;
+            store.close().await;
+            r
+        }
         Command::Serve { .. } => serve(cfg).await,
         Command::Migrate => {
             let store = open_store(&cfg).await?;

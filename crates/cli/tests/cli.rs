@@ -494,3 +494,90 @@ async fn public_url_and_session_lifetime_reach_the_kyc_api() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("public URL"));
 }
+
+/// `vouch identity enroll-batch` enrols a CSV of photos with a progress line, reports the
+/// photos it could not enrol, and the server then recognises the people.
+#[tokio::test]
+async fn enroll_batch_enrols_a_csv_and_the_server_recognises_the_people() {
+    let dir = tempfile::tempdir().unwrap();
+    let faces = repo().join("../shared/eval/faces");
+    let models = repo().join("models");
+    let org = json_out(cmd(dir.path(), &["org", "create", "--name", "Acme"]));
+    let org_id = org["orgId"].as_str().unwrap().to_string();
+    let csv = dir.path().join("people.csv");
+    let line = |email: &str, file: &str| format!("{email},{}\n", faces.join(file).display());
+    std::fs::write(
+        &csv,
+        format!(
+            "email,image\n{}{}{}{}",
+            line("alice@example.com", "img1.jpg"),
+            line("alice@example.com", "img4.jpg"),
+            line("bob@example.com", "img8.jpg"),
+            line("crowd@example.com", "couple.jpg"),
+        ),
+    )
+    .unwrap();
+    let mut c = cmd(
+        dir.path(),
+        &[
+            "identity",
+            "enroll-batch",
+            "--org",
+            &org_id,
+            csv.to_str().unwrap(),
+        ],
+    );
+    c.env("VOUCH_MODELS_DIR", &models);
+    let out = c.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("4/4 (100%)"), "{stderr}");
+    assert!(stderr.contains("couple.jpg: several faces"), "{stderr}");
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["enrolled"], 3, "{summary}");
+    assert_eq!(summary["newPeople"], 2, "{summary}");
+    assert_eq!(summary["failed"], 1, "{summary}");
+
+    // A CSV line without an e-mail is refused before anything is enrolled.
+    std::fs::write(&csv, "not-an-email,x.jpg\n").unwrap();
+    let mut c = cmd(
+        dir.path(),
+        &[
+            "identity",
+            "enroll-batch",
+            "--org",
+            &org_id,
+            csv.to_str().unwrap(),
+        ],
+    );
+    c.env("VOUCH_MODELS_DIR", &models);
+    assert!(!c.output().unwrap().status.success());
+
+    let key = json_out(cmd(
+        dir.path(),
+        &["key", "create", "--org", &org_id, "--name", "app"],
+    ));
+    let api_key = key["apiKey"].as_str().unwrap().to_string();
+    let mut serve = cmd(dir.path(), &["serve", "--listen", "127.0.0.1:0"]);
+    serve.env("VOUCH_MODELS_DIR", &models);
+    let server = Server::start(serve);
+    use base64::Engine as _;
+    let probe = base64::engine::general_purpose::STANDARD
+        .encode(std::fs::read(faces.join("img2.jpg")).unwrap());
+    let v: Value = reqwest::Client::new()
+        .post(format!("{}/api/verify", server.url))
+        .header("x-api-key", &api_key)
+        .json(&serde_json::json!({"image": probe}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["verified"], true, "{v}");
+    assert_eq!(v["email"], "alice@example.com");
+}

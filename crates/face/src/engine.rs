@@ -90,11 +90,23 @@ pub struct FaceAnalysis {
     /// [`FaceEngine::analyze_largest`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub age_gender: Option<AgeGender>,
-    /// Eye openness and yaw from the dense mesh.
-    pub mesh: MeshMeasures,
+    /// Eye openness and yaw from the dense mesh (absent when not asked for).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mesh: Option<MeshMeasures>,
     /// The 192-d L2-normalised embedding (not serialised).
     #[serde(skip)]
     pub embedding: Vec<f32>,
+}
+
+/// What [`FaceEngine::analyze_largest`] measures beside the embedding and quality.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Measure {
+    /// Passive anti-spoofing.
+    pub passive: bool,
+    /// Age and gender.
+    pub age: bool,
+    /// Eye openness and yaw from the face mesh.
+    pub mesh: bool,
 }
 
 /// The face engine. Cheap to share behind an `Arc`; every method is `&self`.
@@ -333,7 +345,7 @@ impl FaceEngine {
                 liveness: Some(self.liveness(img, &face)?),
                 quality: quality(crop, &face),
                 age_gender: Some(self.age_gender(img, &face)?),
-                mesh: self.mesh(img, &face)?,
+                mesh: Some(self.mesh(img, &face)?),
                 face,
                 embedding,
             });
@@ -341,15 +353,16 @@ impl FaceEngine {
         Ok(out)
     }
 
-    /// Every face of a selfie frame (largest first), and the measures of the largest only:
-    /// embedding, quality and mesh always; passive liveness (the costliest model, ~57 ms
-    /// a face on one core) and age only when `with_liveness_and_age`. Faces narrower
-    /// than `min_face` pixels are not looked for (a smaller pyramid: faster).
+    /// Every face of a frame (largest first), and the measures of the largest only: the
+    /// embedding and quality always; passive liveness (the costliest model, ~57 ms a face
+    /// on one core, run on a second thread beside the embedding), age and the face mesh
+    /// as `what` asks. Faces narrower than `min_face` pixels are not looked for (a smaller
+    /// pyramid: faster).
     pub fn analyze_largest(
         &self,
         img: &Rgb,
         min_face: f32,
-        with_liveness_and_age: bool,
+        what: Measure,
     ) -> Result<(Vec<Face>, Option<FaceAnalysis>)> {
         let cfg = DetectConfig {
             min_face,
@@ -361,25 +374,38 @@ impl FaceEngine {
             return Ok((faces, None));
         };
         let crop = align(img, &face, 112);
-        let embedding = self
-            .embed_aligned(std::slice::from_ref(&crop))?
-            .pop()
-            .ok_or_else(|| FaceError::Inference("no embedding".into()))?;
-        let (liveness, age_gender) = if with_liveness_and_age {
-            (
-                Some(self.liveness(img, &face)?),
-                Some(self.age_gender(img, &face)?),
-            )
-        } else {
-            (None, None)
-        };
+        let (embedding, liveness) = std::thread::scope(|s| {
+            let passive = what.passive.then(|| s.spawn(|| self.liveness(img, &face)));
+            let embedding = self
+                .embed_aligned(std::slice::from_ref(&crop))
+                .and_then(|mut v| {
+                    v.pop()
+                        .ok_or_else(|| FaceError::Inference("no embedding".into()))
+                });
+            let liveness = passive
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(FaceError::Inference("liveness thread panicked".into()))
+                    })
+                })
+                .transpose();
+            (embedding, liveness)
+        });
         let analysis = FaceAnalysis {
-            liveness,
+            liveness: liveness?,
             quality: quality(&crop, &face),
-            age_gender,
-            mesh: self.mesh(img, &face)?,
+            age_gender: if what.age {
+                Some(self.age_gender(img, &face)?)
+            } else {
+                None
+            },
+            mesh: if what.mesh {
+                Some(self.mesh(img, &face)?)
+            } else {
+                None
+            },
             face,
-            embedding,
+            embedding: embedding?,
         };
         Ok((faces, Some(analysis)))
     }

@@ -23,7 +23,7 @@ pub use align::{align, ARCFACE_TEMPLATE};
 pub use attributes::{AgeGender, MeshMeasures};
 pub use decode::{decode, DecodeLimits, Rgb};
 pub use detect::{DetectConfig, Face};
-pub use engine::{cosine, open_session, EngineConfig, FaceAnalysis, FaceEngine};
+pub use engine::{cosine, open_session, EngineConfig, FaceAnalysis, FaceEngine, Measure};
 pub use ort;
 pub use quality::{pose, Pose, Quality};
 pub use sequence::{consistency, Consistency, Frame};

@@ -112,6 +112,16 @@ pub fn analyse_selfie(
     engine: &FaceEngine,
     frames: &[Vec<u8>],
 ) -> Result<SelfieAnalysis, CaptureError> {
+    analyse_frames(engine, frames, true)
+}
+
+/// Analyses frames as [`analyse_selfie`] does; without `challenges`, the face mesh and
+/// age are skipped (1:N verify needs neither: eye openness and yaw come out NaN).
+pub fn analyse_frames(
+    engine: &FaceEngine,
+    frames: &[Vec<u8>],
+    challenges: bool,
+) -> Result<SelfieAnalysis, CaptureError> {
     // Frames are analysed side by side by one worker per core (the face engine's pool has
     // a model set per core), each taking the next frame when done, so 8 frames cost about
     // 8/cores frames. Only the largest face of a frame is measured; passive liveness
@@ -146,8 +156,14 @@ pub fn analyse_selfie(
                         CaptureError::image("unreadable_image", format!("frame {}: {e}", i + 1))
                     })
                     .and_then(|img| {
+                        let sample = sampled.contains(&i);
+                        let what = vouch_face::Measure {
+                            passive: sample,
+                            age: sample && challenges,
+                            mesh: challenges,
+                        };
                         let (all, largest) = engine
-                            .analyze_largest(&img, SEARCH_FACE_PX, sampled.contains(&i))
+                            .analyze_largest(&img, SEARCH_FACE_PX, what)
                             .map_err(|e| CaptureError::Engine(e.to_string()))?;
                         Ok((img, all, largest))
                     });
@@ -221,8 +237,10 @@ pub fn analyse_selfie(
         .iter()
         .map(|f| FrameMeasures {
             passive: f.liveness,
-            eye_openness: (f.mesh.eye_left + f.mesh.eye_right) / 2.0,
-            yaw: f.mesh.yaw,
+            eye_openness: f
+                .mesh
+                .map_or(f32::NAN, |m| (m.eye_left + m.eye_right) / 2.0),
+            yaw: f.mesh.map_or(f32::NAN, |m| m.yaw),
         })
         .collect();
     let ages: Vec<f32> = faces

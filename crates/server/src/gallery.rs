@@ -12,6 +12,9 @@ use vouch_core::ids::{OrgId, PersonId};
 use vouch_face::index::{ExactIndex, Precision};
 use vouch_store::Store;
 
+/// Templates loaded a query at a time.
+const LOAD_PAGE: i64 = 5_000;
+
 /// One organisation's index.
 struct OrgGallery {
     index: ExactIndex,
@@ -50,12 +53,20 @@ impl Galleries {
     ) -> vouch_core::Result<Option<(PersonId, f32)>> {
         let gallery = self.of(org);
         let mut g = gallery.lock().await;
-        for t in store.templates_since(org, g.seq).await? {
-            if let Some(slot) = g.index.add(&t.embedding) {
-                debug_assert_eq!(slot, g.people.len());
-                g.people.push(t.person_id);
+        // In pages, so that a first load of a large gallery holds one page of rows at once.
+        loop {
+            let page = store.templates_since(org, g.seq, LOAD_PAGE).await?;
+            let full = page.len() as i64 == LOAD_PAGE;
+            for t in page {
+                if let Some(slot) = g.index.add(&t.embedding) {
+                    debug_assert_eq!(slot, g.people.len());
+                    g.people.push(t.person_id);
+                }
+                g.seq = t.seq;
             }
-            g.seq = t.seq;
+            if !full {
+                break;
+            }
         }
         if g.index.is_empty() {
             return Ok(None);

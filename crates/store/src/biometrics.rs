@@ -70,6 +70,9 @@ pub struct IdentityCheckRecord {
     pub location: Option<(f64, f64)>,
     /// Why it failed.
     pub reason: Option<String>,
+    /// The probe's embedding, kept in the person's history when verified (not in the
+    /// 1:N index), in the same transaction.
+    pub probe: Option<Vec<f32>>,
 }
 
 fn template_slot(org: &str) -> Slot<'_> {
@@ -163,12 +166,12 @@ impl Store {
     }
 
     /// Enrols a face template for the person with this e-mail in the organisation,
-    /// creating the person (e-mail sealed, blind-indexed) on first enrolment. Returns the
-    /// person and whether it was created.
+    /// creating the person (e-mail sealed, blind-indexed) on first enrolment; `key`'s
+    /// webhook gets `user.enrolled`. Returns the person and whether it was created.
     pub async fn enroll_template(
         &self,
         org: &OrgId,
-        key: &KeyId,
+        key: Option<&KeyId>,
         email: &str,
         embedding: &[f32],
         audit: AuditRecord,
@@ -184,16 +187,9 @@ impl Store {
                 (self.create_person(org, None, &data).await?.id, true)
             }
         };
-        let event = serde_json::json!({"userId": person, "newUser": created});
-        self.add_template_with(
-            org,
-            &person,
-            embedding,
-            "enroll",
-            Some(audit),
-            Some((key, event)),
-        )
-        .await?;
+        let event = key.map(|k| (k, serde_json::json!({"userId": person, "newUser": created})));
+        self.add_template_with(org, &person, embedding, "enroll", Some(audit), event)
+            .await?;
         Ok((person, created))
     }
 
@@ -272,14 +268,21 @@ impl Store {
         Ok(out)
     }
 
-    /// The enrolled templates of an organisation added after `seq` (0: all), in order.
-    pub async fn templates_since(&self, org: &OrgId, seq: i64) -> Result<Vec<Template>> {
+    /// Up to `limit` enrolled templates of an organisation added after `seq` (0: from the
+    /// first), in order.
+    pub async fn templates_since(
+        &self,
+        org: &OrgId,
+        seq: i64,
+        limit: i64,
+    ) -> Result<Vec<Template>> {
         let rows = sqlx::query(&self.sql(
             "SELECT seq, person_id, sealed FROM face_templates WHERE org_id = $1 AND seq > $2 \
-             AND source = 'enroll' ORDER BY seq",
+             AND source = 'enroll' ORDER BY seq LIMIT $3",
         ))
         .bind(org.as_str())
         .bind(seq)
+        .bind(limit)
         .fetch_all(&self.pool)
         .await
         .map_err(db_err)?;
@@ -306,6 +309,46 @@ impl Store {
         let mut t = self.open_templates(org, rows).await?;
         t.reverse();
         Ok(t)
+    }
+
+    /// Adds `count` random unit templates to a synthetic person of the organisation, for
+    /// benchmarks of 1:N search at scale (a search costs the same whatever the faces);
+    /// returns the person. Never use on an organisation with real users.
+    pub async fn seed_synthetic_templates(
+        &self,
+        org: &OrgId,
+        count: usize,
+        seed: u64,
+    ) -> Result<PersonId> {
+        use rand::{Rng, SeedableRng};
+        let data = PersonData {
+            email: Some(format!("synthetic-{seed}@bench.invalid")),
+            ..Default::default()
+        };
+        let person = self.create_person(org, Some("synthetic"), &data).await?.id;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let now = now_millis();
+        for chunk in (0..count).collect::<Vec<_>>().chunks(500) {
+            let mut tx = self.begin_write().await?;
+            for _ in chunk {
+                let mut v: Vec<f32> = (0..192).map(|_| rng.gen_range(-1.0f32..1.0)).collect();
+                let n = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-6);
+                v.iter_mut().for_each(|x| *x /= n);
+                let sealed = self.seal(template_slot(org.as_str()), &to_bytes(&v))?;
+                sqlx::query(&self.sql(
+                    "INSERT INTO face_templates (org_id, person_id, sealed, source, created_at) VALUES ($1, $2, $3, 'enroll', $4)",
+                ))
+                .bind(org.as_str())
+                .bind(person.as_str())
+                .bind(sealed)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+            }
+            tx.commit().await.map_err(db_err)?;
+        }
+        Ok(person)
     }
 
     /// Records a verification, and on success the device it came from; returns its id.
@@ -335,6 +378,19 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
+        if let (true, Some(person), Some(probe)) = (rec.verified, &rec.person_id, &rec.probe) {
+            let sealed = self.seal(template_slot(org.as_str()), &to_bytes(probe))?;
+            sqlx::query(&self.sql(
+                "INSERT INTO face_templates (org_id, person_id, sealed, source, created_at) VALUES ($1, $2, $3, 'verify', $4)",
+            ))
+            .bind(org.as_str())
+            .bind(person.as_str())
+            .bind(sealed)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        }
         if let (true, Some(person), Some(device)) = (rec.verified, &rec.person_id, &rec.device) {
             sqlx::query(&self.sql(
                 "INSERT INTO known_devices (org_id, person_id, fingerprint, first_seen, last_seen) \

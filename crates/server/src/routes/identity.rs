@@ -2,7 +2,7 @@
 //! /api/verify` (1:N with the checks pipeline of [`vouch_core::identity`]) and the
 //! verification profiles (`/api/profiles`). Authenticated by API key (`x-api-key`).
 
-use crate::analysis::{analyse_selfie, CaptureError};
+use crate::analysis::{analyse_frames, CaptureError};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiJson, ApiResult};
 use crate::AppState;
@@ -48,7 +48,7 @@ async fn analyse(
             crate::routes::hosted::MODELS_MISSING,
         )
     })?;
-    tokio::task::spawn_blocking(move || analyse_selfie(&engines.face, &frames))
+    tokio::task::spawn_blocking(move || analyse_frames(&engines.face, &frames, false))
         .await
         .map_err(ApiError::internal)?
         .map_err(bad_image)
@@ -84,7 +84,7 @@ pub async fn enroll(
         .store
         .enroll_template(
             &key.org_id,
-            &key.id,
+            Some(&key.id),
             email,
             &analysis.embedding,
             caller.audit("user.enrolled"),
@@ -231,6 +231,7 @@ pub async fn verify(
                     device: fingerprint,
                     location,
                     reason: Some("Identity not recognised".into()),
+                    probe: None,
                 },
             )
             .await?;
@@ -273,6 +274,8 @@ pub async fn verify(
                 device: fingerprint,
                 location,
                 reason: (!verified).then(|| error.clone()),
+                // An accepted probe joins the person's history (not the 1:N index).
+                probe: verified.then(|| analysis.embedding.clone()),
             },
         )
         .await?;
@@ -289,11 +292,6 @@ pub async fn verify(
             })),
         ));
     }
-    // An accepted probe joins the person's history (not the 1:N index).
-    state
-        .store
-        .add_template(org, &person, &analysis.embedding, "verify", None)
-        .await?;
     let email = state.store.person(org, &person).await?.data.email;
     Ok((
         StatusCode::OK,
@@ -321,6 +319,31 @@ async fn run_checks(
 ) -> ApiResult<Vec<CheckResult>> {
     let mut out = Vec::new();
     let on = |c: &str| cfg.settings(c).enabled;
+    // The history the checks read, fetched side by side.
+    let fp = device.fingerprint();
+    let (last, past, known) = tokio::join!(
+        async {
+            if on("impossibleTravel") {
+                state.store.last_verified_location(org, person).await
+            } else {
+                Ok(None)
+            }
+        },
+        async {
+            if on("embeddingHistory") {
+                state.store.person_templates(org, person, HISTORY).await
+            } else {
+                Ok(Vec::new())
+            }
+        },
+        async {
+            match (&fp, on("deviceConsistency")) {
+                (Some(fp), true) => state.store.known_device(org, person, fp).await,
+                _ => Ok(false),
+            }
+        },
+    );
+    let (last, past, known) = (last?, past?, known?);
     if on("liveness") {
         let s = cfg.settings("liveness");
         let passive: Vec<f32> = analysis
@@ -350,27 +373,18 @@ async fn run_checks(
     }
     if on("impossibleTravel") {
         let s = cfg.settings("impossibleTravel");
-        let last = state.store.last_verified_location(org, person).await?;
         let now = location.map(|l| (l, vouch_core::now_millis()));
         out.push(rules::travel(&s, last, now));
     }
     if on("embeddingHistory") {
         let s = cfg.settings("embeddingHistory");
-        let past: Vec<Vec<f32>> = state
-            .store
-            .person_templates(org, person, HISTORY)
-            .await?
-            .into_iter()
-            .map(|t| t.embedding)
-            .collect();
+        let past: Vec<Vec<f32>> = past.into_iter().map(|t| t.embedding).collect();
         out.push(rules::history(&s, &past, &analysis.embedding));
     }
     if on("deviceConsistency") {
         let s = cfg.settings("deviceConsistency");
-        out.push(match device.fingerprint() {
-            Some(fp) if state.store.known_device(org, person, &fp).await? => {
-                CheckResult::new("deviceConsistency", &s, true, 1.0)
-            }
+        out.push(match &fp {
+            Some(_) if known => CheckResult::new("deviceConsistency", &s, true, 1.0),
             Some(_) => CheckResult::new("deviceConsistency", &s, true, 0.5)
                 .because("a device this person has not verified from"),
             None => {
