@@ -21,6 +21,8 @@ pub enum SecretKind {
     AccessToken,
     /// The token of a hosted verification page URL (`vvt_…`).
     SessionToken,
+    /// The token of a presence page URL (`vpt_…`).
+    PresenceToken,
 }
 
 impl SecretKind {
@@ -32,6 +34,7 @@ impl SecretKind {
             SecretKind::ClientSecret => "vcs_",
             SecretKind::AccessToken => "vat_",
             SecretKind::SessionToken => "vvt_",
+            SecretKind::PresenceToken => "vpt_",
         }
     }
 }

@@ -60,3 +60,5 @@ typed_id!(/// A verification profile (1:N identity checks).
     ProfileId, "vpr_");
 typed_id!(/// One 1:N identity verification.
     IdentityCheckId, "idv_");
+typed_id!(/// A human presence session.
+    PresenceId, "prs_");

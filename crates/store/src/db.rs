@@ -58,10 +58,16 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0005_biometric_identity.sql"),
         postgres: include_str!("../migrations/postgres/0005_biometric_identity.sql"),
     },
+    Migration {
+        version: 6,
+        name: "presence",
+        sqlite: include_str!("../migrations/sqlite/0006_presence.sql"),
+        postgres: include_str!("../migrations/postgres/0006_presence.sql"),
+    },
 ];
 
 /// The schema version this build writes and understands.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// How to open a store.
 #[derive(Clone)]

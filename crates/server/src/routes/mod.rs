@@ -8,6 +8,7 @@ pub mod kyc;
 pub mod meta;
 pub mod oauth;
 pub mod page;
+pub mod presence;
 
 use crate::{auth, middleware, AppState};
 use axum::extract::DefaultBodyLimit;
@@ -31,6 +32,7 @@ use utoipa_axum::routes;
          (name = "auth", description = "Credentials"),
          (name = "kyc", description = "KYC verification sessions"),
          (name = "identity", description = "Biometric identity: enrol, 1:N verify, verification profiles"),
+         (name = "presence", description = "Human Presence Tokens"),
          (name = "webhooks", description = "Webhook deliveries"),
          (name = "audit", description = "Audit log"))
 )]
@@ -65,6 +67,10 @@ pub fn routes(state: AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(page::style))
         .routes(routes!(page::review_page))
         .routes(routes!(page::review_script))
+        .routes(routes!(page::presence_page))
+        .routes(routes!(presence::scan))
+        .routes(routes!(presence::complete))
+        .routes(routes!(presence::jwks))
         .routes(routes!(hosted::selfie))
         .routes(routes!(hosted::document))
         .routes(routes!(hosted::complete));
@@ -85,6 +91,10 @@ pub fn routes(state: AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(kyc::get_image))
         .routes(routes!(kyc::cancel_session))
         .routes(routes!(kyc::review_session))
+        .routes(routes!(presence::create))
+        .routes(routes!(presence::get))
+        .routes(routes!(presence::token))
+        .routes(routes!(presence::verify_token))
         .routes(routes!(identity::enroll))
         .routes(routes!(identity::verify))
         .routes(routes!(identity::create_profile, identity::list_profiles))

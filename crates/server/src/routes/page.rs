@@ -131,19 +131,51 @@ fn section(id: &str, hidden: bool, inner: &str) -> String {
 }
 
 fn flow_page(lang: Lang, brand: &Brand, s: &VerificationSession, done: &[&str]) -> Response {
+    flow_page_for(
+        lang,
+        brand,
+        needs_selfie(&s.checks),
+        needs_document(&s.checks),
+        done,
+        None,
+    )
+}
+
+fn flow_page_for(
+    lang: Lang,
+    brand: &Brand,
+    selfie: bool,
+    with_document: bool,
+    done: &[&str],
+    purpose: Option<&str>,
+) -> Response {
     let t = |k: &str| esc(i18n::text(lang, k));
     let mut steps = Vec::new();
-    if needs_selfie(&s.checks) {
+    if selfie {
         steps.push("selfie");
     }
-    if needs_document(&s.checks) {
+    if with_document {
         steps.push("document");
     }
     let mut consent_items = String::new();
-    if needs_selfie(&s.checks) {
-        consent_items.push_str(&format!("<li>{}</li>", t("consentSelfie")));
+    if let Some(p) = purpose {
+        consent_items.push_str(&format!(
+            "<li>{} <strong>{}</strong></li>",
+            t("presencePurpose"),
+            esc(p)
+        ));
     }
-    if needs_document(&s.checks) {
+    if selfie {
+        consent_items.push_str(&format!(
+            "<li>{}</li>",
+            t(if purpose.is_some() {
+                "consentPresence"
+            } else {
+                "consentSelfie"
+            })
+        ));
+    }
+    if with_document {
         consent_items.push_str(&format!("<li>{}</li>", t("consentDocument")));
     }
     let consent = section(
@@ -378,6 +410,80 @@ pub async fn hosted_page(
             let done = done_steps(&state, &s).await;
             flow_page(lang, &brand, &s, &done)
         }
+    }
+}
+
+/// The presence page at a presence session's `verifyUrl`: the hosted flow's selfie step
+/// (a live capture with a blink or turn), with the agent's purpose shown.
+#[utoipa::path(get, path = "/verify-presence/{token}", tag = "presence",
+    params(("token" = String, Path, description = "The token of the session's verifyUrl")),
+    responses((status = 200, description = "Presence page (HTML)"), (status = 404, description = "Unknown link"),
+              (status = 410, description = "Expired")))]
+pub async fn presence_page(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    use vouch_store::presence::PresenceStatus;
+    let lang = lang_of(query.as_deref(), &headers);
+    let plain = Brand {
+        name: String::new(),
+        logo: None,
+        accent: "#2952cc".into(),
+    };
+    let found = if token.starts_with(SecretKind::PresenceToken.prefix()) && token.len() <= 128 {
+        state.store.presence_by_page(&hash_secret(&token)).await
+    } else {
+        Err(vouch_core::Error::NotFound("presence session"))
+    };
+    let s = match found {
+        Ok(s) => s,
+        Err(vouch_core::Error::NotFound(_)) => {
+            return message_page(
+                StatusCode::NOT_FOUND,
+                lang,
+                &plain,
+                "notFoundTitle",
+                "err.not_found",
+            )
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "presence page lookup failed");
+            return message_page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                lang,
+                &plain,
+                "errorTitle",
+                "err.generic",
+            );
+        }
+    };
+    let brand = Brand {
+        name: state
+            .store
+            .org(&s.org_id)
+            .await
+            .map(|o| o.name)
+            .unwrap_or_default(),
+        ..plain
+    };
+    match s.status {
+        PresenceStatus::Pending => flow_page_for(lang, &brand, true, false, &[], Some(&s.purpose)),
+        PresenceStatus::Verified => message_page(
+            StatusCode::OK,
+            lang,
+            &brand,
+            "completeTitle",
+            "err.already_complete",
+        ),
+        _ => message_page(
+            StatusCode::GONE,
+            lang,
+            &brand,
+            "expiredTitle",
+            "err.session_expired",
+        ),
     }
 }
 

@@ -1,0 +1,449 @@
+//! Human Presence Tokens (spec: biometric-identity-api.md): an agent with a service token
+//! opens a presence session, the person scans their face at `verifyUrl` (the hosted page,
+//! selfie step only: a live capture with a blink or turn, matched 1:N against the
+//! organisation's enrolled people, and against the locked e-mail when set), and the agent
+//! fetches a signed JWT (ES256; keys at `/.well-known/jwks.json`) that anyone can verify
+//! offline, or that `POST /api/presence/verify-token` checks (and redeems once on request).
+
+use crate::analysis::analyse_selfie;
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiJson, ApiResult};
+use crate::AppState;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use vouch_core::credential::{hash_secret, issue, SecretKind};
+use vouch_core::ids::{OrgId, PresenceId};
+use vouch_core::model::ServiceToken;
+use vouch_core::policy::{self, Outcome};
+use vouch_core::{now_millis, rfc3339};
+use vouch_store::presence::{verify_jwt, PresenceSession, PresenceStatus};
+use vouch_store::tenancy::Principal;
+
+/// How long a presence session waits for the person.
+pub const SESSION_MINUTES: i64 = 15;
+/// The longest token lifetime.
+pub const MAX_TTL_SECONDS: i64 = 3600;
+
+fn service_token(caller: &Caller) -> ApiResult<&ServiceToken> {
+    match &caller.principal {
+        Principal::ServiceToken(t) => Ok(t),
+        _ => Err(ApiError::forbidden(
+            "This endpoint needs a service token (Authorization: Bearer vst_…)",
+        )),
+    }
+}
+
+fn session_json(s: &PresenceSession) -> Value {
+    json!({
+        "sessionId": s.id,
+        "status": s.status.as_str(),
+        "purpose": s.purpose,
+        "verifiedEmail": s.verified_email,
+        "verifiedAt": s.verified_at.map(rfc3339),
+        "expiresAt": rfc3339(s.expires_at),
+    })
+}
+
+/// The body of `POST /api/presence/sessions`.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatePresence {
+    /// The organisation (must be the service token's).
+    pub org_id: String,
+    /// What the agent asks presence for (shown to the person), 1–500 characters.
+    pub purpose: String,
+    /// Only the person enrolled with this e-mail may answer.
+    pub email: Option<String>,
+    /// Bound into the token, for replay protection (≤ 200 characters).
+    pub nonce: Option<String>,
+    /// Token lifetime in seconds, 1–3600 (default 300).
+    pub ttl_seconds: Option<i64>,
+}
+
+/// Opens a presence session; returns the URL to send to the person.
+#[utoipa::path(post, path = "/api/presence/sessions", tag = "presence", request_body = CreatePresence,
+    security(("bearer" = [])),
+    responses((status = 201, description = "sessionId, verifyUrl, expiresAt"),
+              (status = 400, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<CreatePresence>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let token = service_token(&caller)?;
+    if body.org_id != token.org_id.as_str() {
+        return Err(ApiError::forbidden(
+            "orgId is not the organisation of this service token",
+        ));
+    }
+    let purpose = body.purpose.trim();
+    if purpose.is_empty() || purpose.chars().count() > 500 {
+        return Err(ApiError::bad_request("purpose must be 1 to 500 characters"));
+    }
+    if let Some(e) = &body.email {
+        if e.len() > 254 || !e.contains('@') {
+            return Err(ApiError::bad_request("email must be an e-mail address"));
+        }
+    }
+    if body
+        .nonce
+        .as_ref()
+        .is_some_and(|n| n.is_empty() || n.len() > 200)
+    {
+        return Err(ApiError::bad_request("nonce must be 1 to 200 characters"));
+    }
+    let ttl = body.ttl_seconds.unwrap_or(300);
+    if !(1..=MAX_TTL_SECONDS).contains(&ttl) {
+        return Err(ApiError::bad_request(format!(
+            "ttlSeconds must be 1 to {MAX_TTL_SECONDS}"
+        )));
+    }
+    let page = issue(SecretKind::PresenceToken);
+    let expires = now_millis() + SESSION_MINUTES * 60_000;
+    let s = state
+        .store
+        .create_presence(
+            &token.org_id,
+            &token.id,
+            purpose,
+            body.email.as_deref(),
+            body.nonce.as_deref(),
+            ttl,
+            &page.hash,
+            expires,
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "sessionId": s.id,
+            "verifyUrl": format!("{}/verify-presence/{}", state.config.base_url(), page.secret),
+            "expiresAt": rfc3339(s.expires_at),
+        })),
+    ))
+}
+
+async fn own_session(state: &AppState, caller: &Caller, id: String) -> ApiResult<PresenceSession> {
+    let token = service_token(caller)?;
+    Ok(state
+        .store
+        .presence(&token.org_id, &PresenceId::from_string(id))
+        .await?)
+}
+
+/// A presence session's status: PENDING, VERIFIED, EXPIRED or CANCELLED.
+#[utoipa::path(get, path = "/api/presence/sessions/{id}", tag = "presence",
+    params(("id" = String, Path, description = "Presence session id")), security(("bearer" = [])),
+    responses((status = 200, description = "sessionId, status, verifiedEmail, verifiedAt, expiresAt"),
+              (status = 404, body = crate::error::ErrorBody)))]
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(session_json(&own_session(&state, &caller, id).await?)))
+}
+
+/// The Human Presence Token of a VERIFIED session (409 before, 410 once expired).
+#[utoipa::path(get, path = "/api/presence/sessions/{id}/token", tag = "presence",
+    params(("id" = String, Path, description = "Presence session id")), security(("bearer" = [])),
+    responses((status = 200, description = "token, jti, verifiedEmail, verifiedAt"),
+              (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody),
+              (status = 410, body = crate::error::ErrorBody)))]
+pub async fn token(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let s = own_session(&state, &caller, id).await?;
+    let (Some(verified_at), Some(jti), Some(person)) = (s.verified_at, &s.jti, &s.person_id) else {
+        return Err(match s.status {
+            PresenceStatus::Expired | PresenceStatus::Cancelled => ApiError::new(
+                StatusCode::GONE,
+                "session_expired",
+                format!("The presence session is {}", s.status.as_str()),
+            ),
+            _ => ApiError::new(
+                StatusCode::CONFLICT,
+                "not_verified",
+                "The person has not been verified yet",
+            ),
+        });
+    };
+    let exp = verified_at + s.ttl_seconds * 1000;
+    if exp <= now_millis() {
+        return Err(ApiError::new(
+            StatusCode::GONE,
+            "token_expired",
+            "The presence token's lifetime is over",
+        ));
+    }
+    let mut claims = json!({
+        "iss": state.config.base_url(),
+        "sub": s.verified_email,
+        "org_id": s.org_id,
+        "user_id": person,
+        "session_id": s.id,
+        "purpose": s.purpose,
+        "checks": {"compositeScore": s.composite, "liveness": s.liveness},
+        "iat": verified_at / 1000,
+        "exp": exp / 1000,
+        "jti": jti,
+    });
+    if let Some(n) = &s.nonce {
+        claims["nonce"] = json!(n);
+    }
+    let token = state.store.sign_jwt(&claims).await?;
+    Ok(Json(json!({
+        "token": token,
+        "jti": jti,
+        "verifiedEmail": s.verified_email,
+        "verifiedAt": rfc3339(verified_at),
+    })))
+}
+
+/// The body of `POST /api/presence/verify-token`.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VerifyToken {
+    /// The HPT.
+    pub token: String,
+    /// The organisation it must be for.
+    pub expected_org_id: String,
+    /// The person it must name.
+    pub expected_email: Option<String>,
+    /// The nonce it must carry.
+    pub expected_nonce: Option<String>,
+    /// Redeem it: a second verification with `redeem` answers invalid (replay).
+    #[serde(default)]
+    pub redeem: bool,
+}
+
+fn invalid(why: &str) -> Json<Value> {
+    Json(json!({"valid": false, "error": why}))
+}
+
+/// Checks a token's signature, expiry, organisation, e-mail and nonce → its claims.
+#[utoipa::path(post, path = "/api/presence/verify-token", tag = "presence", request_body = VerifyToken,
+    security(("bearer" = [])),
+    responses((status = 200, description = "valid, sub, orgId, userId, sessionId, purpose, checks, issuedAt, expiresAt — or valid false with error")))]
+pub async fn verify_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<VerifyToken>,
+) -> ApiResult<Json<Value>> {
+    let token = service_token(&caller)?;
+    if body.token.len() > 8192 {
+        return Err(ApiError::bad_request("token is too long"));
+    }
+    let keys = state.store.public_keys().await?;
+    let claims = match verify_jwt(&body.token, &keys) {
+        Ok(c) => c,
+        Err(why) => return Ok(invalid(why)),
+    };
+    let now = now_millis() / 1000;
+    if claims["exp"].as_i64().is_none_or(|e| e <= now) {
+        return Ok(invalid("token expired"));
+    }
+    if claims["org_id"] != body.expected_org_id.as_str()
+        || body.expected_org_id != token.org_id.as_str()
+    {
+        return Ok(invalid("token is for another organisation"));
+    }
+    if let Some(e) = &body.expected_email {
+        if claims["sub"].as_str().map(str::to_lowercase) != Some(e.trim().to_lowercase()) {
+            return Ok(invalid("token names another person"));
+        }
+    }
+    if let Some(n) = &body.expected_nonce {
+        if claims["nonce"] != n.as_str() {
+            return Ok(invalid("nonce does not match"));
+        }
+    }
+    if body.redeem {
+        let jti = claims["jti"].as_str().unwrap_or_default();
+        if !state
+            .store
+            .redeem_presence_token(&OrgId::from_string(body.expected_org_id.clone()), jti)
+            .await?
+        {
+            return Ok(invalid("token already redeemed"));
+        }
+    }
+    let secs = |k: &str| claims[k].as_i64().map(|s| rfc3339(s * 1000));
+    Ok(Json(json!({
+        "valid": true,
+        "sub": claims["sub"],
+        "orgId": claims["org_id"],
+        "userId": claims["user_id"],
+        "sessionId": claims["session_id"],
+        "purpose": claims["purpose"],
+        "nonce": claims.get("nonce"),
+        "jti": claims["jti"],
+        "checks": claims["checks"],
+        "issuedAt": secs("iat"),
+        "expiresAt": secs("exp"),
+    })))
+}
+
+/// The public keys that sign Human Presence Tokens (JWKS).
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "presence",
+    responses((status = 200, description = "{keys: [JWK…]}")))]
+pub async fn jwks(State(state): State<AppState>) -> ApiResult<Json<Value>> {
+    let keys: Vec<Value> = state
+        .store
+        .public_keys()
+        .await?
+        .iter()
+        .map(|k| k.jwk())
+        .collect();
+    Ok(Json(json!({ "keys": keys })))
+}
+
+async fn page_session(state: &AppState, token: &str) -> ApiResult<PresenceSession> {
+    if !token.starts_with(SecretKind::PresenceToken.prefix()) || token.len() > 128 {
+        return Err(ApiError::not_found("Session not found"));
+    }
+    let s = state.store.presence_by_page(&hash_secret(token)).await?;
+    match s.status {
+        PresenceStatus::Pending => Ok(s),
+        PresenceStatus::Verified => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "already_complete",
+            "Presence is already confirmed",
+        )),
+        _ => Err(ApiError::new(
+            StatusCode::GONE,
+            "session_expired",
+            "This link has expired",
+        )),
+    }
+}
+
+/// The body of `POST /verify-presence/{token}/selfie`.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct ScanBody {
+    /// 2 to 12 frames of a live capture (base64 or data URLs).
+    pub frames: Vec<String>,
+}
+
+/// The person's live scan: a consistent capture with a blink or a turn, matched against
+/// the organisation's enrolled people (and the locked e-mail). VERIFIED on success.
+#[utoipa::path(post, path = "/verify-presence/{token}/selfie", tag = "presence", request_body = ScanBody,
+    params(("token" = String, Path, description = "The token of the session's verifyUrl")),
+    responses((status = 200, description = "sessionId, status"), (status = 403, body = crate::error::ErrorBody),
+              (status = 404, body = crate::error::ErrorBody), (status = 410, body = crate::error::ErrorBody),
+              (status = 422, body = crate::error::ErrorBody)))]
+pub async fn scan(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    ApiJson(body): ApiJson<ScanBody>,
+) -> ApiResult<Json<Value>> {
+    let s = page_session(&state, &token).await?;
+    let engines = state.engines.clone().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "models_missing",
+            super::hosted::MODELS_MISSING,
+        )
+    })?;
+    let d = state
+        .store
+        .hit_rate_limit(&format!("presence:{}", s.id.as_str()), 10, now_millis())
+        .await?;
+    if !d.allowed {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "Too many attempts; try again in a minute",
+        ));
+    }
+    if body.frames.len() < 2 || body.frames.len() > super::hosted::MAX_FRAMES {
+        return Err(ApiError::bad_request("frames must hold 2 to 12 images"));
+    }
+    let frames = body
+        .frames
+        .iter()
+        .enumerate()
+        .map(|(i, f)| super::hosted::decode_image(&format!("frame {}", i + 1), f))
+        .collect::<ApiResult<Vec<_>>>()?;
+    let face = engines.face.clone();
+    let analysis = tokio::task::spawn_blocking(move || analyse_selfie(&face, &frames))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(|e| match e {
+            crate::analysis::CaptureError::Image { code, message } => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+            }
+            crate::analysis::CaptureError::Engine(m) => ApiError::internal(m),
+        })?;
+    let live = policy::liveness(
+        &analysis.liveness,
+        &vouch_core::check::Thresholds::default(),
+    );
+    if live.result != Outcome::Pass {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "liveness_failed",
+            "Liveness check failed: look at the camera and blink when asked",
+        ));
+    }
+    let threshold = engines.face.config().match_threshold;
+    let matched = state
+        .galleries
+        .best_match(&state.store, &s.org_id, &analysis.embedding)
+        .await?
+        .filter(|(_, sim)| *sim >= threshold);
+    let Some((person, similarity)) = matched else {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "not_recognised",
+            "Identity not recognised",
+        ));
+    };
+    let email = state
+        .store
+        .person(&s.org_id, &person)
+        .await?
+        .data
+        .email
+        .unwrap_or_default();
+    if let Some(lock) = &s.email_lock {
+        if !lock.eq_ignore_ascii_case(&email) {
+            return Err(ApiError::forbidden("This request is for another person"));
+        }
+    }
+    let composite =
+        ((f64::from(similarity) + f64::from(live.liveness_score)) / 2.0 * 1000.0).round() / 1000.0;
+    let liveness = (f64::from(live.liveness_score) * 1000.0).round() / 1000.0;
+    let done = state
+        .store
+        .verify_presence(&s.org_id, &s.id, &person, &email, composite, liveness)
+        .await?;
+    Ok(Json(
+        json!({"sessionId": done.id, "status": done.status.as_str(), "received": "selfie"}),
+    ))
+}
+
+/// Ends the page's flow: the outcome for the page (APPROVED once verified).
+#[utoipa::path(post, path = "/verify-presence/{token}/complete", tag = "presence",
+    params(("token" = String, Path, description = "The token of the session's verifyUrl")),
+    responses((status = 200, description = "sessionId, overallResult"), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn complete(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> ApiResult<Json<Value>> {
+    if !token.starts_with(SecretKind::PresenceToken.prefix()) || token.len() > 128 {
+        return Err(ApiError::not_found("Session not found"));
+    }
+    let s = state.store.presence_by_page(&hash_secret(&token)).await?;
+    let result = if s.status == PresenceStatus::Verified {
+        "APPROVED"
+    } else {
+        "REJECTED"
+    };
+    Ok(Json(json!({"sessionId": s.id, "overallResult": result})))
+}
