@@ -62,3 +62,5 @@ typed_id!(/// One 1:N identity verification.
     IdentityCheckId, "idv_");
 typed_id!(/// A human presence session.
     PresenceId, "prs_");
+typed_id!(/// An alert rule.
+    AlertRuleId, "alr_");

@@ -442,3 +442,87 @@ async fn enrolments_and_verifications_fire_signed_webhooks() {
     assert_eq!(events[2]["data"]["reason"], "Identity not recognised");
     s.stop().await;
 }
+
+#[tokio::test]
+async fn repeated_failures_from_one_device_trigger_an_alert_once() {
+    let s = TestServer::start_with_engines(TestDb::sqlite(), test_config(), Some(engines())).await;
+    let sink = vouch_testkit::WebhookSink::start().await;
+    let org = s.org("Acme").await;
+    let (_, key, secret) = s.key_with_webhook(&org, &sink.url).await;
+    let (status, rule) = post(
+        &s,
+        &key,
+        "/api/alert-rules",
+        json!({"name": "Brute force", "scope": "device", "threshold": 3, "windowMinutes": 10}),
+    )
+    .await;
+    assert_eq!(status, 201, "{rule}");
+    let (status, v) = post(
+        &s,
+        &key,
+        "/api/alert-rules",
+        json!({"name": "x", "scope": "planet", "threshold": 3, "windowMinutes": 10}),
+    )
+    .await;
+    assert_eq!(status, 400, "{v}");
+    let device = json!({"userAgent": "curl/8", "screenWidth": 1, "screenHeight": 1});
+    // Nobody is enrolled: four failures from one device.
+    for _ in 0..4 {
+        let (status, _) = post(
+            &s,
+            &key,
+            "/api/verify",
+            json!({"image": face("img24.jpg"), "deviceInfo": device}),
+        )
+        .await;
+        assert_eq!(status, 422);
+    }
+    let got = sink.wait_for(5, std::time::Duration::from_secs(15)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let events: Vec<Value> = sink
+        .received()
+        .iter()
+        .map(|r| r.proof_json(&secret))
+        .collect();
+    assert!(got.len() >= 5);
+    let alerts: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["event"] == "alert.triggered")
+        .collect();
+    assert_eq!(
+        alerts.len(),
+        1,
+        "once, when the count reaches 3: {events:?}"
+    );
+    assert_eq!(alerts[0]["data"]["ruleId"], rule["id"]);
+    assert_eq!(alerts[0]["data"]["failures"], 3);
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e["event"] == "verification.failure")
+            .count(),
+        4
+    );
+    let (_, list) = call(&s, &key, reqwest::Method::GET, "/api/alert-rules", None).await;
+    assert_eq!(list["rules"].as_array().unwrap().len(), 1);
+    let id = rule["id"].as_str().unwrap();
+    let (status, _) = call(
+        &s,
+        &key,
+        reqwest::Method::DELETE,
+        &format!("/api/alert-rules/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, _) = call(
+        &s,
+        &key,
+        reqwest::Method::DELETE,
+        &format!("/api/alert-rules/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+    s.stop().await;
+}

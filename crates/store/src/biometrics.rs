@@ -9,7 +9,7 @@ use crate::outbox::Outbound;
 use serde_json::Value;
 use sqlx::Row;
 use vouch_core::event::Dialect;
-use vouch_core::ids::{IdentityCheckId, KeyId, OrgId, PersonId, ProfileId};
+use vouch_core::ids::{AlertRuleId, IdentityCheckId, KeyId, OrgId, PersonId, ProfileId};
 use vouch_core::model::{AuditRecord, KeySettings, PersonData};
 use vouch_core::{now_millis, Error, Millis, Result};
 
@@ -48,6 +48,27 @@ pub const VERIFICATION_SUCCESS: &str = "verification.success";
 pub const VERIFICATION_FAILURE: &str = "verification.failure";
 /// Event: a face was enrolled.
 pub const USER_ENROLLED: &str = "user.enrolled";
+/// Event: an alert rule's threshold was reached.
+pub const ALERT_TRIGGERED: &str = "alert.triggered";
+
+/// An alert rule: `threshold` failed verifications of one person (`scope` = `person`) or
+/// one device (`device`) within `window_minutes`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AlertRule {
+    /// Its id.
+    pub id: AlertRuleId,
+    /// Its name.
+    pub name: String,
+    /// `person` or `device`.
+    pub scope: String,
+    /// Failures that fire it.
+    pub threshold: i64,
+    /// The window, minutes.
+    pub window_minutes: i64,
+    /// When it was made.
+    pub created_at: Millis,
+}
 
 /// What one verification recorded.
 #[derive(Debug, Clone)]
@@ -421,8 +442,152 @@ impl Store {
         };
         self.enqueue_identity_event(&mut tx, org, &rec.key_id, event, data)
             .await?;
+        if !rec.verified {
+            self.fire_alerts(&mut tx, org, rec, now).await?;
+        }
         tx.commit().await.map_err(db_err)?;
         Ok(id)
+    }
+
+    /// After a failure: each rule whose count of failures for this person or device in
+    /// its window has just reached its threshold fires `alert.triggered` (once per
+    /// crossing).
+    async fn fire_alerts(
+        &self,
+        tx: &mut crate::db::WriteTx,
+        org: &OrgId,
+        rec: &IdentityCheckRecord,
+        now: Millis,
+    ) -> Result<()> {
+        let rules = sqlx::query(&self.sql(
+            "SELECT id, name, scope, threshold, window_minutes FROM alert_rules WHERE org_id = $1",
+        ))
+        .bind(org.as_str())
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(db_err)?;
+        for r in rules {
+            let scope: String = r.try_get("scope").map_err(db_err)?;
+            let threshold: i64 = r.try_get("threshold").map_err(db_err)?;
+            let window: i64 = r.try_get("window_minutes").map_err(db_err)?;
+            let (column, subject) = match scope.as_str() {
+                "person" => ("person_id", rec.person_id.as_ref().map(|p| p.to_string())),
+                _ => ("device", rec.device.clone()),
+            };
+            let Some(subject) = subject else { continue };
+            let q = format!(
+                "SELECT COUNT(*) AS n FROM identity_checks WHERE org_id = $1 AND {column} = $2 \
+                 AND verified = 0 AND created_at >= $3"
+            );
+            let n: i64 = sqlx::query(&self.sql(&q))
+                .bind(org.as_str())
+                .bind(&subject)
+                .bind(now - window * 60_000)
+                .fetch_one(&mut **tx)
+                .await
+                .map_err(db_err)?
+                .try_get("n")
+                .map_err(db_err)?;
+            if n == threshold {
+                let rule: String = r.try_get("id").map_err(db_err)?;
+                let name: String = r.try_get("name").map_err(db_err)?;
+                let data = serde_json::json!({
+                    "ruleId": rule, "name": name, "scope": scope, "subject": subject,
+                    "failures": n, "windowMinutes": window,
+                });
+                self.enqueue_identity_event(tx, org, &rec.key_id, ALERT_TRIGGERED, data)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Creates an alert rule.
+    pub async fn create_alert_rule(
+        &self,
+        org: &OrgId,
+        name: &str,
+        scope: &str,
+        threshold: i64,
+        window_minutes: i64,
+        audit: AuditRecord,
+    ) -> Result<AlertRule> {
+        if name.trim().is_empty() || name.chars().count() > 100 {
+            return Err(Error::Invalid("name must be 1 to 100 characters".into()));
+        }
+        if scope != "person" && scope != "device" {
+            return Err(Error::Invalid("scope must be person or device".into()));
+        }
+        if !(1..=1000).contains(&threshold) || !(1..=10_080).contains(&window_minutes) {
+            return Err(Error::Invalid(
+                "threshold must be 1 to 1000 and windowMinutes 1 to 10080".into(),
+            ));
+        }
+        let rule = AlertRule {
+            id: AlertRuleId::generate(),
+            name: name.trim().into(),
+            scope: scope.into(),
+            threshold,
+            window_minutes,
+            created_at: now_millis(),
+        };
+        let mut tx = self.begin_write().await?;
+        sqlx::query(&self.sql(
+            "INSERT INTO alert_rules (id, org_id, name, scope, threshold, window_minutes, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        ))
+        .bind(rule.id.as_str())
+        .bind(org.as_str())
+        .bind(&rule.name)
+        .bind(&rule.scope)
+        .bind(threshold)
+        .bind(window_minutes)
+        .bind(rule.created_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        append_in_tx(self, &mut tx, &audit.in_org(org).target(&rule.id)).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(rule)
+    }
+
+    /// The organisation's alert rules.
+    pub async fn list_alert_rules(&self, org: &OrgId) -> Result<Vec<AlertRule>> {
+        let rows = sqlx::query(
+            &self.sql("SELECT * FROM alert_rules WHERE org_id = $1 ORDER BY created_at"),
+        )
+        .bind(org.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows.iter()
+            .map(|r| {
+                Ok(AlertRule {
+                    id: AlertRuleId::from_string(r.try_get::<String, _>("id").map_err(db_err)?),
+                    name: r.try_get("name").map_err(db_err)?,
+                    scope: r.try_get("scope").map_err(db_err)?,
+                    threshold: r.try_get("threshold").map_err(db_err)?,
+                    window_minutes: r.try_get("window_minutes").map_err(db_err)?,
+                    created_at: r.try_get("created_at").map_err(db_err)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Deletes an alert rule.
+    pub async fn delete_alert_rule(&self, org: &OrgId, id: &str, audit: AuditRecord) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query(&self.sql("DELETE FROM alert_rules WHERE id = $1 AND org_id = $2"))
+            .bind(id)
+            .bind(org.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        if done.rows_affected() == 0 {
+            return Err(Error::NotFound("alert rule"));
+        }
+        append_in_tx(self, &mut tx, &audit.in_org(org).target(id)).await?;
+        tx.commit().await.map_err(db_err)
     }
 
     /// Where and when a person last verified successfully with a known location.

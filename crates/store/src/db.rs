@@ -64,10 +64,16 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0006_presence.sql"),
         postgres: include_str!("../migrations/postgres/0006_presence.sql"),
     },
+    Migration {
+        version: 7,
+        name: "alert_rules",
+        sqlite: include_str!("../migrations/sqlite/0007_alert_rules.sql"),
+        postgres: include_str!("../migrations/postgres/0007_alert_rules.sql"),
+    },
 ];
 
 /// The schema version this build writes and understands.
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 /// How to open a store.
 #[derive(Clone)]

@@ -571,3 +571,75 @@ pub async fn delete_profile(
         .await?;
     Ok(Json(json!({"deleted": true})))
 }
+
+/// The body of `POST /api/alert-rules`.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AlertRuleBody {
+    /// Display name.
+    pub name: String,
+    /// `person` (failed verifications matched to one person) or `device` (from one
+    /// device fingerprint).
+    pub scope: String,
+    /// Failures that fire `alert.triggered`, 1–1000.
+    pub threshold: i64,
+    /// The window, 1–10080 minutes.
+    pub window_minutes: i64,
+}
+
+/// Creates an alert rule: `threshold` failed verifications within `windowMinutes` fire
+/// `alert.triggered` to the key's webhook, once when the count reaches the threshold.
+#[utoipa::path(post, path = "/api/alert-rules", tag = "identity", request_body = AlertRuleBody,
+    security(("api_key" = []), ("bearer" = [])),
+    responses((status = 201, description = "The rule"), (status = 400, body = crate::error::ErrorBody)))]
+pub async fn create_alert_rule(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<AlertRuleBody>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let key = caller.api_key()?;
+    let rule = state
+        .store
+        .create_alert_rule(
+            &key.org_id,
+            &body.name,
+            &body.scope,
+            body.threshold,
+            body.window_minutes,
+            caller.audit("alert_rule.created"),
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(json!(rule))))
+}
+
+/// The organisation's alert rules.
+#[utoipa::path(get, path = "/api/alert-rules", tag = "identity",
+    security(("api_key" = []), ("bearer" = [])),
+    responses((status = 200, description = "{rules: [...]}")))]
+pub async fn list_alert_rules(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<Value>> {
+    let key = caller.api_key()?;
+    Ok(Json(
+        json!({"rules": state.store.list_alert_rules(&key.org_id).await?}),
+    ))
+}
+
+/// Deletes an alert rule.
+#[utoipa::path(delete, path = "/api/alert-rules/{id}", tag = "identity",
+    params(("id" = String, Path, description = "Alert rule id")),
+    security(("api_key" = []), ("bearer" = [])),
+    responses((status = 200, description = "{deleted: true}"), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn delete_alert_rule(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let key = caller.api_key()?;
+    state
+        .store
+        .delete_alert_rule(&key.org_id, &id, caller.audit("alert_rule.deleted"))
+        .await?;
+    Ok(Json(json!({"deleted": true})))
+}

@@ -95,6 +95,11 @@ pub fn routes(state: AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(presence::get))
         .routes(routes!(presence::token))
         .routes(routes!(presence::verify_token))
+        .routes(routes!(
+            identity::create_alert_rule,
+            identity::list_alert_rules
+        ))
+        .routes(routes!(identity::delete_alert_rule))
         .routes(routes!(identity::enroll))
         .routes(routes!(identity::verify))
         .routes(routes!(identity::create_profile, identity::list_profiles))
