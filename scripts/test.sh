@@ -21,3 +21,5 @@ echo "== cargo test (SQLite and PostgreSQL)" >&2
 cargo test --workspace --locked
 echo "== compatibility: @prove-identity/prove-api" >&2
 VOUCH_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/vouch" tests/compat/run.sh
+echo "== TypeScript SDK against the server" >&2
+sdk/typescript/test/run.sh
