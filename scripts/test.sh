@@ -23,3 +23,5 @@ echo "== compatibility: @prove-identity/prove-api" >&2
 VOUCH_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/vouch" tests/compat/run.sh
 echo "== TypeScript SDK against the server" >&2
 sdk/typescript/test/run.sh
+echo "== MCP server with the official Python MCP client (stdio and streamable HTTP)" >&2
+tests/mcp/run.sh

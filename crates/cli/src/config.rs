@@ -28,6 +28,12 @@ pub const KNOWN_ENV: &[&str] = &[
     "VOUCH_PUBLIC_URL",
     "VOUCH_MODELS_DIR",
     "VOUCH_DOC_DEBUG",
+    "VOUCH_BASE_URL",
+    "VOUCH_SERVICE_TOKEN",
+    "VOUCH_E2E_SCREENSHOTS",
+    "VOUCH_CHROMIUM",
+    "VOUCH_BIN",
+    "VOUCH_FOOTAGE",
 ];
 
 /// `vouch.toml`, every key optional. See `vouch.example.toml` for each key's default.

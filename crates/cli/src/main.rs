@@ -88,6 +88,9 @@ enum Command {
     /// Biometric identity: enrol photos in bulk (models from VOUCH_MODELS_DIR).
     #[command(subcommand)]
     Identity(identity::IdentityCmd),
+    /// MCP server over stdio with the Human Presence Token tools, for AI agents
+    /// (VOUCH_BASE_URL or PROOF_BASE_URL, VOUCH_SERVICE_TOKEN or PROOF_SERVICE_TOKEN).
+    Mcp,
 }
 
 #[derive(Subcommand)]
@@ -326,9 +329,16 @@ async fn run() -> Result<()> {
     if let Command::Doc(cmd) = cli.command {
         return doc::run(cmd);
     }
+    if let Command::Mcp = cli.command {
+        // stdout is the protocol: nothing else may be written to it.
+        let config = vouch_mcp::Config::from_env().map_err(anyhow::Error::msg)?;
+        return vouch_mcp::serve_stdio(config)
+            .await
+            .map_err(anyhow::Error::msg);
+    }
     let cfg = config::load(&flags)?;
     match cli.command {
-        Command::Face(_) | Command::Doc(_) => unreachable!("handled above"),
+        Command::Face(_) | Command::Doc(_) | Command::Mcp => unreachable!("handled above"),
         Command::Identity(cmd) => {
             let store = open_store(&cfg).await?;
             let r = identity::run(cmd, &store).await;

@@ -127,7 +127,9 @@ pub fn app(state: AppState) -> Router {
 /// panic or sleep, to prove the layers hold).
 pub fn app_with(state: AppState, extra: Router<AppState>) -> Router {
     let (router, doc) = routes(state.clone());
-    let router = router.merge(extra);
+    // MCP over streamable HTTP; each caller's own service token authenticates its calls.
+    let mcp = vouch_mcp::http_service(state.config.base_url());
+    let router = router.merge(extra).nest_service("/mcp", mcp);
     let doc_json = Arc::new(doc.to_pretty_json().unwrap_or_else(|_| "{}".into()));
     let request_id = HeaderName::from_static("x-request-id");
     router
