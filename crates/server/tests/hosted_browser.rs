@@ -457,3 +457,62 @@ async fn a_reviewer_approves_a_borderline_age_on_the_review_page() {
     assert_eq!(images["images"], json!([]), "{images}");
     s.server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_s_presence_request_is_answered_by_a_live_scan_in_the_browser() {
+    let s = setup(&[Check::Liveness]).await;
+    let org = s.server.org("Agents Inc").await;
+    let (_, key, _) = s.server.key(&org, KeySettings::default()).await;
+    use base64::Engine as _;
+    let http = reqwest::Client::new();
+    let r = http
+        .post(s.server.at("/api/enroll"))
+        .header("x-api-key", &key)
+        .json(&json!({"image": base64::engine::general_purpose::STANDARD.encode(std::fs::read(face_path("img1.jpg")).unwrap()),
+                      "email": "alice@example.com"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let audit = vouch_core::model::AuditRecord::new(Some(&org), vouch_core::model::Actor::Cli, "t");
+    let (_, token) = s
+        .server
+        .store
+        .create_service_token(&org, "agent", "presence", audit)
+        .await
+        .unwrap();
+    let created: Value = http
+        .post(s.server.at("/api/presence/sessions"))
+        .bearer_auth(&token)
+        .json(&json!({"orgId": org.as_str(), "purpose": "Approve the release", "email": "alice@example.com"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["sessionId"].as_str().unwrap();
+    let out = drive(
+        "presence",
+        json!({
+            "url": created["verifyUrl"],
+            "y4m": footage(s.dir.path(), "img2.jpg", Footage::blinking()),
+            "mobile": true,
+        }),
+    )
+    .await;
+    assert_eq!(out["result"], "APPROVED", "{out}");
+    assert!(out["steps"].to_string().contains("selfie-blink"), "{out}");
+    let got: Value = http
+        .get(s.server.at(&format!("/api/presence/sessions/{id}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(got["status"], "VERIFIED", "{got}");
+    assert_eq!(got["verifiedEmail"], "alice@example.com");
+    s.server.stop().await;
+}
