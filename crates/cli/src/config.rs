@@ -28,6 +28,7 @@ pub const KNOWN_ENV: &[&str] = &[
     "VOUCH_PUBLIC_URL",
     "VOUCH_MODELS_DIR",
     "VOUCH_DOC_DEBUG",
+    "VOUCH_PRESENCE_TOKEN_ALG",
     "VOUCH_BASE_URL",
     "VOUCH_SERVICE_TOKEN",
     "VOUCH_E2E_SCREENSHOTS",
@@ -58,6 +59,8 @@ pub struct FileConfig {
     pub client_rate_limit: Option<u32>,
     /// Public base URL of hosted pages (`https://verify.example.com`).
     pub public_url: Option<String>,
+    /// Human Presence Token signature: ES256 (default) or HS256.
+    pub presence_token_alg: Option<String>,
     /// Folder of the face and document models (`scripts/fetch-models.sh`).
     pub models_dir: Option<PathBuf>,
     /// Webhook settings.
@@ -217,6 +220,13 @@ pub fn load(flags: &FlagConfig) -> Result<Config> {
             bail!("client rate limit must be at least 1");
         }
         server.client_rate_limit = n;
+    }
+    if let Some(alg) = env("VOUCH_PRESENCE_TOKEN_ALG").or(file.presence_token_alg) {
+        server.presence_tokens_hs256 = match alg.to_ascii_uppercase().as_str() {
+            "ES256" => false,
+            "HS256" => true,
+            other => bail!("presence_token_alg must be ES256 or HS256, not {other:?}"),
+        };
     }
     if let Some(url) = env("VOUCH_PUBLIC_URL").or(file.public_url) {
         vouch_core::model::validate_http_url("public URL", &url)

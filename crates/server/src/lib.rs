@@ -48,6 +48,9 @@ pub struct ServerConfig {
     pub public_url: Option<String>,
     /// How often housekeeping runs (expiring sessions, purging counters).
     pub housekeeping_interval: Duration,
+    /// Sign Human Presence Tokens with HS256 (the spec's style: only this server can
+    /// verify them) instead of ES256 (verifiable offline with the JWKS).
+    pub presence_tokens_hs256: bool,
 }
 
 impl Default for ServerConfig {
@@ -64,6 +67,7 @@ impl Default for ServerConfig {
             shutdown_grace: Duration::from_secs(30),
             public_url: None,
             housekeeping_interval: Duration::from_secs(60),
+            presence_tokens_hs256: false,
         }
     }
 }

@@ -103,7 +103,11 @@ impl Agent {
 }
 
 async fn agent() -> Agent {
-    let s = TestServer::start_with_engines(TestDb::sqlite(), test_config(), Some(engines())).await;
+    agent_with(test_config()).await
+}
+
+async fn agent_with(config: vouch_server::ServerConfig) -> Agent {
+    let s = TestServer::start_with_engines(TestDb::sqlite(), config, Some(engines())).await;
     let org = s.org("Acme").await;
     let (_, key, _) = s.key(&org, KeySettings::default()).await;
     for (file, email) in [
@@ -337,5 +341,69 @@ async fn a_still_photo_another_person_and_a_wrong_org_are_refused() {
             .await;
         assert!(status == 400 || status == 403, "{bad} → {status} {v}");
     }
+    a.s.stop().await;
+}
+
+#[tokio::test]
+async fn hs256_tokens_are_verified_by_the_server_only() {
+    let mut config = test_config();
+    config.presence_tokens_hs256 = true;
+    let a = agent_with(config).await;
+    let (id, url) = a
+        .open(json!({"orgId": a.org, "purpose": "Sign", "nonce": "n"}))
+        .await;
+    let (status, v) = a
+        .scan(&url, &capture("img2.jpg", Footage::blinking()))
+        .await;
+    assert_eq!(status, 200, "{v}");
+    let (_, t) = a
+        .call(
+            reqwest::Method::GET,
+            &format!("/api/presence/sessions/{id}/token"),
+            None,
+        )
+        .await;
+    let token = t["token"].as_str().unwrap().to_string();
+    let header: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(token.split('.').next().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(header["alg"], "HS256");
+    let check = |body: Value| {
+        a.call(
+            reqwest::Method::POST,
+            "/api/presence/verify-token",
+            Some(body),
+        )
+    };
+    let (_, v) = check(json!({"token": token, "expectedOrgId": a.org, "expectedNonce": "n"})).await;
+    assert_eq!(v["valid"], true, "{v}");
+    // A changed signature fails; the JWKS publishes no HS256 secret.
+    // A signature character in the middle changed (not the last, whose low bits pad).
+    let mut chars: Vec<char> = token.chars().collect();
+    let i = chars.len() - 10;
+    chars[i] = if chars[i] == 'A' { 'B' } else { 'A' };
+    let forged: String = chars.into_iter().collect();
+    let (_, v) = check(json!({"token": forged, "expectedOrgId": a.org})).await;
+    assert_eq!(v["valid"], false, "{v}");
+    let jwks: Value =
+        a.s.http
+            .get(a.s.at("/.well-known/jwks.json"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    assert!(
+        jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|k| k["alg"] == "ES256"),
+        "{jwks}"
+    );
     a.s.stop().await;
 }

@@ -358,6 +358,111 @@ impl Store {
         Ok(format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig.as_ref())))
     }
 
+    /// The HS256 secret (32 random bytes, sealed), created on first use.
+    async fn hs256_secret(&self) -> Result<(String, Vec<u8>)> {
+        if let Some(row) = sqlx::query(&self.sql(
+            "SELECT kid, private_sealed FROM signing_keys WHERE alg = 'HS256' ORDER BY created_at DESC LIMIT 1",
+        ))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?
+        {
+            let kid: String = row.try_get("kid").map_err(db_err)?;
+            let sealed: Vec<u8> = row.try_get("private_sealed").map_err(db_err)?;
+            let secret = self
+                .open_sealed(
+                    Slot {
+                        table: "signing_keys",
+                        column: "private_sealed",
+                        row: &kid,
+                    },
+                    &sealed,
+                )
+                .await?;
+            return Ok((kid, secret));
+        }
+        let mut secret = vec![0u8; 32];
+        ring::rand::SecureRandom::fill(&SystemRandom::new(), &mut secret)
+            .map_err(|_| Error::Internal("no randomness".into()))?;
+        let kid = format!("hs-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        let sealed = self.seal(
+            Slot {
+                table: "signing_keys",
+                column: "private_sealed",
+                row: &kid,
+            },
+            &secret,
+        )?;
+        let mut tx = self.begin_write().await?;
+        sqlx::query(&self.sql(
+            "INSERT INTO signing_keys (kid, alg, private_sealed, public_key, created_at) VALUES ($1, 'HS256', $2, $3, $4)",
+        ))
+        .bind(&kid)
+        .bind(sealed)
+        .bind(Vec::<u8>::new())
+        .bind(now_millis())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok((kid, secret))
+    }
+
+    /// Signs claims as a compact JWS with HS256 (the spec's style; only this server can
+    /// verify it, through `verify-token`).
+    pub async fn sign_jwt_hs256(&self, claims: &Value) -> Result<String> {
+        let (kid, secret) = self.hs256_secret().await?;
+        let header = serde_json::json!({"alg": "HS256", "typ": "JWT", "kid": kid});
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let tag = ring::hmac::sign(
+            &ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &secret),
+            input.as_bytes(),
+        );
+        Ok(format!("{input}.{}", URL_SAFE_NO_PAD.encode(tag.as_ref())))
+    }
+
+    /// Checks a token this server issued, ES256 or HS256; returns its claims.
+    pub async fn verify_issued_jwt(
+        &self,
+        token: &str,
+    ) -> Result<std::result::Result<Value, &'static str>> {
+        let header: Option<Value> = token
+            .split('.')
+            .next()
+            .and_then(|h| URL_SAFE_NO_PAD.decode(h).ok())
+            .and_then(|b| serde_json::from_slice(&b).ok());
+        if header.as_ref().is_some_and(|h| h["alg"] == "HS256") {
+            let (kid, secret) = self.hs256_secret().await?;
+            let h = header.unwrap_or_default();
+            if h["kid"] != kid.as_str() {
+                return Ok(Err("unknown kid"));
+            }
+            let mut parts = token.rsplitn(2, '.');
+            let (Some(sig), Some(input)) = (parts.next(), parts.next()) else {
+                return Ok(Err("not a compact JWS"));
+            };
+            let Ok(sig) = URL_SAFE_NO_PAD.decode(sig) else {
+                return Ok(Err("bad signature encoding"));
+            };
+            let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &secret);
+            if ring::hmac::verify(&key, input.as_bytes(), &sig).is_err() {
+                return Ok(Err("bad signature"));
+            }
+            let claims = input
+                .split('.')
+                .nth(1)
+                .and_then(|c| URL_SAFE_NO_PAD.decode(c).ok())
+                .and_then(|b| serde_json::from_slice(&b).ok());
+            return Ok(claims.ok_or("bad claims"));
+        }
+        let keys = self.public_keys().await?;
+        Ok(verify_jwt(token, &keys))
+    }
+
     /// Every public signing key (for the JWKS document and verification).
     pub async fn public_keys(&self) -> Result<Vec<PublicKey>> {
         let rows = sqlx::query(&self.sql(

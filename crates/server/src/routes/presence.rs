@@ -19,7 +19,7 @@ use vouch_core::ids::{OrgId, PresenceId};
 use vouch_core::model::ServiceToken;
 use vouch_core::policy::{self, Outcome};
 use vouch_core::{now_millis, rfc3339};
-use vouch_store::presence::{verify_jwt, PresenceSession, PresenceStatus};
+use vouch_store::presence::{PresenceSession, PresenceStatus};
 use vouch_store::tenancy::Principal;
 
 /// How long a presence session waits for the person.
@@ -196,7 +196,11 @@ pub async fn token(
     if let Some(n) = &s.nonce {
         claims["nonce"] = json!(n);
     }
-    let token = state.store.sign_jwt(&claims).await?;
+    let token = if state.config.presence_tokens_hs256 {
+        state.store.sign_jwt_hs256(&claims).await?
+    } else {
+        state.store.sign_jwt(&claims).await?
+    };
     Ok(Json(json!({
         "token": token,
         "jti": jti,
@@ -239,8 +243,7 @@ pub async fn verify_token(
     if body.token.len() > 8192 {
         return Err(ApiError::bad_request("token is too long"));
     }
-    let keys = state.store.public_keys().await?;
-    let claims = match verify_jwt(&body.token, &keys) {
+    let claims = match state.store.verify_issued_jwt(&body.token).await? {
         Ok(c) => c,
         Err(why) => return Ok(invalid(why)),
     };
