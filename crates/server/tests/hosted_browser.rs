@@ -13,7 +13,7 @@
 
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 use vouch_core::check::{Check, Thresholds};
 use vouch_core::model::{Branding, KeySettings};
@@ -24,7 +24,7 @@ use vouch_testkit::{test_config, TestDb, TestServer, WebhookSink};
 const WAIT: Duration = Duration::from_secs(20);
 
 fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+    vouch_testkit::repo_root()
 }
 
 fn face_path(name: &str) -> PathBuf {
@@ -32,15 +32,7 @@ fn face_path(name: &str) -> PathBuf {
 }
 
 fn engines() -> Arc<Engines> {
-    static ENGINES: OnceLock<Arc<Engines>> = OnceLock::new();
-    ENGINES
-        .get_or_init(|| {
-            let dir = std::env::var_os("VOUCH_MODELS_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| repo().join("models"));
-            Arc::new(Engines::load(&dir).expect("models load (run scripts/fetch-models.sh)"))
-        })
-        .clone()
+    vouch_testkit::shared_engines()
 }
 
 /// Footage of an eval face as the fake camera plays it.

@@ -9,13 +9,13 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use serde_json::{json, Value};
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use vouch_core::model::KeySettings;
 use vouch_server::analysis::Engines;
 use vouch_testkit::{test_config, TestDb, TestServer};
 
 fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+    vouch_testkit::repo_root()
 }
 
 fn face(name: &str) -> String {
@@ -24,17 +24,7 @@ fn face(name: &str) -> String {
 }
 
 fn engines() -> Arc<Engines> {
-    static ENGINES: OnceLock<Arc<Engines>> = OnceLock::new();
-    ENGINES
-        .get_or_init(|| {
-            let dir = std::env::var_os("VOUCH_MODELS_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| repo().join("models"));
-            let mut cfg = vouch_face::EngineConfig::new(dir);
-            cfg.workers = 1;
-            Arc::new(Engines::load_with(cfg).expect("models load (run scripts/fetch-models.sh)"))
-        })
-        .clone()
+    vouch_testkit::shared_engines()
 }
 
 async fn post(s: &TestServer, key: &str, path: &str, body: Value) -> (u16, Value) {

@@ -9,7 +9,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use serde_json::{json, Value};
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 use vouch_core::check::{Check, Thresholds};
 use vouch_core::model::KeySettings;
@@ -19,7 +19,7 @@ use vouch_testkit::{test_config, TestDb, TestServer, WebhookSink};
 const WAIT: Duration = Duration::from_secs(15);
 
 fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+    vouch_testkit::repo_root()
 }
 
 fn eval(path: &str) -> String {
@@ -42,17 +42,7 @@ fn blank() -> String {
 }
 
 fn engines() -> Arc<Engines> {
-    static ENGINES: OnceLock<Arc<Engines>> = OnceLock::new();
-    ENGINES
-        .get_or_init(|| {
-            let dir = std::env::var_os("VOUCH_MODELS_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| repo().join("models"));
-            let mut cfg = vouch_face::EngineConfig::new(dir);
-            cfg.workers = 1;
-            Arc::new(Engines::load_with(cfg).expect("models load (run scripts/fetch-models.sh)"))
-        })
-        .clone()
+    vouch_testkit::shared_engines()
 }
 
 async fn server(db: TestDb) -> TestServer {

@@ -8,26 +8,18 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use serde_json::{json, Value};
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use vouch_core::model::{Actor, AuditRecord, KeySettings};
 use vouch_docsynth::camera::{frames, Eyes, Footage};
 use vouch_server::analysis::Engines;
 use vouch_testkit::{test_config, TestDb, TestServer};
 
 fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+    vouch_testkit::repo_root()
 }
 
 fn engines() -> Arc<Engines> {
-    static ENGINES: OnceLock<Arc<Engines>> = OnceLock::new();
-    ENGINES
-        .get_or_init(|| {
-            let dir = std::env::var_os("VOUCH_MODELS_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| repo().join("models"));
-            Arc::new(Engines::load(&dir).expect("models load (run scripts/fetch-models.sh)"))
-        })
-        .clone()
+    vouch_testkit::shared_engines()
 }
 
 fn photo(name: &str) -> Vec<u8> {

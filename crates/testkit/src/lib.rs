@@ -335,3 +335,29 @@ where
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// The repository's root folder (the shared eval data sits beside it, in `../shared`).
+pub fn repo_root() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The face and document engines, loaded once per test binary from `VOUCH_MODELS_DIR`
+/// or the repository's `models/` (`scripts/fetch-models.sh`), one model set (tests run
+/// side by side and would multiply the memory).
+pub fn shared_engines() -> std::sync::Arc<vouch_server::analysis::Engines> {
+    static ENGINES: std::sync::OnceLock<std::sync::Arc<vouch_server::analysis::Engines>> =
+        std::sync::OnceLock::new();
+    ENGINES
+        .get_or_init(|| {
+            let dir = std::env::var_os("VOUCH_MODELS_DIR")
+                .map(std::path::PathBuf::from)
+                .unwrap_or_else(|| repo_root().join("models"));
+            let mut cfg = vouch_face::EngineConfig::new(dir);
+            cfg.workers = 1;
+            std::sync::Arc::new(
+                vouch_server::analysis::Engines::load_with(cfg)
+                    .expect("models load (run scripts/fetch-models.sh)"),
+            )
+        })
+        .clone()
+}

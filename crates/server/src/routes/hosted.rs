@@ -55,7 +55,8 @@ fn unprocessable(code: &'static str, message: String) -> ApiError {
     ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
 }
 
-fn capture_error(e: CaptureError) -> ApiError {
+/// A capture that could not be analysed: 422 with its code, or 500 for an engine failure.
+pub(crate) fn capture_error(e: CaptureError) -> ApiError {
     match e {
         CaptureError::Image { code, message } => unprocessable(code, message),
         CaptureError::Engine(m) => ApiError::internal(m),
@@ -105,13 +106,15 @@ async fn open_session(state: &AppState, token: &str) -> ApiResult<VerificationSe
 
 /// Counts one analysis request of a session against [`CAPTURES_PER_MINUTE`].
 async fn count_capture(state: &AppState, s: &VerificationSession) -> ApiResult<()> {
+    count_attempt(state, &format!("capture:{}", s.id.as_str())).await
+}
+
+/// Counts one analysis request of a public capture page (its `bucket`: one per session)
+/// against [`CAPTURES_PER_MINUTE`]; 429 with `Retry-After` beyond.
+pub(crate) async fn count_attempt(state: &AppState, bucket: &str) -> ApiResult<()> {
     let d = state
         .store
-        .hit_rate_limit(
-            &format!("capture:{}", s.id.as_str()),
-            CAPTURES_PER_MINUTE,
-            vouch_core::now_millis(),
-        )
+        .hit_rate_limit(bucket, CAPTURES_PER_MINUTE, vouch_core::now_millis())
         .await?;
     if d.allowed {
         return Ok(());

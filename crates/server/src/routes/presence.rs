@@ -353,17 +353,7 @@ pub async fn scan(
             super::hosted::MODELS_MISSING,
         )
     })?;
-    let d = state
-        .store
-        .hit_rate_limit(&format!("presence:{}", s.id.as_str()), 10, now_millis())
-        .await?;
-    if !d.allowed {
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            "Too many attempts; try again in a minute",
-        ));
-    }
+    super::hosted::count_attempt(&state, &format!("presence:{}", s.id.as_str())).await?;
     if body.frames.len() < 2 || body.frames.len() > super::hosted::MAX_FRAMES {
         return Err(ApiError::bad_request("frames must hold 2 to 12 images"));
     }
@@ -377,12 +367,7 @@ pub async fn scan(
     let analysis = tokio::task::spawn_blocking(move || analyse_selfie(&face, &frames))
         .await
         .map_err(ApiError::internal)?
-        .map_err(|e| match e {
-            crate::analysis::CaptureError::Image { code, message } => {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
-            }
-            crate::analysis::CaptureError::Engine(m) => ApiError::internal(m),
-        })?;
+        .map_err(super::hosted::capture_error)?;
     let live = policy::liveness(
         &analysis.liveness,
         &vouch_core::check::Thresholds::default(),
