@@ -170,9 +170,15 @@ impl Setup {
     }
 
     async fn get(&self, id: &str) -> Value {
+        self.get_as(&self.key, &format!("/api/v1/verify/{id}"))
+            .await
+    }
+
+    /// GETs `path` with a bearer credential; the body as JSON.
+    async fn get_as(&self, bearer: &str, path: &str) -> Value {
         reqwest::Client::new()
-            .get(self.server.at(&format!("/api/v1/verify/{id}")))
-            .bearer_auth(&self.key)
+            .get(self.server.at(path))
+            .bearer_auth(bearer)
             .send()
             .await
             .unwrap()
@@ -406,15 +412,7 @@ async fn a_reviewer_approves_a_borderline_age_on_the_review_page() {
         "{out}"
     );
     assert_eq!(out["outcome"], "Approved.", "{out}");
-    let got: Value = http
-        .get(s.server.at(&format!("/api/v1/verify/{id}")))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let got = s.get_as(&key, &format!("/api/v1/verify/{id}")).await;
     assert_eq!(got["status"], "COMPLETED", "{got}");
     assert_eq!(got["overallResult"], "APPROVED", "{got}");
     let hook = s
@@ -426,26 +424,10 @@ async fn a_reviewer_approves_a_borderline_age_on_the_review_page() {
         .find(|p| p["sessionId"] == id.as_str())
         .unwrap();
     assert_eq!(hook["overallResult"], "APPROVED");
-    let audit: Value = http
-        .get(s.server.at("/api/v1/audit?limit=10"))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let audit = s.get_as(&key, "/api/v1/audit?limit=10").await;
     assert!(audit.to_string().contains("ID checked by phone"), "{audit}");
     // The kept selfie was deleted with the decision (retention 0).
-    let images: Value = http
-        .get(s.server.at(&format!("/api/v1/verify/{id}/images")))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let images = s.get_as(&key, &format!("/api/v1/verify/{id}/images")).await;
     assert_eq!(images["images"], json!([]), "{images}");
     s.server.stop().await;
 }
@@ -495,15 +477,9 @@ async fn an_agent_s_presence_request_is_answered_by_a_live_scan_in_the_browser()
     .await;
     assert_eq!(out["result"], "APPROVED", "{out}");
     assert!(out["steps"].to_string().contains("selfie-blink"), "{out}");
-    let got: Value = http
-        .get(s.server.at(&format!("/api/presence/sessions/{id}")))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let got = s
+        .get_as(&token, &format!("/api/presence/sessions/{id}"))
+        .await;
     assert_eq!(got["status"], "VERIFIED", "{got}");
     assert_eq!(got["verifiedEmail"], "alice@example.com");
     s.server.stop().await;
