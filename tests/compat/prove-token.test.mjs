@@ -276,16 +276,13 @@ test("the SDK's client-credentials security hook fetches a token from vouch", as
     security: { clientID: clientId, clientSecret },
   });
 
-  // Any v3 operation makes the hook fetch a token first. vouch does not serve
-  // /v3/* yet, so the operation itself may fail; only the token exchange and
-  // the Authorization header it produces are asserted here.
-  await sdk.v3
-    .v3StartRequest({ flowType: "desktop", phoneNumber: "2001001686" })
-    .catch((err) => {
-      if (!(err instanceof SDKError || err instanceof SDKValidationError)) {
-        throw err;
-      }
-    });
+  // Any v3 operation makes the hook fetch a token first.
+  const started = await sdk.v3.v3StartRequest({
+    flowType: "desktop",
+    phoneNumber: "2001001695",
+    finalTargetUrl: "https://client.example/done",
+  });
+  assert.equal(started.httpMeta.response.status, 200);
 
   assert.ok(exchanges.length >= 2, JSON.stringify(exchanges.map((e) => e.url.pathname)));
   const [tokenEx, opEx] = exchanges;
@@ -313,4 +310,200 @@ test("the security hook refuses to call on when vouch rejects the secret", async
   assert.equal(exchanges.length, 1, "no v3 call after a failed token request");
   assert.equal(exchanges[0].url.pathname, "/token");
   assert.equal(exchanges[0].status, 401);
+});
+
+// ---- the phone flows, field for field ----------------------------------------------
+// token, start, validate, challenge and complete go through the package itself (its
+// zod schemas parse every response); verify, verify-status and unify are driven with
+// raw HTTP because 0.9.6 types their status fields as empty objects (see README).
+
+function flowSdk() {
+  return recordingSdk({ security: { clientID: clientId, clientSecret } });
+}
+
+async function rawV3(path, body, token) {
+  const res = await fetch(`${baseURL}${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, body: await res.json() };
+}
+
+async function accessToken() {
+  const { sdk } = recordingSdk();
+  const res = await sdk.v3.v3TokenRequest({
+    clientId,
+    clientSecret,
+    grantType: "client_credentials",
+  });
+  return res.v3TokenResponse.accessToken;
+}
+
+test("Pre-Fill through the package: start, validate, challenge, complete (sandbox user 2001001695)", async () => {
+  const { sdk, exchanges } = flowSdk();
+
+  const start = await sdk.v3.v3StartRequest({ flowType: "mobile", phoneNumber: "2001001695" });
+  const s = start.v3StartResponse;
+  assert.ok(s, JSON.stringify(start));
+  assert.match(s.correlationId, /^[0-9a-f-]{36}$/);
+  assert.equal(s.authToken.split(".").length, 3, "authToken is a JWT");
+  assert.deepEqual(Object.keys(s.next), ["v3-validate"]);
+  const claims = JSON.parse(Buffer.from(s.authToken.split(".")[1], "base64url"));
+  assert.equal(claims.sub, s.correlationId, "the token is bound to the flow");
+  assert.ok(claims.exp - claims.iat <= 15 * 60 && claims.exp - claims.iat > 14 * 60);
+
+  const validate = await sdk.v3.v3ValidateRequest({ correlationId: s.correlationId });
+  const v = validate.v3ValidateResponse;
+  assert.equal(v.success, true);
+  assert.equal(v.challengeMissing, true);
+  assert.equal(v.phoneNumber, "2001001695");
+  assert.ok("v3-challenge" in v.next, JSON.stringify(v.next));
+
+  const challenge = await sdk.v3.v3ChallengeRequest({
+    correlationId: s.correlationId,
+    dob: "1981-07-14",
+  });
+  const c = challenge.v3ChallengeResponse;
+  assert.equal(c.success, true);
+  assert.equal(c.individual.firstName, "Milo");
+  assert.equal(c.individual.lastName, "Pinson");
+  assert.equal(c.individual.dob, "1981-07-14");
+  assert.equal(c.individual.addresses[0].city, "San Antonio");
+  assert.deepEqual(Object.keys(c.next), ["v3-complete"]);
+
+  const complete = await sdk.v3.v3CompleteRequest({
+    correlationId: s.correlationId,
+    individual: {
+      firstName: c.individual.firstName,
+      lastName: c.individual.lastName,
+      dob: c.individual.dob,
+      ssn: c.individual.ssn,
+      addresses: c.individual.addresses,
+    },
+  });
+  const done = complete.v3CompleteResponse;
+  assert.equal(done.success, true);
+  assert.deepEqual(Object.keys(done.next), ["done"]);
+  assert.equal(done.idv.dataSource1.name.firstName, 100);
+  assert.equal(done.idv.dataSource1.name.lastName, 100);
+  assert.equal(done.idv.dataSource1.identifiers.dob, true);
+  assert.equal(done.idv.dataSource1.identifiers.ssn, true);
+
+  // One token for the whole flow, as the SDK's hook caches it.
+  const paths = exchanges.map((e) => e.url.pathname);
+  assert.deepEqual(paths, ["/token", "/v3/start", "/v3/validate", "/v3/challenge", "/v3/complete"]);
+});
+
+test("the package surfaces vouch's errors as its declared error types", async () => {
+  const { sdk } = flowSdk();
+  // A step out of order: complete before validate answers 403 {code: 8003}.
+  const start = await sdk.v3.v3StartRequest({ flowType: "mobile", phoneNumber: "2001001695" });
+  const id = start.v3StartResponse.correlationId;
+  await assert.rejects(
+    sdk.v3.v3CompleteRequest({ correlationId: id, individual: { firstName: "Milo" } }),
+    (err) => {
+      assert.equal(err.constructor.name, "Error403", String(err));
+      assert.equal(err.code, 8003);
+      assert.match(err.message, /step not allowed/);
+      return true;
+    },
+  );
+  // A bad number: 400 {code: 8001} naming the problem.
+  await assert.rejects(
+    sdk.v3.v3StartRequest({ flowType: "mobile", phoneNumber: "12ab" }),
+    (err) => {
+      assert.equal(err.constructor.name, "ErrorT", String(err));
+      assert.equal(err.code, 8001);
+      assert.match(err.message, /phoneNumber/);
+      return true;
+    },
+  );
+  // A desktop flow without finalTargetUrl.
+  await assert.rejects(
+    sdk.v3.v3StartRequest({ flowType: "desktop", phoneNumber: "2001001695" }),
+    (err) => err.code === 8001 && /finalTargetUrl/.test(err.message),
+  );
+});
+
+test("Verified Users: verify and verify-status with the documented strings (raw HTTP)", async () => {
+  const token = await accessToken();
+  // possessionType none: the answer is final at once.
+  const none = await rawV3("/v3/verify", {
+    firstName: "Sheilakathryn",
+    lastName: "Butrimovich",
+    phoneNumber: "2001004011",
+    possessionType: "none",
+  }, token);
+  assert.equal(none.status, 200, JSON.stringify(none.body));
+  assert.equal(none.body.success, "true");
+  assert.equal(none.body.possessionResult, "not_applicable");
+  assert.equal(none.body.verifyResult, "success");
+
+  // With possession (this sandbox user completes it without the client SDK).
+  const v = await rawV3("/v3/verify", {
+    firstName: "Sheilakathryn",
+    lastName: "Butrimovich",
+    phoneNumber: "2001004011",
+    possessionType: "desktop",
+    finalTargetUrl: "https://client.example/done",
+    clientRequestId: "req-verify-1",
+  }, token);
+  assert.equal(v.status, 200, JSON.stringify(v.body));
+  assert.deepEqual(
+    [v.body.success, v.body.possessionResult, v.body.verifyResult],
+    ["pending", "pending", "pending"],
+  );
+  assert.ok(v.body.authToken && v.body.correlationId);
+  const st = await rawV3("/v3/verify-status", { correlationId: v.body.correlationId }, token);
+  assert.equal(st.status, 200, JSON.stringify(st.body));
+  assert.deepEqual(
+    [st.body.success, st.body.possessionResult, st.body.verifyResult],
+    ["true", "success", "success"],
+  );
+  assert.match(st.body.identityId, /^[0-9a-f-]{36}$/);
+  // By clientRequestId too, and the same answer again.
+  const again = await rawV3("/v3/verify-status", { clientRequestId: "req-verify-1" }, token);
+  assert.deepEqual(again.body, st.body);
+
+  // A wrong name fails the data match.
+  const wrong = await rawV3("/v3/verify", {
+    firstName: "Kurt",
+    lastName: "Mathen",
+    phoneNumber: "2001004011",
+    possessionType: "none",
+  }, token);
+  assert.equal(wrong.body.success, "false");
+  assert.equal(wrong.body.verifyResult, "failed");
+});
+
+test("Unify: unify, unify-status and unify-bind (raw HTTP)", async () => {
+  const token = await accessToken();
+  const u = await rawV3("/v3/unify", {
+    possessionType: "desktop",
+    phoneNumber: "2001004018",
+    finalTargetUrl: "https://client.example/done",
+  }, token);
+  assert.equal(u.status, 200, JSON.stringify(u.body));
+  assert.equal(u.body.success, "pending");
+  const st = await rawV3("/v3/unify-status", { correlationId: u.body.correlationId }, token);
+  assert.equal(st.status, 200, JSON.stringify(st.body));
+  assert.equal(st.body.success, "true", JSON.stringify(st.body));
+  assert.equal(st.body.phoneNumber, "2001004018");
+  const proveId = st.body.proveId;
+  assert.match(proveId, /^[0-9a-f-]{36}$/);
+
+  // possessionType none: the bound number is recognised, an unbound one is not.
+  const bound = await rawV3("/v3/unify", { possessionType: "none", phoneNumber: "2001004018" }, token);
+  assert.equal(bound.status, 200, JSON.stringify(bound.body));
+  const boundSt = await rawV3("/v3/unify-status", { correlationId: bound.body.correlationId }, token);
+  assert.equal(boundSt.body.success, "true");
+  assert.equal(boundSt.body.proveId, proveId);
+  const fresh = await rawV3("/v3/unify", { possessionType: "none", phoneNumber: "2001004015" }, token);
+  const freshSt = await rawV3("/v3/unify-status", { correlationId: fresh.body.correlationId }, token);
+  assert.equal(freshSt.body.success, "possession_required");
+  const bind = await rawV3("/v3/unify-bind", { correlationId: fresh.body.correlationId, phoneNumber: "2001004015" }, token);
+  assert.equal(bind.status, 200, JSON.stringify(bind.body));
+  assert.equal(bind.body.success, "true");
+  assert.match(bind.body.proveId, /^[0-9a-f-]{36}$/);
 });

@@ -35,6 +35,19 @@ pub const KNOWN_ENV: &[&str] = &[
     "VOUCH_CHROMIUM",
     "VOUCH_BIN",
     "VOUCH_FOOTAGE",
+    "VOUCH_PHONE_REGION",
+    "VOUCH_SMS_PROVIDER",
+    "VOUCH_TWILIO_ACCOUNT_SID",
+    "VOUCH_TWILIO_AUTH_TOKEN",
+    "VOUCH_TWILIO_FROM",
+    "VOUCH_TWILIO_MESSAGING_SERVICE_SID",
+    "VOUCH_TWILIO_BASE_URL",
+    "VOUCH_TELCO",
+    "VOUCH_CAMARA_BASE_URL",
+    "VOUCH_CAMARA_TOKEN_URL",
+    "VOUCH_CAMARA_CLIENT_ID",
+    "VOUCH_CAMARA_CLIENT_SECRET",
+    "VOUCH_CAMARA_AUTHORIZE_URL",
 ];
 
 /// `vouch.toml`, every key optional. See `vouch.example.toml` for each key's default.
@@ -65,6 +78,119 @@ pub struct FileConfig {
     pub models_dir: Option<PathBuf>,
     /// Webhook settings.
     pub webhooks: Option<WebhookFileConfig>,
+    /// Phone identity: SMS provider and telco signals.
+    pub phone: Option<PhoneFileConfig>,
+}
+
+/// `[phone]` in `vouch.toml`. Without it: dev mode (sandbox network, dev SMS inbox).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhoneFileConfig {
+    /// ISO 3166-1 alpha-2 region of national numbers (default US).
+    pub region: Option<String>,
+    /// `dev` (default: the dev inbox at /dev/sms) or `twilio`.
+    pub sms: Option<String>,
+    /// Twilio account SID.
+    pub twilio_account_sid: Option<String>,
+    /// Twilio auth token.
+    pub twilio_auth_token: Option<String>,
+    /// Sender number or alphanumeric id.
+    pub twilio_from: Option<String>,
+    /// Messaging service SID (instead of `twilio_from`).
+    pub twilio_messaging_service_sid: Option<String>,
+    /// Base URL of a Twilio-compatible API (default https://api.twilio.com).
+    pub twilio_base_url: Option<String>,
+    /// `sandbox` (default) or `camara`.
+    pub telco: Option<String>,
+    /// CAMARA apiRoot.
+    pub camara_base_url: Option<String>,
+    /// CAMARA OAuth token endpoint.
+    pub camara_token_url: Option<String>,
+    /// CAMARA client id.
+    pub camara_client_id: Option<String>,
+    /// CAMARA client secret.
+    pub camara_client_secret: Option<String>,
+    /// The operator's authorize endpoint (network authentication).
+    pub camara_authorize_url: Option<String>,
+}
+
+/// The phone boundaries chosen.
+pub enum SmsChoice {
+    /// The dev inbox.
+    Dev,
+    /// Twilio or compatible.
+    Twilio(vouch_phone::twilio::TwilioConfig),
+}
+
+/// The telco chosen.
+pub enum TelcoChoice {
+    /// The sandbox.
+    Sandbox,
+    /// An operator's CAMARA APIs.
+    Camara(vouch_phone::camara::CamaraConfig),
+}
+
+/// Phone settings.
+pub struct PhoneConfig {
+    /// Region of national numbers.
+    pub region: vouch_phone::Region,
+    /// SMS.
+    pub sms: SmsChoice,
+    /// Telco.
+    pub telco: TelcoChoice,
+}
+
+fn phone_config(file: Option<PhoneFileConfig>) -> Result<PhoneConfig> {
+    let f = file.unwrap_or_default();
+    let pick = |var: &str, v: Option<String>| env(var).or(v);
+    let region_text = pick("VOUCH_PHONE_REGION", f.region).unwrap_or_else(|| "US".into());
+    let region = vouch_phone::Region::parse(&region_text).with_context(|| {
+        format!("phone region {region_text:?} is not an ISO 3166-1 alpha-2 code")
+    })?;
+    let sms = match pick("VOUCH_SMS_PROVIDER", f.sms).as_deref() {
+        None | Some("dev") => SmsChoice::Dev,
+        Some("twilio") => {
+            let need = |var: &str, v: Option<String>| {
+                pick(var, v).with_context(|| format!("the twilio SMS provider needs {var}"))
+            };
+            let sender = match (
+                pick("VOUCH_TWILIO_FROM", f.twilio_from),
+                pick("VOUCH_TWILIO_MESSAGING_SERVICE_SID", f.twilio_messaging_service_sid),
+            ) {
+                (Some(from), None) => vouch_phone::twilio::TwilioSender::From(from),
+                (None, Some(mg)) => vouch_phone::twilio::TwilioSender::MessagingService(mg),
+                _ => bail!("the twilio SMS provider needs exactly one of VOUCH_TWILIO_FROM and VOUCH_TWILIO_MESSAGING_SERVICE_SID"),
+            };
+            let mut cfg = vouch_phone::twilio::TwilioConfig::new(
+                need("VOUCH_TWILIO_ACCOUNT_SID", f.twilio_account_sid)?,
+                need("VOUCH_TWILIO_AUTH_TOKEN", f.twilio_auth_token)?,
+                sender,
+            );
+            if let Some(u) = pick("VOUCH_TWILIO_BASE_URL", f.twilio_base_url) {
+                cfg.base_url = u;
+            }
+            SmsChoice::Twilio(cfg)
+        }
+        Some(other) => bail!("SMS provider {other:?}: use dev or twilio"),
+    };
+    let telco = match pick("VOUCH_TELCO", f.telco).as_deref() {
+        None | Some("sandbox") => TelcoChoice::Sandbox,
+        Some("camara") => {
+            let need = |var: &str, v: Option<String>| {
+                pick(var, v).with_context(|| format!("the camara telco needs {var}"))
+            };
+            TelcoChoice::Camara(vouch_phone::camara::CamaraConfig {
+                base_url: need("VOUCH_CAMARA_BASE_URL", f.camara_base_url)?,
+                token_url: need("VOUCH_CAMARA_TOKEN_URL", f.camara_token_url)?,
+                client_id: need("VOUCH_CAMARA_CLIENT_ID", f.camara_client_id)?,
+                client_secret: need("VOUCH_CAMARA_CLIENT_SECRET", f.camara_client_secret)?,
+                authorize_url: pick("VOUCH_CAMARA_AUTHORIZE_URL", f.camara_authorize_url),
+                timeout: Duration::from_secs(10),
+            })
+        }
+        Some(other) => bail!("telco {other:?}: use sandbox or camara"),
+    };
+    Ok(PhoneConfig { region, sms, telco })
 }
 
 /// `[webhooks]` in `vouch.toml`.
@@ -111,6 +237,8 @@ pub struct Config {
     /// Folder of the analysis models; without them the server runs but analysis
     /// endpoints answer 503.
     pub models_dir: PathBuf,
+    /// SMS and telco boundaries.
+    pub phone: PhoneConfig,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -265,6 +393,7 @@ pub fn load(flags: &FlagConfig) -> Result<Config> {
         .map(PathBuf::from)
         .or(file.models_dir)
         .unwrap_or_else(|| PathBuf::from("models"));
+    let phone = phone_config(file.phone)?;
     Ok(Config {
         data_dir,
         database_url,
@@ -272,6 +401,7 @@ pub fn load(flags: &FlagConfig) -> Result<Config> {
         log_format,
         server,
         models_dir,
+        phone,
     })
 }
 

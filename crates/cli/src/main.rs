@@ -553,8 +553,10 @@ async fn serve(cfg: config::Config) -> Result<()> {
             None
         }
     };
-    let state =
-        vouch_server::AppState::new(store.clone(), cfg.server.clone()).with_engines(engines);
+    let phone = phone_context(&cfg)?;
+    let state = vouch_server::AppState::new(store.clone(), cfg.server.clone())
+        .with_engines(engines)
+        .with_phone(phone);
     let running = vouch_server::start(state)
         .await
         .with_context(|| format!("cannot listen on {}", cfg.server.listen))?;
@@ -569,6 +571,47 @@ async fn serve(cfg: config::Config) -> Result<()> {
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The phone boundaries from the settings: dev mode (sandbox network, dev inbox) unless
+/// Twilio or CAMARA are configured.
+fn phone_context(cfg: &config::Config) -> Result<vouch_server::phone::PhoneContext> {
+    use vouch_phone::sms::{DevInbox, SmsSender};
+    use vouch_phone::telco::Telco;
+    let (sms, inbox): (Arc<dyn SmsSender>, Option<Arc<DevInbox>>) = match &cfg.phone.sms {
+        config::SmsChoice::Dev => {
+            let inbox = Arc::new(DevInbox::default());
+            if !cfg.server.listen.ip().is_loopback() {
+                tracing::warn!("dev SMS inbox on a non-loopback address: anyone who reaches /dev/sms reads the codes; configure an SMS provider for production");
+            }
+            (inbox.clone(), Some(inbox))
+        }
+        config::SmsChoice::Twilio(t) => (
+            Arc::new(
+                vouch_phone::twilio::TwilioClient::new(t.clone())
+                    .map_err(|e| anyhow::anyhow!("{e}"))?,
+            ),
+            None,
+        ),
+    };
+    let (telco, sandbox): (Arc<dyn Telco>, _) = match &cfg.phone.telco {
+        config::TelcoChoice::Sandbox => {
+            let s = Arc::new(vouch_phone::sandbox::Sandbox::default());
+            (s.clone(), Some(s))
+        }
+        config::TelcoChoice::Camara(c) => (
+            Arc::new(
+                vouch_phone::camara::CamaraClient::new(c.clone())
+                    .map_err(|e| anyhow::anyhow!("CAMARA: {e}"))?,
+            ),
+            None,
+        ),
+    };
+    tracing::info!(sms = sms.name(), telco = telco.name(), "phone boundaries");
+    Ok(
+        vouch_server::phone::PhoneContext::new(telco, sandbox, sms, inbox)
+            .with_region(cfg.phone.region),
+    )
 }
 
 async fn shutdown_signal() {

@@ -14,6 +14,9 @@ pub enum Dialect {
     Kyc,
     /// The biometric identity dialect: adds `x-proof-signature` (hex HMAC-SHA256 of the body).
     Proof,
+    /// The phone identity dialect: adds `X-Prove-Authorization: Bearer <JWT>`, an HS256
+    /// JWT signed with the key's webhook secret whose `body_sha256` claim binds the body.
+    Phone,
 }
 
 impl Dialect {
@@ -23,6 +26,7 @@ impl Dialect {
             Dialect::Standard => "standard",
             Dialect::Kyc => "kyc",
             Dialect::Proof => "proof",
+            Dialect::Phone => "phone",
         }
     }
 
@@ -31,6 +35,7 @@ impl Dialect {
         match s {
             "kyc" => Dialect::Kyc,
             "proof" => Dialect::Proof,
+            "phone" => Dialect::Phone,
             _ => Dialect::Standard,
         }
     }
@@ -41,6 +46,7 @@ impl Dialect {
             Dialect::Standard => None,
             Dialect::Kyc => Some("x-kyc-signature"),
             Dialect::Proof => Some("x-proof-signature"),
+            Dialect::Phone => Some("x-prove-authorization"),
         }
     }
 }
@@ -54,3 +60,6 @@ pub const VERIFICATION_COMPLETED: &str = "verification.completed";
 pub const VERIFICATION_CANCELLED: &str = "verification.cancelled";
 /// A KYC verification session ran out of time before it finished.
 pub const VERIFICATION_EXPIRED: &str = "verification.expired";
+
+/// Change events about an enrolled phone identity (`PHONE_NUMBER_CHANGE`, …).
+pub const PHONE_IDENTITY_CHANGE: &str = "phone.identity_change";

@@ -5,7 +5,7 @@
 //! it by digest. Every authenticated response carries the `X-RateLimit-*` headers; over
 //! the limit the answer is 429 with `Retry-After`.
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorFormat};
 use crate::AppState;
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::{request::Parts, HeaderMap, HeaderValue};
@@ -105,27 +105,43 @@ fn rate_headers(headers: &mut HeaderMap, d: &RateDecision) {
 /// Middleware: authenticate, count against the rate limit, then run the handler.
 pub async fn require_credential(
     State(state): State<AppState>,
-    mut req: Request,
+    req: Request,
     next: Next,
 ) -> Response {
+    authenticate(state, req, next, ErrorFormat::Standard).await
+}
+
+/// [`require_credential`] with the phone API's error bodies.
+pub async fn require_phone_credential(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    authenticate(state, req, next, ErrorFormat::Prove).await
+}
+
+async fn authenticate(
+    state: AppState,
+    mut req: Request,
+    next: Next,
+    format: ErrorFormat,
+) -> Response {
+    let fail = |e: ApiError| e.in_format(format).into_response();
     let Some(secret) = presented_secret(req.headers()) else {
-        return ApiError::unauthorized(
+        return fail(ApiError::unauthorized(
             "Missing API key: send Authorization: Bearer <key> or x-api-key",
-        )
-        .into_response();
+        ));
     };
     let principal = match state.store.authenticate(secret).await {
         Ok(Ok(p)) => p,
-        Ok(Err(Refusal::Unknown)) => {
-            return ApiError::unauthorized("Invalid API key").into_response()
-        }
+        Ok(Err(Refusal::Unknown)) => return fail(ApiError::unauthorized("Invalid API key")),
         Ok(Err(Refusal::Revoked)) => {
-            return ApiError::unauthorized("This credential has been revoked").into_response()
+            return fail(ApiError::unauthorized("This credential has been revoked"))
         }
         Ok(Err(Refusal::Expired)) => {
-            return ApiError::unauthorized("This credential has expired").into_response()
+            return fail(ApiError::unauthorized("This credential has expired"))
         }
-        Err(e) => return ApiError::from(e).into_response(),
+        Err(e) => return fail(ApiError::from(e)),
     };
     let (bucket, limit) = match &principal {
         Principal::ApiKey(k) => (k.id.to_string(), k.settings.rate_limit),
@@ -138,7 +154,7 @@ pub async fn require_credential(
         .await
     {
         Ok(d) => d,
-        Err(e) => return ApiError::from(e).into_response(),
+        Err(e) => return fail(ApiError::from(e)),
     };
     if !decision.allowed {
         let wait = ((decision.reset_at - vouch_core::now_millis()) / 1000).max(1);
@@ -148,6 +164,7 @@ pub async fn require_credential(
             format!("Rate limit of {limit} requests a minute exceeded; retry in {wait} s"),
         )
         .with_header("retry-after", wait.to_string())
+        .in_format(format)
         .into_response();
         rate_headers(resp.headers_mut(), &decision);
         return resp;

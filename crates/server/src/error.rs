@@ -34,6 +34,25 @@ pub enum ErrorFormat {
     /// (`error` = machine code, `error_description`) and the phone SDK (`code` = integer
     /// status, `message`). One body satisfies both.
     OAuth,
+    /// The phone API (v3): `{"code": <integer>, "message": "..."}` with the vendor's
+    /// codes (8000 internal, 8001 malformed, 8002 unauthorized, 8003 step out of order,
+    /// 8008 invalid correlation id, …).
+    Prove,
+}
+
+/// The phone API's integer code of an error.
+pub fn prove_code(status: StatusCode, code: &str) -> u32 {
+    match (status.as_u16(), code) {
+        (_, "out_of_order") => 8003,
+        (_, "invalid_correlation_id") => 8008,
+        (_, "flow_expired") => 8008,
+        (400 | 413 | 415 | 422, _) => 8001,
+        (401, _) => 8002,
+        (403 | 409, _) => 8003,
+        (404 | 410, _) => 8008,
+        (429, _) => 8029,
+        _ => 8000,
+    }
 }
 
 /// The JSON body of every error.
@@ -137,6 +156,13 @@ impl IntoResponse for ApiError {
                     error: self.message,
                     code: self.code.to_string(),
                 };
+                (self.status, axum::Json(body)).into_response()
+            }
+            ErrorFormat::Prove => {
+                let body = serde_json::json!({
+                    "code": prove_code(self.status, self.code),
+                    "message": self.message,
+                });
                 (self.status, axum::Json(body)).into_response()
             }
             ErrorFormat::OAuth => {

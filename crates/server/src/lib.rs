@@ -9,6 +9,7 @@ pub mod i18n;
 pub mod metrics;
 pub mod middleware;
 pub mod outbound;
+pub mod phone;
 pub mod routes;
 pub mod webhooks;
 
@@ -87,6 +88,9 @@ pub struct AppState {
     pub engines: Option<Arc<analysis::Engines>>,
     /// The 1:N indexes of enrolled faces.
     pub galleries: Arc<gallery::Galleries>,
+    /// Telco signals and SMS for the phone API (dev mode by default: the sandbox
+    /// network and the dev inbox).
+    pub phone: Arc<phone::PhoneContext>,
 }
 
 impl AppState {
@@ -99,7 +103,14 @@ impl AppState {
             outbox_notify: Arc::new(Notify::new()),
             galleries: Default::default(),
             engines: None,
+            phone: Arc::new(phone::PhoneContext::dev()),
         }
+    }
+
+    /// The same state with other phone boundaries (Twilio, CAMARA).
+    pub fn with_phone(mut self, phone: phone::PhoneContext) -> Self {
+        self.phone = Arc::new(phone);
+        self
     }
 
     /// The same state with analysis engines.

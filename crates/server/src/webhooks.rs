@@ -11,7 +11,8 @@ use crate::AppState;
 use rand::Rng;
 use std::time::Instant;
 use tokio::sync::watch;
-use vouch_core::webhook::{hex_signature, standard_signature};
+use vouch_core::event::Dialect;
+use vouch_core::webhook::{hex_signature, phone_jwt, standard_signature};
 use vouch_core::{now_millis, Millis};
 use vouch_store::outbox::{Attempt, DueDelivery, Next};
 
@@ -179,8 +180,12 @@ async fn send(
         .header("webhook-id", d.event_id.as_str())
         .header("webhook-timestamp", ts.to_string())
         .header("webhook-signature", signature);
-    if let Some(name) = d.dialect.signature_header() {
-        req = req.header(name, hex_signature(&secret, &d.body));
+    match (d.dialect, d.dialect.signature_header()) {
+        (Dialect::Phone, Some(name)) => {
+            req = req.header(name, phone_jwt(&secret, d.event_id.as_str(), ts, &d.body));
+        }
+        (_, Some(name)) => req = req.header(name, hex_signature(&secret, &d.body)),
+        (_, None) => {}
     }
     let mut resp = req.body(d.body.clone()).send().await.map_err(describe)?;
     let status = resp.status().as_u16();
@@ -238,6 +243,13 @@ pub fn spawn_housekeeping(
             }
             if let Err(e) = state.store.purge_rate_counters(now).await {
                 tracing::warn!(error = %e, "cannot purge rate counters");
+            }
+            // Phone flows hold sealed personal data: kept a day past their 15 minutes
+            // (for status calls and support), then deleted.
+            match state.store.purge_phone_flows(24 * 3600 * 1000).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(purged = n, "ended phone flows deleted"),
+                Err(e) => tracing::warn!(error = %e, "cannot purge phone flows"),
             }
             if let Err(e) = state.store.purge_expired_tokens(now).await {
                 tracing::warn!(error = %e, "cannot purge expired tokens");

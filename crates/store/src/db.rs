@@ -70,10 +70,16 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0007_alert_rules.sql"),
         postgres: include_str!("../migrations/postgres/0007_alert_rules.sql"),
     },
+    Migration {
+        version: 8,
+        name: "phone",
+        sqlite: include_str!("../migrations/sqlite/0008_phone.sql"),
+        postgres: include_str!("../migrations/postgres/0008_phone.sql"),
+    },
 ];
 
 /// The schema version this build writes and understands.
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 8;
 
 /// How to open a store.
 #[derive(Clone)]

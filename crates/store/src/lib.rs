@@ -10,6 +10,7 @@ mod db;
 pub mod images;
 pub mod outbox;
 pub mod people;
+pub mod phone;
 pub mod presence;
 pub mod ratelimit;
 pub mod sessions;

@@ -8,6 +8,8 @@ pub mod kyc;
 pub mod meta;
 pub mod oauth;
 pub mod page;
+pub mod phone;
+pub mod phone_sdk;
 pub mod presence;
 
 use crate::{auth, middleware, AppState};
@@ -33,6 +35,7 @@ use utoipa_axum::routes;
          (name = "kyc", description = "KYC verification sessions"),
          (name = "identity", description = "Biometric identity: enrol, 1:N verify, verification profiles"),
          (name = "presence", description = "Human Presence Tokens"),
+         (name = "phone", description = "Phone identity (v3): possession, signals, prefill, identity manager"),
          (name = "webhooks", description = "Webhook deliveries"),
          (name = "audit", description = "Audit log"))
 )]
@@ -74,6 +77,50 @@ pub fn routes(state: AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(hosted::selfie))
         .routes(routes!(hosted::document))
         .routes(routes!(hosted::complete));
+    // The client SDK's calls and the dev routes: small bodies.
+    let phone_public = OpenApiRouter::new()
+        .routes(routes!(phone_sdk::session))
+        .routes(routes!(phone_sdk::otp_start))
+        .routes(routes!(phone_sdk::otp_finish))
+        .routes(routes!(phone_sdk::link_start))
+        .routes(routes!(phone_sdk::cancel))
+        .routes(routes!(phone_sdk::mobile_auth))
+        .routes(routes!(phone_sdk::mobile_auth_callback))
+        .routes(routes!(phone_sdk::events))
+        .routes(routes!(phone_sdk::open_link))
+        .routes(routes!(phone_sdk::sdk_script))
+        .routes(routes!(phone_sdk::dev_sms))
+        .routes(routes!(phone_sdk::dev_phone_event))
+        .routes(routes!(phone_sdk::dev_numbers))
+        .routes(routes!(phone_sdk::dev_demo))
+        .layer(DefaultBodyLimit::max(16 * 1024));
+    // The phone API: 4 KB bodies (batch enrolment: 64 KB), errors in its own format.
+    let phone_flows = OpenApiRouter::new()
+        .routes(routes!(phone::start))
+        .routes(routes!(phone::validate))
+        .routes(routes!(phone::challenge))
+        .routes(routes!(phone::complete))
+        .routes(routes!(phone::verify))
+        .routes(routes!(phone::verify_status))
+        .routes(routes!(phone::unify))
+        .routes(routes!(phone::unify_status))
+        .routes(routes!(phone::unify_bind))
+        .routes(routes!(phone::enroll_identity, phone::list_identities))
+        .routes(routes!(phone::get_identity, phone::delete_identity))
+        .routes(routes!(phone::lookup_identity))
+        .routes(routes!(phone::activate_identity))
+        .routes(routes!(phone::deactivate_identity))
+        .layer(DefaultBodyLimit::max(phone::MAX_FLOW_BODY));
+    let phone_batch = OpenApiRouter::new()
+        .routes(routes!(phone::enroll_batch))
+        .layer(DefaultBodyLimit::max(64 * 1024));
+    let phone_api =
+        phone_flows
+            .merge(phone_batch)
+            .route_layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                auth::require_phone_credential,
+            ));
     let authenticated = OpenApiRouter::new()
         .routes(routes!(api::whoami))
         .routes(routes!(api::send_test_webhook))
@@ -114,6 +161,8 @@ pub fn routes(state: AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         ));
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(public)
+        .merge(phone_public)
+        .merge(phone_api)
         .merge(authenticated)
         .split_for_parts()
 }

@@ -1,0 +1,564 @@
+//! Phone identity: what the v3 routes and the client SDK routes share. The
+//! [`PhoneContext`] holds the two boundaries (telco signals, SMS) and the region national
+//! numbers are read in; [`FlowData`] is the sealed part of a flow; the possession steps
+//! (OTP, Instant Link, network authentication) and the signal evaluation live here so
+//! that every route applies the same limits.
+
+use crate::error::{ApiError, ApiResult, ErrorFormat};
+use crate::AppState;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use tokio::sync::Notify;
+use vouch_core::ids::OrgId;
+use vouch_core::{now_millis, Millis};
+use vouch_phone::sandbox::Sandbox;
+use vouch_phone::sms::{DevInbox, OutgoingSms, SmsError, SmsSender};
+use vouch_phone::telco::{KycAttributes, Telco, TelcoError, Tri};
+use vouch_phone::template::Template;
+use vouch_phone::{otp, parse_number, Region, E164};
+use vouch_store::phone::PhoneFlow;
+
+/// A flow's lifetime (correlation id and auth token).
+pub const FLOW_TTL_MS: Millis = 15 * 60 * 1000;
+/// An OTP's lifetime.
+pub const OTP_TTL_MS: Millis = 2 * 60 * 1000;
+/// An Instant Link's lifetime.
+pub const LINK_TTL_MS: Millis = 3 * 60 * 1000;
+/// OTP (or link) messages per flow.
+pub const MAX_SENDS: i64 = 3;
+/// Wrong OTPs per flow before it fails.
+pub const MAX_OTP_FAILURES: i64 = 5;
+/// Audience of the client SDK's auth token.
+pub const SDK_AUDIENCE: &str = "vouch-phone-sdk";
+
+/// The phone boundaries of a server.
+pub struct PhoneContext {
+    /// Telco signals.
+    pub telco: Arc<dyn Telco>,
+    /// The sandbox, when it is the telco (its test numbers complete possession alone).
+    pub sandbox: Option<Arc<Sandbox>>,
+    /// Where texts go.
+    pub sms: Arc<dyn SmsSender>,
+    /// The dev inbox, when texts stay on this machine (dev mode: `/dev/*` routes).
+    pub dev_inbox: Option<Arc<DevInbox>>,
+    /// The region national numbers are read in.
+    pub region: Region,
+    waiters: Mutex<HashMap<String, Arc<Notify>>>,
+}
+
+impl PhoneContext {
+    /// Dev mode: the sandbox network and the dev inbox.
+    pub fn dev() -> Self {
+        let sandbox = Arc::new(Sandbox::default());
+        let inbox = Arc::new(DevInbox::default());
+        PhoneContext::new(sandbox.clone(), Some(sandbox), inbox.clone(), Some(inbox))
+    }
+
+    /// A context over the given boundaries.
+    pub fn new(
+        telco: Arc<dyn Telco>,
+        sandbox: Option<Arc<Sandbox>>,
+        sms: Arc<dyn SmsSender>,
+        dev_inbox: Option<Arc<DevInbox>>,
+    ) -> Self {
+        PhoneContext {
+            telco,
+            sandbox,
+            sms,
+            dev_inbox,
+            region: Region::US,
+            waiters: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The same context reading national numbers in `region`.
+    pub fn with_region(mut self, region: Region) -> Self {
+        self.region = region;
+        self
+    }
+
+    /// Parses a number as a caller typed it; 400 with the reason otherwise.
+    pub fn parse(&self, input: &str) -> ApiResult<E164> {
+        let telco = self.telco.clone();
+        parse_number(input, self.region, &move |n| telco.is_test_number(n))
+            .map_err(|e| prove_bad_request(e.to_string()))
+    }
+
+    /// Whether possession completes by itself for this number (sandbox test numbers).
+    pub fn auto_possession(&self, phone: &E164) -> bool {
+        self.sandbox
+            .as_ref()
+            .is_some_and(|s| s.auto_possession(phone.as_str()))
+    }
+
+    fn waiter(&self, flow: &str) -> Arc<Notify> {
+        let mut map = match self.waiters.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        map.entry(flow.to_string()).or_default().clone()
+    }
+
+    /// Waits until this node changes the flow's possession, or `timeout` (the caller
+    /// reads the flow again either way: another node may have changed it).
+    pub async fn wait_for_change(&self, flow: &str, timeout: std::time::Duration) {
+        let waiter = self.waiter(flow);
+        let _ = tokio::time::timeout(timeout, waiter.notified()).await;
+    }
+
+    /// Wakes the waiters of a flow.
+    pub fn notify(&self, flow: &str) {
+        let waiter = {
+            let mut map = match self.waiters.lock() {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+            map.remove(flow)
+        };
+        if let Some(w) = waiter {
+            w.notify_waiters();
+        }
+    }
+}
+
+/// A 400 in the phone API's format.
+pub fn prove_bad_request(message: impl Into<String>) -> ApiError {
+    ApiError::bad_request(message).in_format(ErrorFormat::Prove)
+}
+
+/// A step called out of order (403, code 8003).
+pub fn out_of_order(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::FORBIDDEN, "out_of_order", message).in_format(ErrorFormat::Prove)
+}
+
+/// The sealed part of a flow: the number and what the customer sent or the network
+/// answered.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FlowData {
+    /// E.164, once known.
+    pub phone: Option<String>,
+    /// The number as the customer sent it (echoed by validate).
+    pub phone_input: Option<String>,
+    /// First name (verify).
+    pub first_name: Option<String>,
+    /// Last name (verify).
+    pub last_name: Option<String>,
+    /// Date of birth from start.
+    pub dob: Option<String>,
+    /// SSN (full or last 4) from start.
+    pub ssn: Option<String>,
+    /// E-mail.
+    pub email: Option<String>,
+    /// The person's IP address.
+    pub ip_address: Option<String>,
+    /// Whether the OTP start step may ask for the number.
+    pub phone_needed: bool,
+    /// The network authentication `state` in flight.
+    pub network_state: Option<String>,
+    /// Reasons the flow failed or was marked.
+    #[serde(default)]
+    pub reasons: Vec<String>,
+    /// The final answer of verify-status / unify-status, kept so that repeated calls
+    /// agree.
+    pub result: Option<Value>,
+}
+
+impl FlowData {
+    /// Reads a flow's data.
+    pub fn of(flow: &PhoneFlow) -> FlowData {
+        serde_json::from_value(flow.data.clone()).unwrap_or_default()
+    }
+
+    /// Writes it back into the flow.
+    pub fn store(&self, flow: &mut PhoneFlow) {
+        flow.data = serde_json::to_value(self).unwrap_or(Value::Null);
+    }
+
+    /// The number, parsed.
+    pub fn e164(&self) -> Option<E164> {
+        self.phone
+            .as_deref()
+            .and_then(|p| E164::from_stored(p).ok())
+    }
+}
+
+/// Signs the client SDK's token for a flow (HS256, 15 minutes, audience
+/// [`SDK_AUDIENCE`], bound to the flow id and organisation).
+pub async fn sign_auth_token(state: &AppState, flow: &PhoneFlow) -> ApiResult<String> {
+    let now = now_millis() / 1000;
+    let claims = json!({
+        "iss": state.config.base_url(),
+        "aud": SDK_AUDIENCE,
+        "sub": flow.id,
+        "org": flow.org_id.as_str(),
+        "iat": now,
+        "exp": flow.expires_at / 1000,
+        "jti": uuid::Uuid::new_v4().to_string(),
+    });
+    Ok(state.store.sign_jwt_hs256(&claims).await?)
+}
+
+/// Checks an SDK auth token; returns the flow it names (401 otherwise).
+pub async fn flow_of_token(state: &AppState, token: &str) -> ApiResult<PhoneFlow> {
+    let unauthorized = || ApiError::unauthorized("Invalid or expired auth token");
+    if token.len() > 2048 {
+        return Err(unauthorized());
+    }
+    let claims = match state.store.verify_issued_jwt(token).await? {
+        Ok(c) => c,
+        Err(_) => return Err(unauthorized()),
+    };
+    let now = now_millis() / 1000;
+    if claims["aud"] != SDK_AUDIENCE || claims["exp"].as_i64().is_none_or(|e| e <= now) {
+        return Err(unauthorized());
+    }
+    let (Some(flow_id), Some(org)) = (claims["sub"].as_str(), claims["org"].as_str()) else {
+        return Err(unauthorized());
+    };
+    let flow = state
+        .store
+        .phone_flow(&OrgId::from_string(org), flow_id)
+        .await
+        .map_err(|_| unauthorized())?;
+    if flow.expired(now_millis()) {
+        return Err(ApiError::new(
+            StatusCode::GONE,
+            "flow_expired",
+            "This verification has expired; start again",
+        ));
+    }
+    Ok(flow)
+}
+
+/// The key OTP digests are made with (derived from the store's index key, so a
+/// database dump alone cannot brute-force codes).
+fn otp_key(state: &AppState) -> Vec<u8> {
+    state.store.blind_index("phone.otp-key", "v1").into_bytes()
+}
+
+fn sms_error(e: SmsError) -> ApiError {
+    match e {
+        SmsError::Rejected(m) => {
+            tracing::warn!(error = %m, "SMS rejected");
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "sms_rejected",
+                "The text message could not be sent to this number",
+            )
+        }
+        SmsError::Unavailable(m) => {
+            tracing::warn!(error = %m, "SMS provider unavailable");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "sms_unavailable",
+                "Text messages cannot be sent right now; try again shortly",
+            )
+            .with_header("retry-after", "5")
+        }
+    }
+}
+
+/// Sets (or changes) the flow's number from the SDK's start step.
+fn take_number(state: &AppState, data: &mut FlowData, input: Option<&str>) -> ApiResult<E164> {
+    match (input.map(str::trim).filter(|s| !s.is_empty()), data.e164()) {
+        (Some(input), _) => {
+            let phone = state.phone.parse(input)?;
+            data.phone = Some(phone.as_str().to_string());
+            data.phone_input = Some(input.to_string());
+            Ok(phone)
+        }
+        (None, Some(phone)) => Ok(phone),
+        (None, None) => Err(ApiError::bad_request(
+            "phoneNumber is needed: this flow was started without one",
+        )),
+    }
+}
+
+fn check_sendable(flow: &PhoneFlow) -> ApiResult<()> {
+    if flow.possession != "pending" {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "possession_done",
+            "Possession is already decided for this flow",
+        ));
+    }
+    if flow.otp_sends + flow.link_sends >= MAX_SENDS {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_sends",
+            format!("At most {MAX_SENDS} messages can be sent in one verification"),
+        ));
+    }
+    Ok(())
+}
+
+/// Sends an OTP for the flow (a resend replaces the previous code; the failure count
+/// stays). Returns the number it went to.
+pub async fn send_otp(
+    state: &AppState,
+    flow: &mut PhoneFlow,
+    phone_input: Option<&str>,
+) -> ApiResult<E164> {
+    check_sendable(flow)?;
+    let mut data = FlowData::of(flow);
+    let phone = take_number(state, &mut data, phone_input)?;
+    let template = Template::otp(flow.sms_message.as_deref())
+        .or_else(|_| Template::otp(None))
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let code = otp::generate(template.code_digits());
+    let digest = otp::digest(&otp_key(state), &flow.id, &code);
+    flow.otp_hash = Some(hex::encode(digest));
+    flow.otp_expires_at = Some(now_millis() + OTP_TTL_MS);
+    flow.otp_sends += 1;
+    flow.possession_method = Some("otp".into());
+    flow.phone_bidx = Some(state.store.phone_index(phone.as_str()));
+    data.store(flow);
+    // Record the send first: a crash after it costs the person a resend, never an
+    // uncounted message.
+    state.store.save_phone_flow(flow).await?;
+    let sms = OutgoingSms {
+        to: phone.clone(),
+        body: template.render_otp(&code),
+    };
+    state.phone.sms.send(&sms).await.map_err(sms_error)?;
+    Ok(phone)
+}
+
+/// What an OTP attempt came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OtpOutcome {
+    /// Right code: possession proven.
+    Success,
+    /// Wrong code; this many attempts are left.
+    Wrong(i64),
+    /// The code expired; send a new one.
+    Expired,
+    /// Too many wrong codes: the flow failed.
+    Failed,
+}
+
+/// Checks an OTP in constant time. Every attempt is counted (compare-and-set on the
+/// flow's version), and a resend does not reset the count.
+pub async fn check_otp(
+    state: &AppState,
+    flow: &mut PhoneFlow,
+    code: &str,
+) -> ApiResult<OtpOutcome> {
+    if flow.possession == "failed" {
+        return Ok(OtpOutcome::Failed);
+    }
+    if flow.possession != "pending" {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "possession_done",
+            "Possession is already decided for this flow",
+        ));
+    }
+    let Some(stored) = flow.otp_hash.as_deref().and_then(|h| hex::decode(h).ok()) else {
+        return Err(ApiError::bad_request("No code was sent in this flow yet"));
+    };
+    let code: String = code.chars().take(16).collect();
+    let right = otp::verify(&otp_key(state), &flow.id, &code, &stored);
+    let now = now_millis();
+    let outcome = if flow.otp_expires_at.is_none_or(|t| t <= now) {
+        OtpOutcome::Expired
+    } else if right {
+        flow.possession = "success".into();
+        flow.otp_hash = None;
+        OtpOutcome::Success
+    } else {
+        flow.otp_failures += 1;
+        if flow.otp_failures >= MAX_OTP_FAILURES {
+            flow.possession = "failed".into();
+            flow.otp_hash = None;
+            let mut data = FlowData::of(flow);
+            data.reasons.push("too_many_otp_attempts".into());
+            data.store(flow);
+            OtpOutcome::Failed
+        } else {
+            OtpOutcome::Wrong(MAX_OTP_FAILURES - flow.otp_failures)
+        }
+    };
+    if outcome != OtpOutcome::Expired {
+        state.store.save_phone_flow(flow).await?;
+        if matches!(outcome, OtpOutcome::Success | OtpOutcome::Failed) {
+            state.phone.notify(&flow.id);
+        }
+    }
+    Ok(outcome)
+}
+
+/// Sends an Instant Link for the flow (a resend replaces the previous link).
+pub async fn send_link(
+    state: &AppState,
+    flow: &mut PhoneFlow,
+    phone_input: Option<&str>,
+) -> ApiResult<E164> {
+    check_sendable(flow)?;
+    let mut data = FlowData::of(flow);
+    let phone = take_number(state, &mut data, phone_input)?;
+    let template = Template::link(flow.sms_message.as_deref())
+        .or_else(|_| Template::link(None))
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let token = otp::link_token();
+    flow.link_hash = Some(otp::token_digest(&token));
+    flow.link_expires_at = Some(now_millis() + LINK_TTL_MS);
+    flow.link_sends += 1;
+    flow.possession_method = Some("instant_link".into());
+    flow.phone_bidx = Some(state.store.phone_index(phone.as_str()));
+    data.store(flow);
+    state.store.save_phone_flow(flow).await?;
+    let link = format!("{}/l/{token}", state.config.base_url());
+    let sms = OutgoingSms {
+        to: phone.clone(),
+        body: template.render_link(&link),
+    };
+    state.phone.sms.send(&sms).await.map_err(sms_error)?;
+    Ok(phone)
+}
+
+/// Sets possession's outcome (network authentication, cancel, sandbox) and wakes
+/// waiters.
+pub async fn decide_possession(
+    state: &AppState,
+    flow: &mut PhoneFlow,
+    outcome: &str,
+    method: &str,
+    reason: Option<&str>,
+) -> ApiResult<()> {
+    flow.possession = outcome.into();
+    flow.possession_method = Some(method.into());
+    if let Some(r) = reason {
+        let mut data = FlowData::of(flow);
+        data.reasons.push(r.into());
+        data.store(flow);
+    }
+    state.store.save_phone_flow(flow).await?;
+    state.phone.notify(&flow.id);
+    Ok(())
+}
+
+/// What the network says about a number, reduced to a trust decision.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Signals {
+    /// SIM changed in the last 24 hours.
+    pub sim_swapped_24h: bool,
+    /// Days since the last SIM change, when known.
+    pub days_since_sim_change: Option<i64>,
+    /// The network can reach the line.
+    pub reachable: bool,
+    /// Only SMS, no data.
+    pub sms_only: bool,
+    /// 0–100.
+    pub trust: i64,
+    /// Why trust was lowered.
+    pub reasons: Vec<String>,
+}
+
+impl Signals {
+    /// Whether the line is trustworthy enough to pass.
+    pub fn pass(&self) -> bool {
+        self.trust >= 60
+    }
+}
+
+/// Asks the network about a number (SIM swap, reachability) and scores it: a SIM
+/// swap in the last 24 hours or a disconnected line fails; a SIM change in the last
+/// 7 days costs 50, an SMS-only line 20, an unanswered question 10; 60 passes.
+pub async fn evaluate_signals(state: &AppState, phone: &E164) -> Signals {
+    let telco = &state.phone.telco;
+    let (swap, date, reach) = tokio::join!(
+        telco.sim_swap_check(phone, 24),
+        telco.sim_swap_date(phone),
+        telco.reachability(phone)
+    );
+    let mut s = Signals {
+        trust: 100,
+        reachable: true,
+        ..Default::default()
+    };
+    let unknown = |s: &mut Signals, what: &str, e: &TelcoError| {
+        tracing::info!(error = %e, what, "telco signal unavailable");
+        s.trust -= 10;
+        s.reasons.push(format!("{what}_unavailable"));
+    };
+    match swap {
+        Ok(true) => {
+            s.sim_swapped_24h = true;
+            s.trust = 0;
+            s.reasons.push("sim_swap_24h".into());
+        }
+        Ok(false) => {}
+        Err(e) => unknown(&mut s, "sim_swap", &e),
+    }
+    match date {
+        Ok(d) => {
+            s.days_since_sim_change = d
+                .latest_sim_change
+                .map(|t| (chrono::Utc::now() - t).num_days());
+            if !s.sim_swapped_24h && s.days_since_sim_change.is_some_and(|d| d < 7) {
+                s.trust -= 50;
+                s.reasons.push("recent_sim_change".into());
+            }
+        }
+        Err(e) => unknown(&mut s, "sim_swap_date", &e),
+    }
+    match reach {
+        Ok(r) => {
+            s.reachable = r.reachable;
+            s.sms_only = r.reachable && !r.connectivity.iter().any(|c| c == "DATA");
+            if !r.reachable {
+                s.trust = 0;
+                s.reasons.push("disconnected".into());
+            } else if s.sms_only {
+                s.trust -= 20;
+                s.reasons.push("sms_only_line".into());
+            }
+        }
+        Err(e) => unknown(&mut s, "reachability", &e),
+    }
+    s.trust = s.trust.clamp(0, 100);
+    s
+}
+
+/// A KYC Match answer for names, as 0–100 scores (None: the network has no data).
+pub fn name_scores(m: &vouch_phone::telco::KycMatch) -> (Option<i64>, Option<i64>) {
+    let score = |key: &str| {
+        m.get(key).and_then(|f| match f.matched {
+            Tri::True => Some(100),
+            Tri::False => Some(i64::from(f.score.unwrap_or(0))),
+            Tri::NotAvailable => None,
+        })
+    };
+    (score("givenName"), score("familyName"))
+}
+
+/// Matches a first and last name against the subscriber record. True when both
+/// score 80 or more.
+pub async fn names_match(
+    state: &AppState,
+    phone: &E164,
+    first: Option<&str>,
+    last: Option<&str>,
+) -> (bool, Option<i64>, Option<i64>) {
+    let claims = KycAttributes {
+        given_name: first.map(str::to_string),
+        family_name: last.map(str::to_string),
+        ..Default::default()
+    };
+    match state.phone.telco.kyc_match(phone, &claims).await {
+        Ok(m) => {
+            let (f, l) = name_scores(&m);
+            (f.unwrap_or(0) >= 80 && l.unwrap_or(0) >= 80, f, l)
+        }
+        Err(e) => {
+            tracing::info!(error = %e, "KYC match unavailable");
+            (false, None, None)
+        }
+    }
+}
