@@ -690,6 +690,24 @@ impl Telco for CamaraClient {
             last_status_time: answer.last_status_time.as_deref().and_then(parse_time),
         })
     }
+
+    async fn subscribe_changes(
+        &self,
+        phone: &E164,
+        sink: &str,
+        sink_token: &str,
+    ) -> Result<Option<String>, TelcoError> {
+        self.subscribe_sim_swap(phone, sink, sink_token).await.map(Some)
+    }
+
+    fn read_change_notice(&self, body: &[u8]) -> Result<ChangeNotice, TelcoError> {
+        let notice = parse_sim_swap_event(body)?;
+        Ok(ChangeNotice {
+            subscription_id: notice.subscription_id,
+            phone_number: notice.phone_number,
+            event: ChangeEvent::PhoneNumberChange,
+        })
+    }
 }
 
 /// Reads the CloudEvent the operator posts to a SIM swap sink. Lifecycle events

@@ -283,4 +283,36 @@ pub trait Telco: Send + Sync {
 
     /// Device Reachability Status.
     async fn reachability(&self, phone: &E164) -> Result<Reachability, TelcoError>;
+
+    /// Subscribes to change events for a number: the network posts them to `sink` with
+    /// `Authorization: Bearer <sink_token>`. Returns the subscription id; `None` when
+    /// this provider has no subscriptions (the sandbox reports changes through
+    /// `POST /dev/phone-events`).
+    async fn subscribe_changes(
+        &self,
+        _phone: &E164,
+        _sink: &str,
+        _sink_token: &str,
+    ) -> Result<Option<String>, TelcoError> {
+        Ok(None)
+    }
+
+    /// Reads a change notification posted to the sink: the subscription, the number
+    /// when the network names it, and the event.
+    fn read_change_notice(&self, _body: &[u8]) -> Result<ChangeNotice, TelcoError> {
+        Err(TelcoError::NotApplicable(
+            "this provider posts no change notifications".into(),
+        ))
+    }
+}
+
+/// A change notification from the network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeNotice {
+    /// The subscription it belongs to.
+    pub subscription_id: String,
+    /// The number, when the network includes it.
+    pub phone_number: Option<String>,
+    /// What changed.
+    pub event: ChangeEvent,
 }

@@ -240,6 +240,13 @@ fn otp_key(state: &AppState) -> Vec<u8> {
     state.store.blind_index("phone.otp-key", "v1").into_bytes()
 }
 
+/// The bearer token the network must present when it posts change events to
+/// `/v3/network/change-events` (derived from the store's index key: stable across
+/// restarts and nodes, never stored).
+pub fn sink_token(state: &AppState) -> String {
+    state.store.blind_index("phone.sink-token", "v1")
+}
+
 fn sms_error(e: SmsError) -> ApiError {
     match e {
         SmsError::Rejected(m) => {
@@ -265,6 +272,17 @@ fn sms_error(e: SmsError) -> ApiError {
 /// Sets (or changes) the flow's number from the SDK's start step.
 fn take_number(state: &AppState, data: &mut FlowData, input: Option<&str>) -> ApiResult<E164> {
     match (input.map(str::trim).filter(|s| !s.is_empty()), data.e164()) {
+        // The customer's server chose the number: the browser may repeat it, not
+        // replace it (else a page script could bind another number to the customer).
+        (Some(input), Some(own)) if !data.phone_needed => {
+            let phone = state.phone.parse(input)?;
+            if phone.as_str() != own.as_str() {
+                return Err(ApiError::bad_request(
+                    "This verification is for the number given when it started; it cannot be changed here",
+                ));
+            }
+            Ok(own)
+        }
         (Some(input), _) => {
             let phone = state.phone.parse(input)?;
             data.phone = Some(phone.as_str().to_string());

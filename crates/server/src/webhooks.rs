@@ -182,7 +182,9 @@ async fn send(
         .header("webhook-signature", signature);
     match (d.dialect, d.dialect.signature_header()) {
         (Dialect::Phone, Some(name)) => {
-            req = req.header(name, phone_jwt(&secret, d.event_id.as_str(), ts, &d.body));
+            req = req
+                .header(name, phone_jwt(&secret, d.event_id.as_str(), ts, &d.body))
+                .header("x-correlation-id", uuid::Uuid::new_v4().to_string());
         }
         (_, Some(name)) => req = req.header(name, hex_signature(&secret, &d.body)),
         (_, None) => {}

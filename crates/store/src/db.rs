@@ -124,6 +124,9 @@ pub struct Store {
     group_gate: Arc<tokio::sync::Mutex<()>>,
     /// Session inserts waiting for a group commit.
     pub(crate) insert_queue: crate::sessions::InsertQueue,
+    /// The HS256 signing secret once read (it never changes once created): phone auth
+    /// tokens are signed and checked on every flow call.
+    pub(crate) hs256_cache: std::sync::RwLock<Option<(String, Vec<u8>)>>,
 }
 
 /// A write transaction; derefs to its connection like [`sqlx::Transaction`]. On SQLite it
@@ -245,6 +248,7 @@ impl Store {
             group_gate: write_gate.clone().unwrap_or_default(),
             write_gate,
             insert_queue: Default::default(),
+            hs256_cache: Default::default(),
         })
     }
 

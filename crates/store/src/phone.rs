@@ -414,6 +414,39 @@ impl Store {
         Ok(out)
     }
 
+    /// Records the network's change subscription of an identity.
+    pub async fn set_phone_subscription(&self, org: &OrgId, id: &str, subscription: &str) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(&self.sql(
+            "UPDATE phone_identities SET subscription_id = $1, updated_at = $2 WHERE id = $3 AND org_id = $4",
+        ))
+        .bind(subscription)
+        .bind(now_millis())
+        .bind(id)
+        .bind(org.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(())
+    }
+
+    /// Monitored identities of a network change subscription.
+    pub async fn identities_by_subscription(&self, subscription: &str) -> Result<Vec<PhoneIdentity>> {
+        let rows = sqlx::query(&self.sql(
+            "SELECT * FROM phone_identities WHERE subscription_id = $1 AND monitored = 1 AND active = 1",
+        ))
+        .bind(subscription)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            out.push(self.identity_from_row(r).await?);
+        }
+        Ok(out)
+    }
+
     /// A page of an organisation's identities after `start_key` (ids ascending).
     pub async fn list_phone_identities(
         &self,
@@ -453,6 +486,11 @@ impl Store {
     /// Ends monitoring after a change event.
     pub async fn end_phone_monitoring(&self, org: &OrgId, id: &str) -> Result<()> {
         self.update_identity(org, id, "monitored", false).await
+    }
+
+    /// Monitors an identity again (the number was enrolled again after an event).
+    pub async fn resume_phone_monitoring(&self, org: &OrgId, id: &str) -> Result<()> {
+        self.update_identity(org, id, "monitored", true).await
     }
 
     async fn update_identity(

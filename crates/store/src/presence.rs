@@ -358,10 +358,23 @@ impl Store {
         Ok(format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig.as_ref())))
     }
 
-    /// The HS256 secret (32 random bytes, sealed), created on first use.
+    /// The HS256 secret (32 random bytes, sealed), created on first use; cached.
     async fn hs256_secret(&self) -> Result<(String, Vec<u8>)> {
+        if let Ok(guard) = self.hs256_cache.read() {
+            if let Some(cached) = guard.as_ref() {
+                return Ok(cached.clone());
+            }
+        }
+        let fresh = self.hs256_secret_uncached().await?;
+        if let Ok(mut guard) = self.hs256_cache.write() {
+            *guard = Some(fresh.clone());
+        }
+        Ok(fresh)
+    }
+
+    async fn hs256_secret_uncached(&self) -> Result<(String, Vec<u8>)> {
         if let Some(row) = sqlx::query(&self.sql(
-            "SELECT kid, private_sealed FROM signing_keys WHERE alg = 'HS256' ORDER BY created_at DESC LIMIT 1",
+            "SELECT kid, private_sealed FROM signing_keys WHERE alg = 'HS256' ORDER BY created_at, kid LIMIT 1",
         ))
         .fetch_optional(&self.pool)
         .await
@@ -405,7 +418,9 @@ impl Store {
         .await
         .map_err(db_err)?;
         tx.commit().await.map_err(db_err)?;
-        Ok((kid, secret))
+        // Two nodes (or two requests) may create one at once: everyone uses the oldest,
+        // so all converge on one secret.
+        Box::pin(self.hs256_secret_uncached()).await
     }
 
     /// Signs claims as a compact JWS with HS256 (the spec's style; only this server can

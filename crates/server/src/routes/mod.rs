@@ -89,6 +89,7 @@ pub fn routes(state: AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(phone_sdk::events))
         .routes(routes!(phone_sdk::open_link))
         .routes(routes!(phone_sdk::sdk_script))
+        .routes(routes!(phone_sdk::network_change_event))
         .routes(routes!(phone_sdk::dev_sms))
         .routes(routes!(phone_sdk::dev_phone_event))
         .routes(routes!(phone_sdk::dev_numbers))

@@ -514,12 +514,11 @@ pub async fn challenge(
         Err(TelcoError::Unavailable(m)) => return Err(unavailable(TelcoError::Unavailable(m))),
         Err(_) => Default::default(),
     };
-    let partial_dob_ok = match (&dob, &claims.birthdate) {
-        (Some(_), None) => true, // partial dates are checked against the record below
-        _ => true,
-    };
-    let all_true =
-        !matched.is_empty() && matched.values().all(|f| f.matched == Tri::True) && partial_dob_ok;
+    // A partial date (YYYY-MM or MM-DD) is not a KYC Match claim: when it is the only
+    // answer, the record is read and the date checked against it below.
+    let only_partial_dob = claims.birthdate.is_none() && claims.id_document.is_none();
+    let all_true = only_partial_dob
+        || (!matched.is_empty() && matched.values().all(|f| f.matched == Tri::True));
     let record = if all_true {
         match state.phone.telco.kyc_fill_in(&phone).await {
             Ok(r) => Some(r),
@@ -1349,9 +1348,17 @@ pub async fn unify_bind(
         (Some(p), None) => prove(state.phone.parse(&p))?,
         (None, None) => return Err(prove_bad_request("field 'phoneNumber' is missing")),
     };
+    let phone_out = data
+        .phone_input
+        .clone()
+        .unwrap_or_else(|| phone.as_str().to_string());
+    // The same line checks as unify-status: a swapped SIM or a dead line is not bound.
+    if flow.identity_id.is_none() && !evaluate_signals(&state, &phone).await.pass() {
+        return Ok(Json(json!({"phoneNumber": phone_out, "success": "false"})));
+    }
     let id = bind(&state, &mut flow, &phone).await?;
     Ok(Json(json!({
-        "phoneNumber": data.phone_input.unwrap_or_else(|| phone.as_str().to_string()),
+        "phoneNumber": phone_out,
         "success": "true",
         "proveId": id,
     })))
@@ -1380,6 +1387,17 @@ pub async fn enroll(
         .into_iter()
         .find(|i| i.active && i.client_customer_id == client_customer_id)
     {
+        // Enrolling again after a change event resumes monitoring, as the vendor's
+        // identity manager does.
+        if !i.monitored {
+            prove(
+                state
+                    .store
+                    .resume_phone_monitoring(org, &i.id)
+                    .await
+                    .map_err(ApiError::from),
+            )?;
+        }
         return Ok(i.id);
     }
     let identity = PhoneIdentity {
@@ -1403,7 +1421,27 @@ pub async fn enroll(
             .await
             .map_err(ApiError::from),
     )?;
+    subscribe_changes(state, &identity.org_id, &identity.id, phone);
     Ok(identity.id)
+}
+
+/// Asks the network (in the background) to report changes of an enrolled number to
+/// the sink; the sandbox has no subscriptions (its changes come from the dev trigger).
+fn subscribe_changes(state: &AppState, org: &OrgId, id: &str, phone: &E164) {
+    let (state, org, id, phone) = (state.clone(), org.clone(), id.to_string(), phone.clone());
+    tokio::spawn(async move {
+        let sink = format!("{}/v3/network/change-events", state.config.base_url());
+        let token = crate::phone::sink_token(&state);
+        match state.phone.telco.subscribe_changes(&phone, &sink, &token).await {
+            Ok(Some(sub)) => {
+                if let Err(e) = state.store.set_phone_subscription(&org, &id, &sub).await {
+                    tracing::warn!(error = %e, "cannot record the change subscription");
+                }
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "the network refused a change subscription"),
+        }
+    });
 }
 
 /// `POST /v3/identity`.

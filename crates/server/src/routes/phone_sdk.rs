@@ -624,6 +624,49 @@ pub async fn report_change(state: &AppState, phone: &E164, kind: ChangeEvent) ->
     Ok(notified)
 }
 
+/// Where the network posts change events (CAMARA SIM Swap subscriptions: a CloudEvent
+/// with `Authorization: Bearer <sink token>`); answers 204.
+#[utoipa::path(post, path = "/v3/network/change-events", tag = "phone",
+    request_body(content = String, content_type = "application/cloudevents+json"),
+    responses((status = 204, description = "recorded"), (status = 401, description = "wrong sink token")))]
+pub async fn network_change_event(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<StatusCode> {
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    let expected = crate::phone::sink_token(&state);
+    if !bool::from(subtle::ConstantTimeEq::ct_eq(given.as_bytes(), expected.as_bytes())) {
+        return Err(ApiError::unauthorized("Invalid sink token"));
+    }
+    let notice = state
+        .phone
+        .telco
+        .read_change_notice(&body)
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let mut identities = state
+        .store
+        .identities_by_subscription(&notice.subscription_id)
+        .await?;
+    if identities.is_empty() {
+        if let Some(p) = notice.phone_number.as_deref() {
+            if let Ok(phone) = E164::from_stored(p) {
+                identities = state.store.monitored_identities(phone.as_str()).await?;
+            }
+        }
+    }
+    for identity in identities {
+        if let Ok(phone) = E164::from_stored(&identity.phone) {
+            report_change(&state, &phone, notice.event).await?;
+        }
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// The sandbox's test numbers (dev mode).
 #[utoipa::path(get, path = "/dev/phone-numbers", tag = "phone",
     responses((status = 200, description = "test numbers and what they do")))]

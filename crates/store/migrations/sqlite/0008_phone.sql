@@ -47,8 +47,10 @@ CREATE TABLE phone_identities (
     carrier TEXT,
     line_type TEXT,
     country_code TEXT,
+    subscription_id TEXT,
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL
 );
 CREATE INDEX phone_identities_phone ON phone_identities (org_id, phone_bidx);
 CREATE INDEX phone_identities_monitor ON phone_identities (phone_bidx, monitored);
+CREATE INDEX phone_identities_subscription ON phone_identities (subscription_id);
