@@ -395,7 +395,12 @@ class Flow {
 
   async otp(session) {
     const { otpStart, otpFinish } = this.config;
-    const send = (changeNumber) => this.sendWith('The OTP start step', otpStart, '/v3/sdk/otp/start', changeNumber || session.phoneNumberNeeded);
+    // Once a text went out, the flow has a number: a resend asks for none.
+    let numberNeeded = Boolean(session.phoneNumberNeeded);
+    const send = async (changeNumber) => {
+      await this.sendWith('The OTP start step', otpStart, '/v3/sdk/otp/start', changeNumber || numberNeeded);
+      numberNeeded = false;
+    };
     await send(false);
     let otpError;
     for (;;) {
@@ -445,8 +450,10 @@ class Flow {
       throw new VouchAuthError('This is a desktop flow: configure the Instant Link with withInstantLinkFallback(start, retry?)', { code: 'not_configured' });
     }
     let changeNumber = false;
+    let numberNeeded = Boolean(session.phoneNumberNeeded);
     for (;;) {
-      await this.sendWith('The Instant Link start step', linkStart, '/v3/sdk/instant-link/start', changeNumber || session.phoneNumberNeeded);
+      await this.sendWith('The Instant Link start step', linkStart, '/v3/sdk/instant-link/start', changeNumber || numberNeeded);
+      numberNeeded = false;
       const outcome = await this.waitForLink();
       if (outcome === 'success') return this.session();
       if (outcome === 'failed') {
