@@ -124,6 +124,30 @@ impl PhoneContext {
     }
 }
 
+/// Creates a flow. The store writes flows by group commit, whose leader must not be
+/// cancelled half-way (a client hanging up cancels its handler), so the write runs in a
+/// task of its own.
+pub async fn create_flow(state: &AppState, flow: &PhoneFlow) -> ApiResult<()> {
+    let store = state.store.clone();
+    let flow = flow.clone();
+    tokio::spawn(async move { store.create_phone_flow(&flow).await })
+        .await
+        .map_err(ApiError::internal)??;
+    Ok(())
+}
+
+/// Saves a flow (compare-and-set on its version; Conflict when it changed meanwhile),
+/// in a task of its own like [`create_flow`].
+pub async fn save_flow(state: &AppState, flow: &mut PhoneFlow) -> ApiResult<()> {
+    let store = state.store.clone();
+    let mut copy = flow.clone();
+    let saved = tokio::spawn(async move { store.save_phone_flow(&mut copy).await.map(|_| copy) })
+        .await
+        .map_err(ApiError::internal)??;
+    *flow = saved;
+    Ok(())
+}
+
 /// A 400 in the phone API's format.
 pub fn prove_bad_request(message: impl Into<String>) -> ApiError {
     ApiError::bad_request(message).in_format(ErrorFormat::Prove)
@@ -337,7 +361,7 @@ pub async fn send_otp(
     data.store(flow);
     // Record the send first: a crash after it costs the person a resend, never an
     // uncounted message.
-    state.store.save_phone_flow(flow).await?;
+    save_flow(state, flow).await?;
     let sms = OutgoingSms {
         to: phone.clone(),
         body: template.render_otp(&code),
@@ -402,7 +426,7 @@ pub async fn check_otp(
         }
     };
     if outcome != OtpOutcome::Expired {
-        state.store.save_phone_flow(flow).await?;
+        save_flow(state, flow).await?;
         if matches!(outcome, OtpOutcome::Success | OtpOutcome::Failed) {
             state.phone.notify(&flow.id);
         }
@@ -429,7 +453,7 @@ pub async fn send_link(
     flow.possession_method = Some("instant_link".into());
     flow.phone_bidx = Some(state.store.phone_index(phone.as_str()));
     data.store(flow);
-    state.store.save_phone_flow(flow).await?;
+    save_flow(state, flow).await?;
     let link = format!("{}/l/{token}", state.config.base_url());
     let sms = OutgoingSms {
         to: phone.clone(),
@@ -455,7 +479,7 @@ pub async fn decide_possession(
         data.reasons.push(r.into());
         data.store(flow);
     }
-    state.store.save_phone_flow(flow).await?;
+    save_flow(state, flow).await?;
     state.phone.notify(&flow.id);
     Ok(())
 }

@@ -5,7 +5,8 @@
 
 use crate::audit::append_in_tx;
 use crate::crypto::Slot;
-use crate::db::{db_err, Store};
+use crate::db::{db_err, Store, WriteTx};
+use crate::sessions::GroupRow;
 use crate::outbox::Outbound;
 use serde_json::Value;
 use sqlx::Row;
@@ -107,6 +108,15 @@ pub struct PhoneIdentity {
     pub created_at: Millis,
 }
 
+/// A flow insert or update for group commit.
+#[derive(Clone)]
+pub(crate) struct FlowWrite {
+    insert: bool,
+    flow: PhoneFlow,
+    sealed: Vec<u8>,
+    now: Millis,
+}
+
 fn flow_slot(id: &str) -> Slot<'_> {
     Slot {
         table: "phone_flows",
@@ -132,33 +142,71 @@ impl Store {
         self.blind_index(PHONE_INDEX, e164)
     }
 
-    /// Inserts a new flow (version 0).
+    /// Inserts a new flow (version 0), with group commit (see
+    /// [`Store::write_grouped`]): run it in a task of its own.
     pub async fn create_phone_flow(&self, flow: &PhoneFlow) -> Result<()> {
         let sealed = self.seal(flow_slot(&flow.id), flow.data.to_string().as_bytes())?;
-        let now = now_millis();
-        let mut tx = self.begin_write().await?;
-        sqlx::query(&self.sql(
-            "INSERT INTO phone_flows (id, org_id, client_id, kind, flow_type, phone_bidx, data, step, possession, \
-             possession_method, final_target_url, sms_message, allow_otp_retry, client_customer_id, client_request_id, \
-             otp_hash, otp_expires_at, otp_sends, otp_failures, link_hash, link_expires_at, link_sends, identity_id, \
-             version, expires_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
-             $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, 0, $24, $25, $25)",
+        let write = FlowWrite {
+            insert: true,
+            flow: flow.clone(),
+            sealed,
+            now: now_millis(),
+        };
+        self.write_grouped(GroupRow::Flow(Box::new(write))).await?;
+        Ok(())
+    }
+
+    pub(crate) async fn write_flow_in_tx(&self, tx: &mut WriteTx, w: &FlowWrite) -> Result<bool> {
+        let flow = &w.flow;
+        if w.insert {
+            sqlx::query(&self.sql(
+                "INSERT INTO phone_flows (id, org_id, client_id, kind, flow_type, phone_bidx, data, step, possession, \
+                 possession_method, final_target_url, sms_message, allow_otp_retry, client_customer_id, client_request_id, \
+                 otp_hash, otp_expires_at, otp_sends, otp_failures, link_hash, link_expires_at, link_sends, identity_id, \
+                 version, expires_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
+                 $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, 0, $24, $25, $25)",
+            ))
+            .bind(&flow.id)
+            .bind(flow.org_id.as_str())
+            .bind(&flow.client_id)
+            .bind(&flow.kind)
+            .bind(&flow.flow_type)
+            .bind(&flow.phone_bidx)
+            .bind(w.sealed.clone())
+            .bind(&flow.step)
+            .bind(&flow.possession)
+            .bind(&flow.possession_method)
+            .bind(&flow.final_target_url)
+            .bind(&flow.sms_message)
+            .bind(i64::from(flow.allow_otp_retry))
+            .bind(&flow.client_customer_id)
+            .bind(&flow.client_request_id)
+            .bind(&flow.otp_hash)
+            .bind(flow.otp_expires_at)
+            .bind(flow.otp_sends)
+            .bind(flow.otp_failures)
+            .bind(&flow.link_hash)
+            .bind(flow.link_expires_at)
+            .bind(flow.link_sends)
+            .bind(&flow.identity_id)
+            .bind(flow.expires_at)
+            .bind(w.now)
+            .execute(&mut **tx)
+            .await
+            .map_err(db_err)?;
+            return Ok(true);
+        }
+        let done = sqlx::query(&self.sql(
+            "UPDATE phone_flows SET phone_bidx = $1, data = $2, step = $3, possession = $4, possession_method = $5, \
+             otp_hash = $6, otp_expires_at = $7, otp_sends = $8, otp_failures = $9, link_hash = $10, \
+             link_expires_at = $11, link_sends = $12, identity_id = $13, version = version + 1, updated_at = $14 \
+             WHERE id = $15 AND org_id = $16 AND version = $17",
         ))
-        .bind(&flow.id)
-        .bind(flow.org_id.as_str())
-        .bind(&flow.client_id)
-        .bind(&flow.kind)
-        .bind(&flow.flow_type)
         .bind(&flow.phone_bidx)
-        .bind(sealed)
+        .bind(w.sealed.clone())
         .bind(&flow.step)
         .bind(&flow.possession)
         .bind(&flow.possession_method)
-        .bind(&flow.final_target_url)
-        .bind(&flow.sms_message)
-        .bind(i64::from(flow.allow_otp_retry))
-        .bind(&flow.client_customer_id)
-        .bind(&flow.client_request_id)
         .bind(&flow.otp_hash)
         .bind(flow.otp_expires_at)
         .bind(flow.otp_sends)
@@ -167,13 +215,14 @@ impl Store {
         .bind(flow.link_expires_at)
         .bind(flow.link_sends)
         .bind(&flow.identity_id)
-        .bind(flow.expires_at)
-        .bind(now)
-        .execute(&mut *tx)
+        .bind(w.now)
+        .bind(&flow.id)
+        .bind(flow.org_id.as_str())
+        .bind(flow.version)
+        .execute(&mut **tx)
         .await
         .map_err(db_err)?;
-        tx.commit().await.map_err(db_err)?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
     async fn flow_from_row(&self, r: &sqlx::any::AnyRow) -> Result<PhoneFlow> {
@@ -261,41 +310,20 @@ impl Store {
         self.flow_from_row(&row).await
     }
 
-    /// Writes `flow` if nobody changed it since it was read (its `version`); bumps the
-    /// version. Conflict when someone did: read again and retry.
+    /// Writes `flow` if nobody changed it since it was read (its `version`), with group
+    /// commit; bumps the version. Conflict when someone did: read again and retry. Run
+    /// it in a task of its own (see [`Store::write_grouped`]).
     pub async fn save_phone_flow(&self, flow: &mut PhoneFlow) -> Result<()> {
         let sealed = self.seal(flow_slot(&flow.id), flow.data.to_string().as_bytes())?;
-        let mut tx = self.begin_write().await?;
-        let done = sqlx::query(&self.sql(
-            "UPDATE phone_flows SET phone_bidx = $1, data = $2, step = $3, possession = $4, possession_method = $5, \
-             otp_hash = $6, otp_expires_at = $7, otp_sends = $8, otp_failures = $9, link_hash = $10, \
-             link_expires_at = $11, link_sends = $12, identity_id = $13, version = version + 1, updated_at = $14 \
-             WHERE id = $15 AND org_id = $16 AND version = $17",
-        ))
-        .bind(&flow.phone_bidx)
-        .bind(sealed)
-        .bind(&flow.step)
-        .bind(&flow.possession)
-        .bind(&flow.possession_method)
-        .bind(&flow.otp_hash)
-        .bind(flow.otp_expires_at)
-        .bind(flow.otp_sends)
-        .bind(flow.otp_failures)
-        .bind(&flow.link_hash)
-        .bind(flow.link_expires_at)
-        .bind(flow.link_sends)
-        .bind(&flow.identity_id)
-        .bind(now_millis())
-        .bind(&flow.id)
-        .bind(flow.org_id.as_str())
-        .bind(flow.version)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        if done.rows_affected() == 0 {
+        let write = FlowWrite {
+            insert: false,
+            flow: flow.clone(),
+            sealed,
+            now: now_millis(),
+        };
+        if !self.write_grouped(GroupRow::Flow(Box::new(write))).await? {
             return Err(Error::Conflict("the flow changed meanwhile".into()));
         }
-        tx.commit().await.map_err(db_err)?;
         flow.version += 1;
         Ok(())
     }
@@ -387,6 +415,23 @@ impl Store {
         ))
         .bind(org.as_str())
         .bind(self.phone_index(e164))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            out.push(self.identity_from_row(r).await?);
+        }
+        Ok(out)
+    }
+
+    /// Identities of an organisation enrolled for this customer id, newest first.
+    pub async fn phone_identities_by_customer(&self, org: &OrgId, customer: &str) -> Result<Vec<PhoneIdentity>> {
+        let rows = sqlx::query(&self.sql(
+            "SELECT * FROM phone_identities WHERE org_id = $1 AND client_customer_id = $2 ORDER BY created_at DESC, id",
+        ))
+        .bind(org.as_str())
+        .bind(customer)
         .fetch_all(&self.pool)
         .await
         .map_err(db_err)?;

@@ -95,16 +95,27 @@ pub(crate) struct NewSessionRow {
     audit: AuditRecord,
 }
 
-/// A session insert waiting for a group commit.
-pub(crate) struct PendingInsert {
-    row: NewSessionRow,
-    done: tokio::sync::oneshot::Sender<Result<()>>,
+/// A row written by group commit: a new session, or a phone flow insert or
+/// compare-and-set update.
+#[derive(Clone)]
+pub(crate) enum GroupRow {
+    /// A new KYC session.
+    Session(Box<NewSessionRow>),
+    /// A phone flow write.
+    Flow(Box<crate::phone::FlowWrite>),
 }
 
-/// Session inserts queued for the next group commit.
+/// A row waiting for a group commit; answered with whether it applied (a phone flow
+/// update whose version moved on did not).
+pub(crate) struct PendingInsert {
+    row: GroupRow,
+    done: tokio::sync::oneshot::Sender<Result<bool>>,
+}
+
+/// Rows queued for the next group commit.
 pub(crate) type InsertQueue = std::sync::Mutex<Vec<PendingInsert>>;
 
-/// The most session inserts one commit carries.
+/// The most rows one commit carries.
 const GROUP_MAX: usize = 64;
 
 impl Store {
@@ -136,25 +147,37 @@ impl Store {
         append_in_tx(self, tx, &r.audit).await
     }
 
-    async fn insert_sessions(
-        &self,
-        guard: tokio::sync::OwnedMutexGuard<()>,
-        rows: &[&NewSessionRow],
-    ) -> Result<tokio::sync::OwnedMutexGuard<()>> {
-        let mut tx = self.begin_under(guard).await?;
-        for r in rows {
-            self.insert_session_row(&mut tx, r).await?;
+    async fn write_group_row(&self, tx: &mut crate::db::WriteTx, r: &GroupRow) -> Result<bool> {
+        match r {
+            GroupRow::Session(s) => {
+                self.insert_session_row(tx, s).await?;
+                Ok(true)
+            }
+            GroupRow::Flow(f) => self.write_flow_in_tx(tx, f).await,
         }
-        tx.commit_keeping_gate().await.map_err(db_err)
     }
 
-    /// Inserts a session with group commit: callers queue their row; whoever holds the
+    async fn write_rows(
+        &self,
+        guard: tokio::sync::OwnedMutexGuard<()>,
+        rows: &[&GroupRow],
+    ) -> Result<(tokio::sync::OwnedMutexGuard<()>, Vec<bool>)> {
+        let mut tx = self.begin_under(guard).await?;
+        let mut applied = Vec::with_capacity(rows.len());
+        for r in rows {
+            applied.push(self.write_group_row(&mut tx, r).await?);
+        }
+        let guard = tx.commit_keeping_gate().await.map_err(db_err)?;
+        Ok((guard, applied))
+    }
+
+    /// Writes a row with group commit: callers queue their row; whoever holds the
     /// write gate next writes every queued row in one transaction (one fsync for many
-    /// sessions) and tells the others. A failed group is retried row by row, so one bad
-    /// row fails alone. A caller cancelled while it leads a group leaves the others to
-    /// insert their rows on their own; servers run this in a task of its own so that it
-    /// is never cancelled half-way.
-    async fn insert_sessions_grouped(&self, row: NewSessionRow) -> Result<()> {
+    /// rows) and tells the others. A failed group is retried row by row, so one bad row
+    /// fails alone. A caller cancelled while it leads a group leaves the others to write
+    /// their rows on their own; servers run this in a task of its own so that it is
+    /// never cancelled half-way.
+    pub(crate) async fn write_grouped(&self, row: GroupRow) -> Result<bool> {
         let (done, mut result) = tokio::sync::oneshot::channel();
         let own = row.clone();
         self.insert_queue
@@ -165,7 +188,7 @@ impl Store {
             biased;
             r = &mut result => return match r {
                 Ok(r) => r,
-                Err(_) => self.insert_alone(&own).await,
+                Err(_) => self.write_alone(&own).await,
             },
             g = self.group_gate().lock_owned() => g,
         };
@@ -180,28 +203,28 @@ impl Store {
             drop(guard);
             return match result.await {
                 Ok(r) => r,
-                Err(_) => self.insert_alone(&own).await,
+                Err(_) => self.write_alone(&own).await,
             };
         }
-        let rows: Vec<&NewSessionRow> = batch.iter().map(|p| &p.row).collect();
-        let (guard, outcomes) = match self.insert_sessions(guard, &rows).await {
-            Ok(g) => (g, batch.iter().map(|_| None).collect()),
+        let rows: Vec<&GroupRow> = batch.iter().map(|p| &p.row).collect();
+        let (guard, outcomes): (_, Vec<Result<bool>>) = match self.write_rows(guard, &rows).await {
+            Ok((g, applied)) => (g, applied.into_iter().map(Ok).collect()),
             Err(e) if batch.len() == 1 => {
                 let g = self.group_gate().lock_owned().await;
-                (g, vec![Some(e)])
+                (g, vec![Err(e)])
             }
             Err(_) => {
                 let mut g = self.group_gate().lock_owned().await;
                 let mut outcomes = Vec::with_capacity(batch.len());
                 for r in &rows {
-                    match self.insert_sessions(g, &[*r]).await {
-                        Ok(next) => {
+                    match self.write_rows(g, &[*r]).await {
+                        Ok((next, applied)) => {
                             g = next;
-                            outcomes.push(None);
+                            outcomes.push(Ok(applied.first().copied().unwrap_or(false)));
                         }
                         Err(e) => {
                             g = self.group_gate().lock_owned().await;
-                            outcomes.push(Some(e));
+                            outcomes.push(Err(e));
                         }
                     }
                 }
@@ -209,27 +232,24 @@ impl Store {
             }
         };
         for (p, outcome) in batch.into_iter().zip(outcomes) {
-            let _ = p.done.send(match outcome {
-                None => Ok(()),
-                Some(e) => Err(e),
-            });
+            let _ = p.done.send(outcome);
         }
         drop(guard);
         // Our own row was in the batch (queued before we took the gate).
         match result.await {
             Ok(r) => r,
-            Err(_) => self.insert_alone(&own).await,
+            Err(_) => self.write_alone(&own).await,
         }
     }
 
-    /// Inserts a row on its own after its group's leader went away without an answer (its
-    /// request was cancelled mid-commit): if the group was committed, the row's random id
-    /// is already there, which counts as done.
-    async fn insert_alone(&self, row: &NewSessionRow) -> Result<()> {
+    /// Writes a row on its own after its group's leader went away without an answer
+    /// (its request was cancelled mid-commit): if the group was committed, an insert's
+    /// random id is already there, which counts as done.
+    async fn write_alone(&self, row: &GroupRow) -> Result<bool> {
         let guard = self.group_gate().lock_owned().await;
-        match self.insert_sessions(guard, &[row]).await {
-            Ok(_) => Ok(()),
-            Err(Error::Conflict(_)) => Ok(()),
+        match self.write_rows(guard, &[row]).await {
+            Ok((_, applied)) => Ok(applied.first().copied().unwrap_or(false)),
+            Err(Error::Conflict(_)) => Ok(true),
             Err(e) => Err(e),
         }
     }
@@ -269,7 +289,7 @@ impl Store {
             now,
             audit: audit.in_org(org).target(&id).details(details),
         };
-        self.insert_sessions_grouped(row).await?;
+        self.write_grouped(GroupRow::Session(Box::new(row))).await?;
         Ok(VerificationSession {
             id,
             org_id: org.clone(),

@@ -266,13 +266,7 @@ async fn load_flow(state: &AppState, org: &OrgId, id: Option<&String>) -> ApiRes
 /// Saves, retrying once on a concurrent change by reloading (steps are idempotent
 /// checks on the reloaded flow, so the caller simply repeats).
 async fn save(state: &AppState, flow: &mut PhoneFlow) -> ApiResult<()> {
-    prove(
-        state
-            .store
-            .save_phone_flow(flow)
-            .await
-            .map_err(ApiError::from),
-    )
+    prove(crate::phone::save_flow(state, flow).await)
 }
 
 fn unavailable(e: TelcoError) -> ApiError {
@@ -351,13 +345,7 @@ pub async fn start(
         None,
         None,
     );
-    prove(
-        state
-            .store
-            .create_phone_flow(&flow)
-            .await
-            .map_err(ApiError::from),
-    )?;
+    prove(crate::phone::create_flow(&state, &flow).await)?;
     let token = prove(sign_auth_token(&state, &flow).await)?;
     Ok(Json(json!({
         "authToken": token,
@@ -866,13 +854,7 @@ pub async fn verify(
     if ptype == "none" {
         // No possession: the data match is the whole answer.
         let result = verify_result(&state, &mut flow).await?;
-        prove(
-            state
-                .store
-                .create_phone_flow(&flow)
-                .await
-                .map_err(ApiError::from),
-        )?;
+        prove(crate::phone::create_flow(&state, &flow).await)?;
         let mut out = json!({
             "correlationId": flow.id,
             "success": result["success"],
@@ -884,13 +866,7 @@ pub async fn verify(
         }
         return Ok(Json(out));
     }
-    prove(
-        state
-            .store
-            .create_phone_flow(&flow)
-            .await
-            .map_err(ApiError::from),
-    )?;
+    prove(crate::phone::create_flow(&state, &flow).await)?;
     let token = prove(sign_auth_token(&state, &flow).await)?;
     Ok(Json(json!({
         "correlationId": flow.id,
@@ -1219,13 +1195,7 @@ pub async fn unify(
         text("clientCustomerId", req.client_customer_id.as_ref(), 128)?,
         text("clientRequestId", req.client_request_id.as_ref(), 128)?,
     );
-    prove(
-        state
-            .store
-            .create_phone_flow(&flow)
-            .await
-            .map_err(ApiError::from),
-    )?;
+    prove(crate::phone::create_flow(&state, &flow).await)?;
     let mut out = json!({"correlationId": flow.id, "success": "pending"});
     if ptype != "none" {
         out["authToken"] = json!(prove(sign_auth_token(&state, &flow).await)?);

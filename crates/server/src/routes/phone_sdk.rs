@@ -227,7 +227,7 @@ pub async fn mobile_auth(
     {
         data.network_state = Some(otp::token_digest(&nonce));
         data.store(&mut flow);
-        state.store.save_phone_flow(&mut flow).await?;
+        crate::phone::save_flow(&state, &mut flow).await?;
         return Ok(Json(json!({"status": "redirect", "url": r.url})));
     }
     let status = match state
@@ -338,7 +338,7 @@ pub async fn mobile_auth_callback(
             // Leave possession pending: the SDK falls back to the OTP.
             data.reasons.push("network_auth_unavailable".into());
             data.store(&mut flow);
-            state.store.save_phone_flow(&mut flow).await?;
+            crate::phone::save_flow(&state, &mut flow).await?;
             state.phone.notify(&flow.id);
         }
     }
