@@ -6,7 +6,7 @@ mod doc;
 mod face;
 mod identity;
 
-use anyhow::{Context as _, Result};
+use anyhow::{bail, Context as _, Result};
 use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 use std::path::PathBuf;
@@ -88,6 +88,9 @@ enum Command {
     /// Biometric identity: enrol photos in bulk (models from VOUCH_MODELS_DIR).
     #[command(subcommand)]
     Identity(identity::IdentityCmd),
+    /// Ory Kratos hooks (/hooks/ory/*, /prove/*).
+    #[command(subcommand)]
+    Ory(OryCmd),
     /// MCP server over stdio with the Human Presence Token tools, for AI agents
     /// (VOUCH_BASE_URL or PROOF_BASE_URL, VOUCH_SERVICE_TOKEN or PROOF_SERVICE_TOKEN).
     Mcp,
@@ -152,6 +155,33 @@ enum KeyCmd {
         org: String,
         #[arg(long)]
         key: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum OryCmd {
+    /// Sets an organisation's Kratos hook configuration: the secret Kratos sends
+    /// (X-Webhook-Secret or Bearer), the Kratos admin API and its key.
+    Configure {
+        #[arg(long)]
+        org: String,
+        /// The shared secret (≥ 16 characters); `-` reads it from standard input.
+        #[arg(long)]
+        webhook_secret: String,
+        /// Kratos admin API base URL (e.g. http://kratos:4434 or https://PROJECT.projects.oryapis.com).
+        #[arg(long)]
+        kratos_admin_url: String,
+        /// Admin API key (Ory Network: an API key with identities:write); `-` reads stdin.
+        #[arg(long)]
+        api_key: Option<String>,
+        /// Hooks that let the flow through when vouch cannot decide: lookup, validate.
+        #[arg(long, value_delimiter = ',')]
+        fail_open: Vec<String>,
+    },
+    /// Shows an organisation's configuration (secrets are never shown).
+    Show {
+        #[arg(long)]
+        org: String,
     },
 }
 
@@ -376,6 +406,70 @@ async fn run() -> Result<()> {
             store.close().await;
             Ok(())
         }
+        Command::Ory(cmd) => {
+            let store = open_store(&cfg).await?;
+            match cmd {
+                OryCmd::Configure {
+                    org,
+                    webhook_secret,
+                    kratos_admin_url,
+                    api_key,
+                    fail_open,
+                } => {
+                    let org = OrgId::from_string(org);
+                    store.org(&org).await?;
+                    let mut stdin_used = false;
+                    let mut read = |v: String| -> Result<String> {
+                        if v != "-" {
+                            return Ok(v);
+                        }
+                        if stdin_used {
+                            bail!("only one of --webhook-secret and --api-key can be read from standard input");
+                        }
+                        stdin_used = true;
+                        let mut line = String::new();
+                        std::io::stdin().read_line(&mut line)?;
+                        Ok(line.trim().to_string())
+                    };
+                    let secret = read(webhook_secret)?;
+                    let api_key = api_key.map(&mut read).transpose()?;
+                    vouch_core::model::validate_http_url("Kratos admin URL", &kratos_admin_url)
+                        .map_err(|e| anyhow::anyhow!("{e}"))?;
+                    for hook in &fail_open {
+                        if !matches!(hook.as_str(), "lookup" | "validate") {
+                            bail!("--fail-open takes lookup and/or validate, not {hook:?}");
+                        }
+                    }
+                    let open = |h: &str| fail_open.iter().any(|f| f == h);
+                    store
+                        .configure_ory(
+                            &org,
+                            &secret,
+                            &kratos_admin_url,
+                            api_key.as_deref(),
+                            open("lookup"),
+                            open("validate"),
+                        )
+                        .await?;
+                    eprintln!("configured the Ory hooks of {org}");
+                    print(json!({"orgId": org, "kratosAdminUrl": kratos_admin_url,
+                        "failOpen": {"lookup": open("lookup"), "validate": open("validate")}}));
+                }
+                OryCmd::Show { org } => {
+                    let org = OrgId::from_string(org);
+                    match store.ory_config(&org).await? {
+                        Some(c) => {
+                            print(json!({"orgId": org, "kratosAdminUrl": c.kratos_admin_url,
+                            "apiKey": c.api_key.is_some(),
+                            "failOpen": {"lookup": c.fail_open_lookup, "validate": c.fail_open_validate}}))
+                        }
+                        None => bail!("organisation {org} has no Ory configuration"),
+                    }
+                }
+            }
+            store.close().await;
+            Ok(())
+        }
         Command::OAuthClient(cmd) => {
             let store = open_store(&cfg).await?;
             match cmd {
@@ -553,6 +647,7 @@ async fn serve(cfg: config::Config) -> Result<()> {
             None
         }
     };
+    ory_from_env(&store).await?;
     let phone = phone_context(&cfg)?;
     let state = vouch_server::AppState::new(store.clone(), cfg.server.clone())
         .with_engines(engines)
@@ -570,6 +665,41 @@ async fn serve(cfg: config::Config) -> Result<()> {
     running.wait().await?;
     store.close().await;
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// The spec's environment variables for a single-organisation install:
+/// `ORY_WEBHOOK_SECRET`, `KRATOS_ADMIN_URL`, `ORY_API_KEY` configure the hooks of the
+/// only organisation (or of `VOUCH_ORY_ORG` when there are several).
+async fn ory_from_env(store: &vouch_store::Store) -> Result<()> {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let Some(secret) = var("ORY_WEBHOOK_SECRET") else {
+        return Ok(());
+    };
+    let url = var("KRATOS_ADMIN_URL")
+        .context("ORY_WEBHOOK_SECRET is set: KRATOS_ADMIN_URL is needed too")?;
+    let org = match var("VOUCH_ORY_ORG") {
+        Some(o) => OrgId::from_string(o),
+        None => {
+            let orgs = store.list_orgs().await?;
+            match orgs.as_slice() {
+                [one] => one.id.clone(),
+                [] => bail!("ORY_WEBHOOK_SECRET is set but there is no organisation yet: run `vouch org create` first"),
+                _ => bail!("ORY_WEBHOOK_SECRET is set and there are several organisations: set VOUCH_ORY_ORG"),
+            }
+        }
+    };
+    store
+        .configure_ory(
+            &org,
+            &secret,
+            &url,
+            var("ORY_API_KEY").as_deref(),
+            false,
+            false,
+        )
+        .await?;
+    tracing::info!(org = %org, "Ory hooks configured from the environment");
     Ok(())
 }
 

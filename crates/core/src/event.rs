@@ -17,6 +17,9 @@ pub enum Dialect {
     /// The phone identity dialect: adds `X-Prove-Authorization: Bearer <JWT>`, an HS256
     /// JWT signed with the key's webhook secret whose `body_sha256` claim binds the body.
     Phone,
+    /// Not a webhook: a JSON Patch of a Kratos identity's `metadata_admin` through the
+    /// Kratos admin API, queued in the outbox so that it is retried while Kratos is down.
+    Kratos,
 }
 
 impl Dialect {
@@ -27,6 +30,7 @@ impl Dialect {
             Dialect::Kyc => "kyc",
             Dialect::Proof => "proof",
             Dialect::Phone => "phone",
+            Dialect::Kratos => "kratos",
         }
     }
 
@@ -36,6 +40,7 @@ impl Dialect {
             "kyc" => Dialect::Kyc,
             "proof" => Dialect::Proof,
             "phone" => Dialect::Phone,
+            "kratos" => Dialect::Kratos,
             _ => Dialect::Standard,
         }
     }
@@ -47,6 +52,7 @@ impl Dialect {
             Dialect::Kyc => Some("x-kyc-signature"),
             Dialect::Proof => Some("x-proof-signature"),
             Dialect::Phone => Some("x-prove-authorization"),
+            Dialect::Kratos => None,
         }
     }
 }
@@ -63,3 +69,6 @@ pub const VERIFICATION_EXPIRED: &str = "verification.expired";
 
 /// Change events about an enrolled phone identity (`PHONE_NUMBER_CHANGE`, …).
 pub const PHONE_IDENTITY_CHANGE: &str = "phone.identity_change";
+
+/// vouch's phone identity id written into a Kratos identity's `metadata_admin`.
+pub const KRATOS_METADATA_PATCH: &str = "ory.metadata_patch";

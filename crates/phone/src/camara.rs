@@ -697,7 +697,9 @@ impl Telco for CamaraClient {
         sink: &str,
         sink_token: &str,
     ) -> Result<Option<String>, TelcoError> {
-        self.subscribe_sim_swap(phone, sink, sink_token).await.map(Some)
+        self.subscribe_sim_swap(phone, sink, sink_token)
+            .await
+            .map(Some)
     }
 
     fn read_change_notice(&self, body: &[u8]) -> Result<ChangeNotice, TelcoError> {

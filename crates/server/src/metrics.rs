@@ -26,6 +26,15 @@ pub struct WebhookLabels {
     pub outcome: String,
 }
 
+/// Labels of the Ory hook counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HookLabels {
+    /// lookup, enroll, validate.
+    pub hook: String,
+    /// pass, sim_swap, low_trust, undecided_closed, undecided_open, …
+    pub outcome: String,
+}
+
 /// The metrics of one process.
 pub struct Metrics {
     registry: Mutex<Registry>,
@@ -39,6 +48,8 @@ pub struct Metrics {
     pub webhook_latency: Histogram,
     /// Deliveries waiting (sampled at scrape time).
     pub webhook_queue_depth: Gauge,
+    /// Ory hook answers by hook and outcome (fail-closed and fail-open cases included).
+    pub ory_hooks: Family<HookLabels, Counter>,
 }
 
 fn latency_buckets() -> impl Iterator<Item = f64> {
@@ -58,6 +69,12 @@ impl Default for Metrics {
         let webhook_attempts = Family::<WebhookLabels, Counter>::default();
         let webhook_latency = Histogram::new(latency_buckets());
         let webhook_queue_depth = Gauge::default();
+        let ory_hooks = Family::<HookLabels, Counter>::default();
+        registry.register(
+            "ory_hook_answers",
+            "Ory Kratos hook answers by hook and outcome",
+            ory_hooks.clone(),
+        );
         registry.register(
             "http_requests",
             "HTTP requests answered",
@@ -90,6 +107,7 @@ impl Default for Metrics {
             webhook_attempts,
             webhook_latency,
             webhook_queue_depth,
+            ory_hooks,
         }
     }
 }

@@ -79,7 +79,11 @@ fn retry_after_ms(resp: &reqwest::Response) -> Option<Millis> {
 async fn deliver(state: &AppState, client: &reqwest::Client, d: DueDelivery) {
     let started = Instant::now();
     let attempted_at = now_millis();
-    if let Err(refused) = outbound::check_url(&d.url, state.config.allow_private_webhooks) {
+    // Kratos admin URLs are set by the operator (CLI, environment), and are usually
+    // internal: they are not subject to the private-address rule of customer webhooks.
+    let kratos = d.dialect == Dialect::Kratos;
+    if let Err(refused) = outbound::check_url(&d.url, state.config.allow_private_webhooks || kratos)
+    {
         // A URL that policy refuses will not become acceptable by waiting.
         let attempt = Attempt {
             attempted_at,
@@ -94,7 +98,11 @@ async fn deliver(state: &AppState, client: &reqwest::Client, d: DueDelivery) {
         }
         return;
     }
-    let result = send(state, client, &d).await;
+    let result = if kratos {
+        crate::routes::ory::deliver_kratos_patch(state, client, &d).await
+    } else {
+        send(state, client, &d).await
+    };
     let latency = started.elapsed();
     let attempts = d.attempts + 1;
     let jitter: f64 = rand::thread_rng().gen();
@@ -112,6 +120,9 @@ async fn deliver(state: &AppState, client: &reqwest::Client, d: DueDelivery) {
         Ok((status, retry_after, excerpt)) => {
             let next = if (200..300).contains(&status) {
                 Next::Delivered
+            } else if kratos && (400..500).contains(&status) && status != 408 && status != 429 {
+                // The identity is gone or the patch is refused: waiting will not help.
+                Next::Dead
             } else if status == 410 {
                 Next::Gone
             } else {

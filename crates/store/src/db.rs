@@ -76,10 +76,16 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0008_phone.sql"),
         postgres: include_str!("../migrations/postgres/0008_phone.sql"),
     },
+    Migration {
+        version: 9,
+        name: "ory",
+        sqlite: include_str!("../migrations/sqlite/0009_ory.sql"),
+        postgres: include_str!("../migrations/postgres/0009_ory.sql"),
+    },
 ];
 
 /// The schema version this build writes and understands.
-pub const SCHEMA_VERSION: i64 = 8;
+pub const SCHEMA_VERSION: i64 = 9;
 
 /// How to open a store.
 #[derive(Clone)]
@@ -461,6 +467,15 @@ async fn migrate(pool: &AnyPool, backend: Backend) -> Result<()> {
                 "database schema is at version {current}, newer than this vouch ({SCHEMA_VERSION}); upgrade vouch"
             )));
         }
+        // SQLite rebuilds tables to change constraints; foreign keys are off while
+        // migrations run (the pragma is a no-op inside a transaction) and checked
+        // before each commit.
+        if backend == Backend::Sqlite {
+            sqlx::raw_sql("PRAGMA foreign_keys=OFF")
+                .execute(&mut *conn)
+                .await
+                .map_err(db_err)?;
+        }
         for m in MIGRATIONS.iter().filter(|m| m.version > current) {
             let body = match backend {
                 Backend::Sqlite => m.sqlite,
@@ -477,6 +492,17 @@ async fn migrate(pool: &AnyPool, backend: Backend) -> Result<()> {
             sqlx::raw_sql(begin).execute(&mut *conn).await.map_err(db_err)?;
             let applied = async {
                 sqlx::raw_sql(body).execute(&mut *conn).await?;
+                if backend == Backend::Sqlite {
+                    let broken = sqlx::raw_sql("PRAGMA foreign_key_check")
+                        .fetch_all(&mut *conn)
+                        .await?;
+                    if !broken.is_empty() {
+                        return Err(sqlx::Error::Protocol(format!(
+                            "{} rows break foreign keys",
+                            broken.len()
+                        )));
+                    }
+                }
                 sqlx::query(record)
                     .bind(m.version)
                     .bind(m.name)
@@ -496,6 +522,17 @@ async fn migrate(pool: &AnyPool, backend: Backend) -> Result<()> {
         Ok(())
     }
     .await;
+    if backend == Backend::Sqlite {
+        // The connection goes back to the pool: foreign keys on again, whatever happened.
+        if let Err(e) = sqlx::raw_sql("PRAGMA foreign_keys=ON")
+            .execute(&mut *conn)
+            .await
+        {
+            tracing::warn!(error = %e, "could not re-enable foreign keys; connection dropped");
+            conn.detach();
+            return result;
+        }
+    }
     if backend == Backend::Postgres {
         let _ = sqlx::query("SELECT pg_advisory_unlock(774101)")
             .execute(&mut *conn)

@@ -8,6 +8,7 @@ pub mod biometrics;
 pub mod crypto;
 mod db;
 pub mod images;
+pub mod ory;
 pub mod outbox;
 pub mod people;
 pub mod phone;

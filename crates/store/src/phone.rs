@@ -6,8 +6,8 @@
 use crate::audit::append_in_tx;
 use crate::crypto::Slot;
 use crate::db::{db_err, Store, WriteTx};
-use crate::sessions::GroupRow;
 use crate::outbox::Outbound;
+use crate::sessions::GroupRow;
 use serde_json::Value;
 use sqlx::Row;
 use vouch_core::event::{Dialect, PHONE_IDENTITY_CHANGE};
@@ -426,7 +426,11 @@ impl Store {
     }
 
     /// Identities of an organisation enrolled for this customer id, newest first.
-    pub async fn phone_identities_by_customer(&self, org: &OrgId, customer: &str) -> Result<Vec<PhoneIdentity>> {
+    pub async fn phone_identities_by_customer(
+        &self,
+        org: &OrgId,
+        customer: &str,
+    ) -> Result<Vec<PhoneIdentity>> {
         let rows = sqlx::query(&self.sql(
             "SELECT * FROM phone_identities WHERE org_id = $1 AND client_customer_id = $2 ORDER BY created_at DESC, id",
         ))
@@ -460,7 +464,12 @@ impl Store {
     }
 
     /// Records the network's change subscription of an identity.
-    pub async fn set_phone_subscription(&self, org: &OrgId, id: &str, subscription: &str) -> Result<()> {
+    pub async fn set_phone_subscription(
+        &self,
+        org: &OrgId,
+        id: &str,
+        subscription: &str,
+    ) -> Result<()> {
         let mut tx = self.begin_write().await?;
         sqlx::query(&self.sql(
             "UPDATE phone_identities SET subscription_id = $1, updated_at = $2 WHERE id = $3 AND org_id = $4",
@@ -477,7 +486,10 @@ impl Store {
     }
 
     /// Monitored identities of a network change subscription.
-    pub async fn identities_by_subscription(&self, subscription: &str) -> Result<Vec<PhoneIdentity>> {
+    pub async fn identities_by_subscription(
+        &self,
+        subscription: &str,
+    ) -> Result<Vec<PhoneIdentity>> {
         let rows = sqlx::query(&self.sql(
             "SELECT * FROM phone_identities WHERE subscription_id = $1 AND monitored = 1 AND active = 1",
         ))

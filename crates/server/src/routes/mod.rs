@@ -7,6 +7,7 @@ pub mod identity;
 pub mod kyc;
 pub mod meta;
 pub mod oauth;
+pub mod ory;
 pub mod page;
 pub mod phone;
 pub mod phone_sdk;
@@ -35,6 +36,7 @@ use utoipa_axum::routes;
          (name = "kyc", description = "KYC verification sessions"),
          (name = "identity", description = "Biometric identity: enrol, 1:N verify, verification profiles"),
          (name = "presence", description = "Human Presence Tokens"),
+         (name = "ory", description = "Ory Kratos web hooks: lookup, enroll, validate"),
          (name = "phone", description = "Phone identity (v3): possession, signals, prefill, identity manager"),
          (name = "webhooks", description = "Webhook deliveries"),
          (name = "audit", description = "Audit log"))
@@ -95,6 +97,15 @@ pub fn routes(state: AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(phone_sdk::dev_numbers))
         .routes(routes!(phone_sdk::dev_demo))
         .layer(DefaultBodyLimit::max(16 * 1024));
+    // Ory Kratos hooks, at vouch's paths and the spec's (authenticated by their secret).
+    let ory_hooks = OpenApiRouter::new()
+        .routes(routes!(ory::lookup))
+        .routes(routes!(ory::enroll_hook))
+        .routes(routes!(ory::validate_hook))
+        .route("/prove/lookup", axum::routing::post(ory::lookup))
+        .route("/prove/enroll", axum::routing::post(ory::enroll_hook))
+        .route("/prove/validate", axum::routing::post(ory::validate_hook))
+        .layer(DefaultBodyLimit::max(64 * 1024));
     // The phone API: 4 KB bodies (batch enrolment: 64 KB), errors in its own format.
     let phone_flows = OpenApiRouter::new()
         .routes(routes!(phone::start))
@@ -163,6 +174,7 @@ pub fn routes(state: AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(public)
         .merge(phone_public)
+        .merge(ory_hooks)
         .merge(phone_api)
         .merge(authenticated)
         .split_for_parts()

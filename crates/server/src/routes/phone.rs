@@ -1402,7 +1402,12 @@ fn subscribe_changes(state: &AppState, org: &OrgId, id: &str, phone: &E164) {
     tokio::spawn(async move {
         let sink = format!("{}/v3/network/change-events", state.config.base_url());
         let token = crate::phone::sink_token(&state);
-        match state.phone.telco.subscribe_changes(&phone, &sink, &token).await {
+        match state
+            .phone
+            .telco
+            .subscribe_changes(&phone, &sink, &token)
+            .await
+        {
             Ok(Some(sub)) => {
                 if let Err(e) = state.store.set_phone_subscription(&org, &id, &sub).await {
                     tracing::warn!(error = %e, "cannot record the change subscription");

@@ -640,7 +640,10 @@ pub async fn network_change_event(
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
     let expected = crate::phone::sink_token(&state);
-    if !bool::from(subtle::ConstantTimeEq::ct_eq(given.as_bytes(), expected.as_bytes())) {
+    if !bool::from(subtle::ConstantTimeEq::ct_eq(
+        given.as_bytes(),
+        expected.as_bytes(),
+    )) {
         return Err(ApiError::unauthorized("Invalid sink token"));
     }
     let notice = state
