@@ -103,6 +103,8 @@ pub struct HookBody {
     pub metadata_public: Option<Value>,
 }
 
+// The error is the hook's whole answer, built at most once a request: not worth boxing.
+#[allow(clippy::result_large_err)]
 fn parse_body(bytes: &[u8]) -> Result<HookBody, Response> {
     if bytes.len() > 64 * 1024 {
         return Err(interrupt(
@@ -124,6 +126,8 @@ fn parse_body(bytes: &[u8]) -> Result<HookBody, Response> {
     })
 }
 
+// The error is the hook's whole answer, built at most once a request: not worth boxing.
+#[allow(clippy::result_large_err)]
 fn phone_of(state: &AppState, body: &HookBody) -> Result<E164, Response> {
     let missing = |text: &str| {
         interrupt(
@@ -168,8 +172,10 @@ fn undecided(state: &AppState, hook: &str, fail_open: bool, why: &str) -> Respon
         return StatusCode::NO_CONTENT.into_response();
     }
     count(state, hook, "undecided_closed");
+    // A 4xx, not a 503: Kratos retries 5xx answers and then fails with a generic
+    // error, dropping the message; a 4xx interrupt is shown to the person at once.
     interrupt(
-        StatusCode::SERVICE_UNAVAILABLE,
+        StatusCode::UNPROCESSABLE_ENTITY,
         "#/traits/phone",
         message_id::UNDECIDED,
         "We could not check your phone number right now. Please try again in a few minutes.",
