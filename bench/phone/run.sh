@@ -4,7 +4,7 @@
 # run with the same wrk settings; then OTP check timing under load.
 #   bench/phone/run.sh
 # Settings (environment): THREADS (2), CONNECTIONS (32), DURATION (20s), WARMUP (5s),
-# FLOWS (flows prepared for validate, 120000), OTP_RUNS (300), SKIP_OTP=1,
+# FLOWS (flows prepared for validate, 240000: more than validate gets through), OTP_RUNS (300), SKIP_OTP=1,
 # BASELINE_TARGET_DIR (cargo target dir of the baseline, outside the repo).
 # Writes bench/phone/results/{summary.md,wrk-*.txt,otp-timing.json}.
 set -euo pipefail
@@ -17,7 +17,7 @@ THREADS=${THREADS:-2}
 CONNECTIONS=${CONNECTIONS:-32}
 DURATION=${DURATION:-20s}
 WARMUP=${WARMUP:-5s}
-FLOWS=${FLOWS:-120000}
+FLOWS=${FLOWS:-240000}
 VOUCH_PORT=${VOUCH_PORT:-18180}
 BASE_PORT=${BASE_PORT:-18190}
 BASELINE_TARGET_DIR=${BASELINE_TARGET_DIR:-${TMPDIR:-/tmp}/vouch-bench-baseline-target}
