@@ -276,6 +276,8 @@ pub enum Actor {
     ServiceToken(TokenId),
     /// vouch itself (workers, expiry).
     System,
+    /// A console administrator (`adm_…`).
+    Admin(String),
 }
 
 impl std::fmt::Display for Actor {
@@ -286,6 +288,7 @@ impl std::fmt::Display for Actor {
             Actor::OAuthClient(id) => write!(f, "oauth_client:{id}"),
             Actor::ServiceToken(id) => write!(f, "service_token:{id}"),
             Actor::System => f.write_str("system"),
+            Actor::Admin(id) => write!(f, "admin:{id}"),
         }
     }
 }

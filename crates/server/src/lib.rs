@@ -1,6 +1,7 @@
 //! vouch-server: the axum application. Handlers are thin: extract, authorise, call the
 //! store or an engine, map the result. Shared state is one [`AppState`] passed explicitly.
 
+pub mod admin;
 pub mod analysis;
 pub mod auth;
 pub mod error;

@@ -82,10 +82,16 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0009_ory.sql"),
         postgres: include_str!("../migrations/postgres/0009_ory.sql"),
     },
+    Migration {
+        version: 10,
+        name: "admin",
+        sqlite: include_str!("../migrations/sqlite/0010_admin.sql"),
+        postgres: include_str!("../migrations/postgres/0010_admin.sql"),
+    },
 ];
 
 /// The schema version this build writes and understands.
-pub const SCHEMA_VERSION: i64 = 9;
+pub const SCHEMA_VERSION: i64 = 10;
 
 /// How to open a store.
 #[derive(Clone)]

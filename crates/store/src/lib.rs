@@ -3,6 +3,7 @@
 //! the two differs (placeholders, row locking) the difference stays in this crate.
 //! Personal data is sealed field by field ([`crypto`]) before it reaches a table.
 
+pub mod admin;
 pub mod audit;
 pub mod biometrics;
 pub mod crypto;

@@ -1,7 +1,9 @@
 //! The router: every route is registered through `utoipa-axum`, so the OpenAPI document
 //! served at `/openapi.json` is generated from the same registrations and cannot miss one.
 
+pub mod admin_auth;
 pub mod api;
+pub mod console;
 pub mod hosted;
 pub mod identity;
 pub mod kyc;
@@ -36,6 +38,7 @@ use utoipa_axum::routes;
          (name = "kyc", description = "KYC verification sessions"),
          (name = "identity", description = "Biometric identity: enrol, 1:N verify, verification profiles"),
          (name = "presence", description = "Human Presence Tokens"),
+         (name = "admin", description = "Console administrators: login, passkeys, face 2FA"),
          (name = "ory", description = "Ory Kratos web hooks: lookup, enroll, validate"),
          (name = "phone", description = "Phone identity (v3): possession, signals, prefill, identity manager"),
          (name = "webhooks", description = "Webhook deliveries"),
@@ -173,6 +176,8 @@ pub fn routes(state: AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         ));
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(public)
+        .merge(admin_auth::router().layer(DefaultBodyLimit::max(8 * 1024 * 1024)))
+        .merge(console::router())
         .merge(phone_public)
         .merge(ory_hooks)
         .merge(phone_api)

@@ -1,0 +1,9 @@
+//! Admin authentication API (being written).
+
+use crate::AppState;
+use utoipa_axum::router::OpenApiRouter;
+
+/// The routes of this module.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+}
