@@ -26,6 +26,8 @@ pub const KNOWN_ENV: &[&str] = &[
     "VOUCH_WEBHOOK_LEASE_MS",
     "VOUCH_CLIENT_RATE_LIMIT",
     "VOUCH_PUBLIC_URL",
+    "VOUCH_RP_ID",
+    "VOUCH_RP_ORIGIN",
     "VOUCH_MODELS_DIR",
     "VOUCH_DOC_DEBUG",
     "VOUCH_PRESENCE_TOKEN_ALG",
@@ -74,6 +76,10 @@ pub struct FileConfig {
     pub client_rate_limit: Option<u32>,
     /// Public base URL of hosted pages (`https://verify.example.com`).
     pub public_url: Option<String>,
+    /// WebAuthn relying party id of console passkeys (default: the public URL's host).
+    pub rp_id: Option<String>,
+    /// WebAuthn origin of console passkeys (default: the public URL's origin).
+    pub rp_origin: Option<String>,
     /// Human Presence Token signature: ES256 (default) or HS256.
     pub presence_token_alg: Option<String>,
     /// Folder of the face and document models (`scripts/fetch-models.sh`).
@@ -365,6 +371,18 @@ pub fn load(flags: &FlagConfig) -> Result<Config> {
             bail!("public URL must not have a query or fragment");
         }
         server.public_url = Some(url.trim_end_matches('/').to_string());
+    }
+    if let Some(id) = env("VOUCH_RP_ID").or(file.rp_id) {
+        let id = id.trim().to_ascii_lowercase();
+        if id.is_empty() || id.contains(['/', ':', ' ']) {
+            bail!("rp_id must be a domain name such as verify.example.com");
+        }
+        server.rp_id = Some(id);
+    }
+    if let Some(origin) = env("VOUCH_RP_ORIGIN").or(file.rp_origin) {
+        vouch_core::model::validate_http_url("relying party origin", &origin)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        server.rp_origin = Some(origin.trim_end_matches('/').to_string());
     }
     if let Some(ms) = env_parse::<i64>("VOUCH_WEBHOOK_RETRY_BASE_MS")?.or(hooks.retry_base_ms) {
         if ms < 1 {

@@ -91,9 +91,39 @@ enum Command {
     /// Ory Kratos hooks (/hooks/ory/*, /prove/*).
     #[command(subcommand)]
     Ory(OryCmd),
+    /// Console administrators.
+    #[command(subcommand)]
+    Admin(AdminCmd),
     /// MCP server over stdio with the Human Presence Token tools, for AI agents
     /// (VOUCH_BASE_URL or PROOF_BASE_URL, VOUCH_SERVICE_TOKEN or PROOF_SERVICE_TOKEN).
     Mcp,
+}
+
+#[derive(Subcommand)]
+enum AdminCmd {
+    /// Create an admin; prints {"adminId", "setupUrl"} (a one-time link to set the
+    /// password, valid 72 h), or with --password-stdin sets the password read from stdin.
+    Create {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        email: String,
+        /// Read the password from the first line of stdin instead of issuing a setup link.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List an organisation's admins.
+    List {
+        #[arg(long)]
+        org: String,
+    },
+    /// Move an admin's 2FA enrolment deadline to N days from now.
+    ExtendEnrollment {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        days: u32,
+    },
 }
 
 #[derive(Subcommand)]
@@ -253,6 +283,100 @@ enum AuditCmd {
     },
 }
 
+async fn admin_cmd(store: &Store, cfg: &config::Config, cmd: AdminCmd) -> Result<()> {
+    use vouch_store::admin::{token_digest, SETUP_TTL_MS};
+    match cmd {
+        AdminCmd::Create {
+            org,
+            email,
+            password_stdin,
+        } => {
+            let org = OrgId::from_string(org);
+            store.org(&org).await?;
+            let email = email.trim().to_string();
+            if email.len() > 254 || !email.contains('@') {
+                bail!("--email must be an e-mail address");
+            }
+            if password_stdin {
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line)?;
+                let password = line.trim_end_matches(['\r', '\n']);
+                vouch_server::admin::check_new_password(password)
+                    .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+                let hash = vouch_server::admin::hash_password(password)
+                    .map_err(|e| anyhow::anyhow!("cannot hash the password: {e}"))?;
+                let admin = store.create_admin(&org, &email, Some(&hash), None).await?;
+                audit_admin(store, &admin).await?;
+                eprintln!("created admin {} with a password", admin.id);
+                print(
+                    json!({"adminId": admin.id, "enrollBy": vouch_core::rfc3339(admin.enroll_by)}),
+                );
+            } else {
+                let token = vouch_server::admin::new_token("vsu_");
+                let admin = store
+                    .create_admin(&org, &email, None, Some(&token_digest(&token)))
+                    .await?;
+                audit_admin(store, &admin).await?;
+                eprintln!(
+                    "created admin {}; the setup link works once, for {} hours",
+                    admin.id,
+                    SETUP_TTL_MS / 3_600_000
+                );
+                print(json!({
+                    "adminId": admin.id,
+                    "setupUrl": format!("{}/admin/setup?token={token}", cfg.server.base_url()),
+                }));
+            }
+        }
+        AdminCmd::List { org } => {
+            let org = OrgId::from_string(org);
+            let admins = store.list_admins(&org).await?;
+            let mut out = Vec::with_capacity(admins.len());
+            for a in &admins {
+                let passkeys = store.admin_passkeys(&a.id).await?.len();
+                out.push(json!({
+                    "adminId": a.id,
+                    "email": a.email,
+                    "passwordSet": a.password_hash.is_some(),
+                    "passkeys": passkeys,
+                    "face": a.face_template.is_some(),
+                    "enrollBy": vouch_core::rfc3339(a.enroll_by),
+                    "createdAt": vouch_core::rfc3339(a.created_at),
+                }));
+            }
+            print(json!(out));
+        }
+        AdminCmd::ExtendEnrollment { email, days } => {
+            if days == 0 || days > 365 {
+                bail!("--days must be 1 to 365");
+            }
+            let Some(admin) = store.admin_by_email(&email).await? else {
+                bail!("no admin has this e-mail");
+            };
+            let enroll_by = vouch_core::now_millis() + i64::from(days) * 24 * 3_600_000;
+            store.set_admin_enroll_by(&admin.id, enroll_by).await?;
+            store
+                .append_audit(
+                    &AuditRecord::new(Some(&admin.org_id), Actor::Cli, "admin.enrollment_extended")
+                        .target(&admin.id)
+                        .details(json!({"enrollBy": vouch_core::rfc3339(enroll_by)})),
+                )
+                .await?;
+            print(json!({"adminId": admin.id, "enrollBy": vouch_core::rfc3339(enroll_by)}));
+        }
+    }
+    Ok(())
+}
+
+async fn audit_admin(store: &Store, admin: &vouch_store::admin::Admin) -> Result<()> {
+    store
+        .append_audit(
+            &AuditRecord::new(Some(&admin.org_id), Actor::Cli, "admin.created").target(&admin.id),
+        )
+        .await?;
+    Ok(())
+}
+
 fn print(value: serde_json::Value) {
     println!("{value}");
 }
@@ -403,6 +527,12 @@ async fn run() -> Result<()> {
         Command::Key(cmd) => {
             let store = open_store(&cfg).await?;
             key_cmd(&store, cmd).await?;
+            store.close().await;
+            Ok(())
+        }
+        Command::Admin(cmd) => {
+            let store = open_store(&cfg).await?;
+            admin_cmd(&store, &cfg, cmd).await?;
             store.close().await;
             Ok(())
         }

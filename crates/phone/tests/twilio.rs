@@ -965,10 +965,23 @@ impl tracing::Subscriber for Capture {
     fn exit(&self, _: &tracing::span::Id) {}
 }
 
+/// The log of this whole test binary. A process-wide subscriber, not a thread-local
+/// one: tracing caches per call site whether anyone listens, and a call site first hit
+/// by a test on another thread (with no subscriber) would stay silent for a
+/// thread-local one. Every test's logs land here, so the checks below cover them all.
+fn global_log() -> Arc<Mutex<String>> {
+    static LOG: std::sync::OnceLock<Arc<Mutex<String>>> = std::sync::OnceLock::new();
+    LOG.get_or_init(|| {
+        let log = Arc::new(Mutex::new(String::new()));
+        tracing::subscriber::set_global_default(Capture(log.clone())).expect("one subscriber");
+        log
+    })
+    .clone()
+}
+
 #[tokio::test]
 async fn logs_mask_the_number_and_omit_the_text() {
-    let log = Arc::new(Mutex::new(String::new()));
-    let _guard = tracing::subscriber::set_default(Capture(log.clone()));
+    let log = global_log();
     let body = "Your vouch code is 864209";
     let (client, double) = client_with([
         Reply::TwilioError {

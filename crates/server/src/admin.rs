@@ -70,7 +70,8 @@ fn cookie_token(headers: &HeaderMap) -> Option<&str> {
 
 /// The presented session token and whether it came as the cookie.
 pub fn presented(headers: &HeaderMap) -> Option<(&str, bool)> {
-    if let Some(t) = crate::auth::presented_secret(headers).filter(|t| t.starts_with(TOKEN_PREFIX)) {
+    if let Some(t) = crate::auth::presented_secret(headers).filter(|t| t.starts_with(TOKEN_PREFIX))
+    {
         return Some((t, false));
     }
     cookie_token(headers).map(|t| (t, true))
@@ -171,4 +172,50 @@ impl FromRequestParts<AppState> for AdminCaller {
         }
         Ok(caller)
     }
+}
+
+/// Shortest accepted password, in characters.
+pub const MIN_PASSWORD_CHARS: usize = 12;
+/// Longest accepted password, in characters.
+pub const MAX_PASSWORD_CHARS: usize = 256;
+
+/// Checks a new password's length.
+pub fn check_new_password(password: &str) -> Result<(), ApiError> {
+    let n = password.chars().count();
+    if !(MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&n) {
+        return Err(ApiError::bad_request(format!(
+            "password must be {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters"
+        )));
+    }
+    Ok(())
+}
+
+/// Hashes a password with argon2id (default parameters) into a PHC string. Costly:
+/// call from the blocking pool.
+pub fn hash_password(password: &str) -> Result<String, String> {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| e.to_string())
+}
+
+/// Checks a password against a PHC string (false for a malformed one). Costly: call
+/// from the blocking pool.
+pub fn verify_password(phc: &str, password: &str) -> bool {
+    use argon2::password_hash::{PasswordHash, PasswordVerifier};
+    let Ok(parsed) = PasswordHash::new(phc) else {
+        return false;
+    };
+    argon2::Argon2::default()
+        .verify_password(password.as_bytes(), &parsed)
+        .is_ok()
+}
+
+/// A fixed argon2id hash of a random secret, checked when a login names no account (or
+/// one without a password), so that the answer takes as long as for a wrong password.
+pub fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| hash_password(&new_token("dummy_")).unwrap_or_default())
 }

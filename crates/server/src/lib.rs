@@ -53,6 +53,10 @@ pub struct ServerConfig {
     /// Sign Human Presence Tokens with HS256 (the spec's style: only this server can
     /// verify them) instead of ES256 (verifiable offline with the JWKS).
     pub presence_tokens_hs256: bool,
+    /// WebAuthn relying party id of console passkeys. None: the host of [`Self::base_url`].
+    pub rp_id: Option<String>,
+    /// WebAuthn origin of console passkeys. None: the origin of [`Self::base_url`].
+    pub rp_origin: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -70,6 +74,8 @@ impl Default for ServerConfig {
             public_url: None,
             housekeeping_interval: Duration::from_secs(60),
             presence_tokens_hs256: false,
+            rp_id: None,
+            rp_origin: None,
         }
     }
 }
@@ -155,6 +161,27 @@ impl ServerConfig {
         match &self.public_url {
             Some(u) => u.trim_end_matches('/').to_string(),
             None => format!("http://{}", self.listen),
+        }
+    }
+
+    /// The WebAuthn relying party id: configured, or the public URL's host.
+    pub fn rp_id(&self) -> String {
+        match &self.rp_id {
+            Some(id) => id.clone(),
+            None => url::Url::parse(&self.base_url())
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_string))
+                .unwrap_or_else(|| "localhost".into()),
+        }
+    }
+
+    /// The WebAuthn origin: configured, or the public URL's origin.
+    pub fn rp_origin(&self) -> String {
+        match &self.rp_origin {
+            Some(o) => o.clone(),
+            None => url::Url::parse(&self.base_url())
+                .map(|u| u.origin().ascii_serialization())
+                .unwrap_or_else(|_| self.base_url()),
         }
     }
 }

@@ -87,11 +87,19 @@ pub fn token_digest(token: &str) -> String {
 const EMAIL_INDEX: &str = "admins.email";
 
 fn slot<'a>(id: &'a str, column: &'a str) -> Slot<'a> {
-    Slot { table: "admins", column, row: id }
+    Slot {
+        table: "admins",
+        column,
+        row: id,
+    }
 }
 
 fn passkey_slot(id: &str) -> Slot<'_> {
-    Slot { table: "admin_passkeys", column: "passkey", row: id }
+    Slot {
+        table: "admin_passkeys",
+        column: "passkey",
+        row: id,
+    }
 }
 
 fn normalise(email: &str) -> String {
@@ -198,11 +206,12 @@ impl Store {
 
     /// The admins of an organisation.
     pub async fn list_admins(&self, org: &OrgId) -> Result<Vec<Admin>> {
-        let rows = sqlx::query(&self.sql("SELECT * FROM admins WHERE org_id = $1 ORDER BY created_at"))
-            .bind(org.as_str())
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err)?;
+        let rows =
+            sqlx::query(&self.sql("SELECT * FROM admins WHERE org_id = $1 ORDER BY created_at"))
+                .bind(org.as_str())
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err)?;
         let mut out = Vec::with_capacity(rows.len());
         for r in &rows {
             out.push(self.admin_from_row(r).await?);
@@ -212,12 +221,16 @@ impl Store {
 
     /// Redeems a setup token: sets the password hash once, if the token is valid.
     /// Returns the admin, or None for an unknown, used or expired token.
-    pub async fn complete_admin_setup(&self, setup_hash: &str, password_hash: &str) -> Result<Option<Admin>> {
+    pub async fn complete_admin_setup(
+        &self,
+        setup_hash: &str,
+        password_hash: &str,
+    ) -> Result<Option<Admin>> {
         let now = now_millis();
         let mut tx = self.begin_write().await?;
-        let row = sqlx::query(&self.sql(
-            "SELECT id FROM admins WHERE setup_hash = $1 AND setup_expires_at > $2",
-        ))
+        let row = sqlx::query(
+            &self.sql("SELECT id FROM admins WHERE setup_hash = $1 AND setup_expires_at > $2"),
+        )
         .bind(setup_hash)
         .bind(now)
         .fetch_optional(&mut *tx)
@@ -242,7 +255,8 @@ impl Store {
 
     /// Sets an admin's password hash.
     pub async fn set_admin_password(&self, id: &str, password_hash: &str) -> Result<()> {
-        self.update_admin(id, "password_hash", Some(password_hash.to_string())).await
+        self.update_admin(id, "password_hash", Some(password_hash.to_string()))
+            .await
     }
 
     /// Moves the 2FA enrolment deadline (operators unblock an admin who missed it).
@@ -349,9 +363,9 @@ impl Store {
 
     /// A live session by token digest (not expired; the caller checks idleness).
     pub async fn admin_session(&self, token_hash: &str) -> Result<Option<AdminSession>> {
-        let row = sqlx::query(&self.sql(
-            "SELECT * FROM admin_sessions WHERE token_hash = $1 AND expires_at > $2",
-        ))
+        let row = sqlx::query(
+            &self.sql("SELECT * FROM admin_sessions WHERE token_hash = $1 AND expires_at > $2"),
+        )
         .bind(token_hash)
         .bind(now_millis())
         .fetch_optional(&self.pool)
@@ -451,9 +465,9 @@ impl Store {
 
     /// An admin's passkeys, oldest first.
     pub async fn admin_passkeys(&self, admin_id: &str) -> Result<Vec<AdminPasskey>> {
-        let rows = sqlx::query(&self.sql(
-            "SELECT * FROM admin_passkeys WHERE admin_id = $1 ORDER BY created_at, id",
-        ))
+        let rows = sqlx::query(
+            &self.sql("SELECT * FROM admin_passkeys WHERE admin_id = $1 ORDER BY created_at, id"),
+        )
         .bind(admin_id)
         .fetch_all(&self.pool)
         .await
@@ -480,9 +494,9 @@ impl Store {
     pub async fn update_admin_passkey(&self, id: &str, passkey: &[u8]) -> Result<()> {
         let sealed = self.seal(passkey_slot(id), passkey)?;
         let mut tx = self.begin_write().await?;
-        sqlx::query(&self.sql(
-            "UPDATE admin_passkeys SET passkey = $1, last_used_at = $2 WHERE id = $3",
-        ))
+        sqlx::query(
+            &self.sql("UPDATE admin_passkeys SET passkey = $1, last_used_at = $2 WHERE id = $3"),
+        )
         .bind(sealed)
         .bind(now_millis())
         .bind(id)
@@ -496,12 +510,13 @@ impl Store {
     /// Deletes one of an admin's passkeys; NotFound for another admin's.
     pub async fn delete_admin_passkey(&self, admin_id: &str, id: &str) -> Result<()> {
         let mut tx = self.begin_write().await?;
-        let done = sqlx::query(&self.sql("DELETE FROM admin_passkeys WHERE id = $1 AND admin_id = $2"))
-            .bind(id)
-            .bind(admin_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
+        let done =
+            sqlx::query(&self.sql("DELETE FROM admin_passkeys WHERE id = $1 AND admin_id = $2"))
+                .bind(id)
+                .bind(admin_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
         if done.rows_affected() == 0 {
             return Err(Error::NotFound("passkey"));
         }

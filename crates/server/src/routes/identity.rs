@@ -448,7 +448,8 @@ pub struct ProfileBody {
 }
 
 impl ProfileBody {
-    fn config(&self) -> ApiResult<Value> {
+    /// The validated configuration (the console's profile form builds one too).
+    pub(crate) fn config(&self) -> ApiResult<Value> {
         if self.name.trim().is_empty() || self.name.chars().count() > 100 {
             return Err(ApiError::bad_request("name must be 1 to 100 characters"));
         }
