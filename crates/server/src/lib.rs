@@ -164,24 +164,43 @@ impl ServerConfig {
         }
     }
 
-    /// The WebAuthn relying party id: configured, or the public URL's host.
+    /// The public URL as browsers may use it for passkeys: WebAuthn refuses IP
+    /// addresses, so a loopback address (the zero-configuration default) becomes
+    /// `localhost`, which browsers treat as a secure origin even over http.
+    fn webauthn_url(&self) -> Option<url::Url> {
+        let mut u = url::Url::parse(&self.base_url()).ok()?;
+        let loopback = match u.host() {
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            _ => false,
+        };
+        if loopback {
+            u.set_host(Some("localhost")).ok()?;
+        }
+        Some(u)
+    }
+
+    /// The WebAuthn relying party id: configured, or the public URL's host
+    /// (`localhost` for a loopback address).
     pub fn rp_id(&self) -> String {
         match &self.rp_id {
             Some(id) => id.clone(),
-            None => url::Url::parse(&self.base_url())
-                .ok()
+            None => self
+                .webauthn_url()
                 .and_then(|u| u.host_str().map(str::to_string))
                 .unwrap_or_else(|| "localhost".into()),
         }
     }
 
-    /// The WebAuthn origin: configured, or the public URL's origin.
+    /// The WebAuthn origin: configured, or the public URL's origin (with `localhost`
+    /// for a loopback address).
     pub fn rp_origin(&self) -> String {
         match &self.rp_origin {
             Some(o) => o.clone(),
-            None => url::Url::parse(&self.base_url())
+            None => self
+                .webauthn_url()
                 .map(|u| u.origin().ascii_serialization())
-                .unwrap_or_else(|_| self.base_url()),
+                .unwrap_or_else(|| self.base_url()),
         }
     }
 }
