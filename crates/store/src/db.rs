@@ -273,8 +273,23 @@ impl Store {
             Some(g) => Some(g.clone().lock_owned().await),
             None => None,
         };
-        let tx = self.pool.begin().await.map_err(db_err)?;
+        let tx = self.begin_tx().await?;
         Ok(WriteTx { tx, _gate: gate })
+    }
+
+    /// A transaction that takes SQLite's write lock at once (`BEGIN IMMEDIATE`, waiting
+    /// up to the busy timeout). A deferred transaction that reads first would fail with
+    /// "database is locked", without waiting, if an autocommit write of another
+    /// connection (housekeeping deletes) landed between its read and its first write.
+    async fn begin_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        match self.backend {
+            Backend::Sqlite => self
+                .pool
+                .begin_with("BEGIN IMMEDIATE")
+                .await
+                .map_err(db_err),
+            Backend::Postgres => self.pool.begin().await.map_err(db_err),
+        }
     }
 
     /// Begins a write transaction under a gate already held (the group commit's).
@@ -282,7 +297,7 @@ impl Store {
         &self,
         gate: tokio::sync::OwnedMutexGuard<()>,
     ) -> Result<WriteTx> {
-        let tx = self.pool.begin().await.map_err(db_err)?;
+        let tx = self.begin_tx().await?;
         Ok(WriteTx {
             tx,
             _gate: Some(gate),
