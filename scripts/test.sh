@@ -33,3 +33,5 @@ echo "== MCP server with the official Python MCP client (stdio and streamable HT
 tests/mcp/run.sh
 echo "== Ory Kratos hooks (gojsonnet templates, Kratos admin double)" >&2
 tests/ory/run.sh
+echo "== many nodes: PostgreSQL, three nodes behind nginx (sessions, rate limits, webhooks, expiry, kill -9)" >&2
+VOUCH_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/vouch" tests/cluster/run.sh

@@ -25,6 +25,7 @@ pub const KNOWN_ENV: &[&str] = &[
     "VOUCH_WEBHOOK_TIMEOUT_MS",
     "VOUCH_WEBHOOK_LEASE_MS",
     "VOUCH_CLIENT_RATE_LIMIT",
+    "VOUCH_HOUSEKEEPING_INTERVAL_MS",
     "VOUCH_PUBLIC_URL",
     "VOUCH_RP_ID",
     "VOUCH_RP_ORIGIN",
@@ -74,6 +75,8 @@ pub struct FileConfig {
     pub allow_private_webhooks: Option<bool>,
     /// Requests a minute for service tokens and OAuth clients.
     pub client_rate_limit: Option<u32>,
+    /// Milliseconds between housekeeping runs (expiring sessions, purging counters).
+    pub housekeeping_interval_ms: Option<u64>,
     /// Public base URL of hosted pages (`https://verify.example.com`).
     pub public_url: Option<String>,
     /// WebAuthn relying party id of console passkeys (default: the public URL's host).
@@ -356,6 +359,14 @@ pub fn load(flags: &FlagConfig) -> Result<Config> {
             bail!("client rate limit must be at least 1");
         }
         server.client_rate_limit = n;
+    }
+    if let Some(ms) =
+        env_parse::<u64>("VOUCH_HOUSEKEEPING_INTERVAL_MS")?.or(file.housekeeping_interval_ms)
+    {
+        if !(100..=3_600_000).contains(&ms) {
+            bail!("housekeeping interval must be between 100 ms and 1 hour");
+        }
+        server.housekeeping_interval = Duration::from_millis(ms);
     }
     if let Some(alg) = env("VOUCH_PRESENCE_TOKEN_ALG").or(file.presence_token_alg) {
         server.presence_tokens_hs256 = match alg.to_ascii_uppercase().as_str() {

@@ -571,24 +571,22 @@ async fn load_keyring(
     let select = "SELECT id, purpose, wrapped, active FROM data_keys ORDER BY id";
     let mut rows = sqlx::query(select).fetch_all(pool).await.map_err(db_err)?;
     if rows.is_empty() {
-        // First start: two keys, one to seal and one for blind indexes. Fixed ids and
-        // ON CONFLICT make concurrent first starts of several nodes agree.
+        // First start: two keys, one to seal and one for blind indexes. Fixed ids, one
+        // statement (so that no node sees one key without the other) and ON CONFLICT make
+        // concurrent first starts of several nodes agree.
         let now = vouch_core::now_millis();
         let insert = match backend {
-            Backend::Sqlite => "INSERT INTO data_keys (id, purpose, wrapped, master_fp, active, created_at) VALUES (?1, ?2, ?3, ?4, 1, ?5) ON CONFLICT (id) DO NOTHING",
-            Backend::Postgres => "INSERT INTO data_keys (id, purpose, wrapped, master_fp, active, created_at) VALUES ($1, $2, $3, $4, 1, $5) ON CONFLICT (id) DO NOTHING",
+            Backend::Sqlite => "INSERT INTO data_keys (id, purpose, wrapped, master_fp, active, created_at) VALUES (1, 'data', ?1, ?3, 1, ?4), (2, 'index', ?2, ?3, 1, ?4) ON CONFLICT (id) DO NOTHING",
+            Backend::Postgres => "INSERT INTO data_keys (id, purpose, wrapped, master_fp, active, created_at) VALUES (1, 'data', $1, $3, 1, $4), (2, 'index', $2, $3, 1, $4) ON CONFLICT (id) DO NOTHING",
         };
-        for (id, purpose) in [(1i64, "data"), (2i64, "index")] {
-            sqlx::query(insert)
-                .bind(id)
-                .bind(purpose)
-                .bind(crypto::wrap(master, id, &SecretKey::generate())?)
-                .bind(master.fingerprint())
-                .bind(now)
-                .execute(pool)
-                .await
-                .map_err(db_err)?;
-        }
+        sqlx::query(insert)
+            .bind(crypto::wrap(master, 1, &SecretKey::generate())?)
+            .bind(crypto::wrap(master, 2, &SecretKey::generate())?)
+            .bind(master.fingerprint())
+            .bind(now)
+            .execute(pool)
+            .await
+            .map_err(db_err)?;
         rows = sqlx::query(select).fetch_all(pool).await.map_err(db_err)?;
     }
     let mut keys = HashMap::new();

@@ -657,3 +657,46 @@ async fn session_images_are_sealed_scoped_and_swapped_ciphertext_fails() {
             .is_err());
     }
 }
+
+#[tokio::test]
+async fn concurrent_first_opens_agree_on_the_data_keys() {
+    // Several nodes starting at once on a fresh database: every open succeeds (none sees
+    // the data key without the blind-index key) and they share the same keys. PostgreSQL
+    // only: several nodes on one SQLite file is not a supported topology.
+    for db in TestDb::all().await {
+        if db.kind != "postgres" {
+            continue;
+        }
+        let open = || {
+            Store::open(StoreOptions::new(
+                db.url.clone(),
+                MasterKeySource::Given(db.master.clone()),
+            ))
+        };
+        let (a, b, c, d, e, f) = tokio::join!(open(), open(), open(), open(), open(), open());
+        let stores: Vec<Store> = [a, b, c, d, e, f]
+            .into_iter()
+            .map(|opened| opened.unwrap_or_else(|e| panic!("{}: {e}", db.kind)))
+            .collect();
+        let org = stores[0]
+            .create_org("Acme", cli("org.created"))
+            .await
+            .unwrap()
+            .id;
+        let p = stores[1]
+            .create_person(&org, None, &person())
+            .await
+            .unwrap();
+        for s in &stores {
+            assert_eq!(
+                s.person(&org, &p.id).await.unwrap().data,
+                person(),
+                "{}",
+                db.kind
+            );
+        }
+        for s in stores {
+            s.close().await;
+        }
+    }
+}
