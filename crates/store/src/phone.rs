@@ -370,6 +370,14 @@ impl Store {
         Ok(())
     }
 
+    async fn identities_from_rows(&self, rows: &[sqlx::any::AnyRow]) -> Result<Vec<PhoneIdentity>> {
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            out.push(self.identity_from_row(r).await?);
+        }
+        Ok(out)
+    }
+
     async fn identity_from_row(&self, r: &sqlx::any::AnyRow) -> Result<PhoneIdentity> {
         let id: String = r.try_get("id").map_err(db_err)?;
         let sealed: Vec<u8> = r.try_get("phone").map_err(db_err)?;
@@ -418,11 +426,7 @@ impl Store {
         .fetch_all(&self.pool)
         .await
         .map_err(db_err)?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in &rows {
-            out.push(self.identity_from_row(r).await?);
-        }
-        Ok(out)
+        self.identities_from_rows(&rows).await
     }
 
     /// Identities of an organisation enrolled for this customer id, newest first.
@@ -439,11 +443,7 @@ impl Store {
         .fetch_all(&self.pool)
         .await
         .map_err(db_err)?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in &rows {
-            out.push(self.identity_from_row(r).await?);
-        }
-        Ok(out)
+        self.identities_from_rows(&rows).await
     }
 
     /// Monitored identities with this number, in every organisation (change events come
@@ -456,11 +456,7 @@ impl Store {
         .fetch_all(&self.pool)
         .await
         .map_err(db_err)?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in &rows {
-            out.push(self.identity_from_row(r).await?);
-        }
-        Ok(out)
+        self.identities_from_rows(&rows).await
     }
 
     /// Records the network's change subscription of an identity.
@@ -497,11 +493,7 @@ impl Store {
         .fetch_all(&self.pool)
         .await
         .map_err(db_err)?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in &rows {
-            out.push(self.identity_from_row(r).await?);
-        }
-        Ok(out)
+        self.identities_from_rows(&rows).await
     }
 
     /// A page of an organisation's identities after `start_key` (ids ascending).
@@ -523,11 +515,7 @@ impl Store {
         .fetch_all(&self.pool)
         .await
         .map_err(db_err)?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in &rows {
-            out.push(self.identity_from_row(r).await?);
-        }
-        Ok(out)
+        self.identities_from_rows(&rows).await
     }
 
     /// Sets `active` (activate / deactivate); NotFound for another org's id.

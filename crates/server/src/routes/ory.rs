@@ -329,27 +329,11 @@ pub async fn enroll_hook(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let config = match config(&state, &headers).await {
-        Ok(c) => c,
+    let (config, kratos_id, phone) = match identity_hook(&state, &headers, &body).await {
+        Ok(v) => v,
         Err(r) => return r,
     };
-    let body = match parse_body(&body) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
-    let Some(kratos_id) = body.identity_id.as_deref().filter(|i| valid_identity_id(i)) else {
-        return interrupt(
-            StatusCode::BAD_REQUEST,
-            "#",
-            message_id::BAD_REQUEST,
-            "identity_id is missing or is not a Kratos identity id",
-            "identity_missing",
-        );
-    };
-    let phone = match phone_of(&state, &body) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+    let kratos_id = kratos_id.as_str();
     let id = match enroll(
         &state,
         &config.org_id,
@@ -382,6 +366,29 @@ pub async fn enroll_hook(
         .into_response()
 }
 
+/// What enroll and validate start with: the organisation (by the secret), the Kratos
+/// identity id and the phone trait, or the answer that refuses the call.
+#[allow(clippy::result_large_err)] // the error is the finished answer to Kratos
+async fn identity_hook(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(OryConfig, String, E164), Response> {
+    let config = config(state, headers).await?;
+    let body = parse_body(body)?;
+    let Some(kratos_id) = body.identity_id.as_deref().filter(|i| valid_identity_id(i)) else {
+        return Err(interrupt(
+            StatusCode::BAD_REQUEST,
+            "#",
+            message_id::BAD_REQUEST,
+            "identity_id is missing or is not a Kratos identity id",
+            "identity_missing",
+        ));
+    };
+    let phone = phone_of(state, &body)?;
+    Ok((config, kratos_id.to_string(), phone))
+}
+
 /// Kratos ids are UUIDs; anything else is refused before it reaches a URL path.
 fn valid_identity_id(id: &str) -> bool {
     id.len() == 36 && id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')
@@ -398,27 +405,11 @@ pub async fn validate_hook(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let config = match config(&state, &headers).await {
-        Ok(c) => c,
+    let (config, kratos_id, phone) = match identity_hook(&state, &headers, &body).await {
+        Ok(v) => v,
         Err(r) => return r,
     };
-    let body = match parse_body(&body) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
-    let Some(kratos_id) = body.identity_id.as_deref().filter(|i| valid_identity_id(i)) else {
-        return interrupt(
-            StatusCode::BAD_REQUEST,
-            "#",
-            message_id::BAD_REQUEST,
-            "identity_id is missing or is not a Kratos identity id",
-            "identity_missing",
-        );
-    };
-    let phone = match phone_of(&state, &body) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+    let kratos_id = kratos_id.as_str();
     let enrolled = match state
         .store
         .phone_identities_by_customer(&config.org_id, kratos_id)
