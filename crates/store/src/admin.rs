@@ -507,18 +507,61 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes one of an admin's passkeys; NotFound for another admin's.
-    pub async fn delete_admin_passkey(&self, admin_id: &str, id: &str) -> Result<()> {
+    /// Removes a second factor of an admin, a passkey (`Some(id)`) or face 2FA (`None`),
+    /// unless it is their last one: the count and the delete happen in one write
+    /// transaction, so two concurrent removals cannot take both factors. NotFound for a
+    /// factor the admin does not have; Conflict for the last one.
+    pub async fn remove_admin_factor(&self, admin_id: &str, passkey: Option<&str>) -> Result<()> {
         let mut tx = self.begin_write().await?;
-        let done =
-            sqlx::query(&self.sql("DELETE FROM admin_passkeys WHERE id = $1 AND admin_id = $2"))
-                .bind(id)
+        let passkeys: i64 =
+            sqlx::query(&self.sql("SELECT COUNT(*) AS n FROM admin_passkeys WHERE admin_id = $1"))
                 .bind(admin_id)
-                .execute(&mut *tx)
+                .fetch_one(&mut *tx)
                 .await
+                .map_err(db_err)?
+                .try_get("n")
                 .map_err(db_err)?;
+        let face: i64 =
+            sqlx::query(&self.sql(
+                "SELECT COUNT(*) AS n FROM admins WHERE id = $1 AND face_template IS NOT NULL",
+            ))
+            .bind(admin_id)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .try_get("n")
+            .map_err(db_err)?;
+        let done = match passkey {
+            Some(id) => {
+                sqlx::query(&self.sql("DELETE FROM admin_passkeys WHERE id = $1 AND admin_id = $2"))
+                    .bind(id)
+                    .bind(admin_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?
+            }
+            None => sqlx::query(&self.sql(
+                "UPDATE admins SET face_template = NULL, face_consent_at = NULL, updated_at = $1 \
+                 WHERE id = $2 AND face_template IS NOT NULL",
+            ))
+            .bind(now_millis())
+            .bind(admin_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?,
+        };
         if done.rows_affected() == 0 {
-            return Err(Error::NotFound("passkey"));
+            return Err(Error::NotFound(if passkey.is_some() {
+                "passkey"
+            } else {
+                "face 2FA"
+            }));
+        }
+        if passkeys + face <= 1 {
+            // Dropping the transaction rolls the delete back.
+            return Err(Error::Conflict(
+                "at least one 2FA method (passkey or face) must remain active".into(),
+            ));
         }
         tx.commit().await.map_err(db_err)?;
         Ok(())

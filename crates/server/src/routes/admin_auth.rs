@@ -716,12 +716,32 @@ pub async fn list_passkeys(
     Ok(Json(json!({ "credentials": list })))
 }
 
-fn last_method() -> ApiError {
-    ApiError::new(
-        StatusCode::CONFLICT,
-        "last_2fa_method",
-        "At least one 2FA method (passkey or face) must remain active",
-    )
+/// Removes a passkey (`Some(id)`) or face 2FA (`None`) of the caller, never the last
+/// second factor (the store checks and deletes atomically). 404 for a factor the admin
+/// does not have, 409 `last_2fa_method` for the last one. The console uses it too.
+pub(crate) async fn remove_factor(
+    state: &AppState,
+    caller: &AdminCaller,
+    passkey: Option<&str>,
+) -> ApiResult<()> {
+    match state
+        .store
+        .remove_admin_factor(&caller.admin.id, passkey)
+        .await
+    {
+        Ok(()) => Ok(()),
+        Err(vouch_core::Error::NotFound(_)) => Err(ApiError::not_found(if passkey.is_some() {
+            "Passkey not found"
+        } else {
+            "Face 2FA is not enrolled"
+        })),
+        Err(vouch_core::Error::Conflict(_)) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "last_2fa_method",
+            "At least one 2FA method (passkey or face) must remain active",
+        )),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Removes one of the signed-in admin's passkeys (not the last second factor).
@@ -736,17 +756,7 @@ pub async fn delete_passkey(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let passkeys = state.store.admin_passkeys(&caller.admin.id).await?;
-    if !passkeys.iter().any(|p| p.id == id) {
-        return Err(ApiError::not_found("Passkey not found"));
-    }
-    if passkeys.len() == 1 && caller.admin.face_template.is_none() {
-        return Err(last_method());
-    }
-    state
-        .store
-        .delete_admin_passkey(&caller.admin.id, &id)
-        .await?;
+    remove_factor(&state, &caller, Some(&id)).await?;
     state
         .store
         .append_audit(
@@ -864,18 +874,7 @@ pub async fn face_remove(
     caller: AdminCaller,
     headers: HeaderMap,
 ) -> ApiResult<Json<Value>> {
-    if caller.admin.face_template.is_none() {
-        return Err(ApiError::not_found("Face 2FA is not enrolled"));
-    }
-    if state
-        .store
-        .admin_passkeys(&caller.admin.id)
-        .await?
-        .is_empty()
-    {
-        return Err(last_method());
-    }
-    state.store.set_admin_face(&caller.admin.id, None).await?;
+    remove_factor(&state, &caller, None).await?;
     state
         .store
         .append_audit(

@@ -1779,14 +1779,6 @@ async fn security(
     render(&state, &caller, Nav::Security, "Security", &body).await
 }
 
-fn keep_one() -> ConsoleError {
-    ConsoleError(ApiError::new(
-        StatusCode::CONFLICT,
-        "conflict",
-        "At least one 2FA method (passkey or face) must remain active",
-    ))
-}
-
 /// Removes one of the admin's passkeys, unless it is their last second factor.
 async fn delete_passkey(
     State(state): State<AppState>,
@@ -1795,15 +1787,9 @@ async fn delete_passkey(
     form: FormData,
 ) -> PageResult {
     form.check(&caller)?;
-    let admin = &caller.admin;
-    let passkeys = state.store.admin_passkeys(&admin.id).await?;
-    if !passkeys.iter().any(|p| p.id == id) {
-        return Err(ConsoleError(ApiError::not_found("Passkey not found")));
-    }
-    if passkeys.len() == 1 && admin.face_template.is_none() {
-        return Err(keep_one());
-    }
-    state.store.delete_admin_passkey(&admin.id, &id).await?;
+    super::admin_auth::remove_factor(&state, &caller, Some(&id))
+        .await
+        .map_err(ConsoleError)?;
     state
         .store
         .append_audit(&caller.audit("admin.passkey_removed").target(&id))
@@ -1822,10 +1808,9 @@ async fn remove_face(
     if admin.face_template.is_none() {
         return Ok(see_other("/admin/security"));
     }
-    if state.store.admin_passkeys(&admin.id).await?.is_empty() {
-        return Err(keep_one());
-    }
-    state.store.set_admin_face(&admin.id, None).await?;
+    super::admin_auth::remove_factor(&state, &caller, None)
+        .await
+        .map_err(ConsoleError)?;
     state
         .store
         .append_audit(&caller.audit("admin.face_removed").target(&admin.id))
