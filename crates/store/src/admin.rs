@@ -183,7 +183,7 @@ impl Store {
     pub async fn admin(&self, id: &str) -> Result<Admin> {
         let row = sqlx::query(&self.sql("SELECT * FROM admins WHERE id = $1"))
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.conn().await?)
             .await
             .map_err(db_err)?
             .ok_or(Error::NotFound("admin"))?;
@@ -195,7 +195,7 @@ impl Store {
         let bidx = self.blind_index(EMAIL_INDEX, &normalise(email));
         let row = sqlx::query(&self.sql("SELECT * FROM admins WHERE email_bidx = $1"))
             .bind(bidx)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.conn().await?)
             .await
             .map_err(db_err)?;
         match row {
@@ -209,7 +209,7 @@ impl Store {
         let rows =
             sqlx::query(&self.sql("SELECT * FROM admins WHERE org_id = $1 ORDER BY created_at"))
                 .bind(org.as_str())
-                .fetch_all(&self.pool)
+                .fetch_all(&mut *self.conn().await?)
                 .await
                 .map_err(db_err)?;
         let mut out = Vec::with_capacity(rows.len());
@@ -368,7 +368,7 @@ impl Store {
         )
         .bind(token_hash)
         .bind(now_millis())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.conn().await?)
         .await
         .map_err(db_err)?;
         let Some(r) = row else {
@@ -469,7 +469,7 @@ impl Store {
             &self.sql("SELECT * FROM admin_passkeys WHERE admin_id = $1 ORDER BY created_at, id"),
         )
         .bind(admin_id)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.conn().await?)
         .await
         .map_err(db_err)?;
         let mut out = Vec::with_capacity(rows.len());

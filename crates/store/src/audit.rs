@@ -45,7 +45,7 @@ impl Store {
         ))
         .bind(org.as_str())
         .bind(limit.clamp(1, 1000))
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.conn().await?)
         .await
         .map_err(db_err)?;
         rows.iter()

@@ -304,7 +304,7 @@ impl Store {
         .bind(org.as_str())
         .bind(seq)
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.conn().await?)
         .await
         .map_err(db_err)?;
         self.open_templates(org, rows).await
@@ -324,7 +324,7 @@ impl Store {
         .bind(org.as_str())
         .bind(person.as_str())
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.conn().await?)
         .await
         .map_err(db_err)?;
         let mut t = self.open_templates(org, rows).await?;
@@ -557,7 +557,7 @@ impl Store {
             &self.sql("SELECT * FROM alert_rules WHERE org_id = $1 ORDER BY created_at"),
         )
         .bind(org.as_str())
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.conn().await?)
         .await
         .map_err(db_err)?;
         rows.iter()
@@ -602,7 +602,7 @@ impl Store {
         ))
         .bind(org.as_str())
         .bind(person.as_str())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.conn().await?)
         .await
         .map_err(db_err)?;
         row.map(|r| {
@@ -625,7 +625,7 @@ impl Store {
         .bind(org.as_str())
         .bind(person.as_str())
         .bind(fp)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.conn().await?)
         .await
         .map_err(db_err)?;
         Ok(row.is_some())
@@ -679,7 +679,7 @@ impl Store {
         ))
         .bind(org.as_str())
         .bind(id_or_slug)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.conn().await?)
         .await
         .map_err(db_err)?
         .ok_or(Error::NotFound("profile"))?;
@@ -692,7 +692,7 @@ impl Store {
             &self.sql("SELECT * FROM verification_profiles WHERE org_id = $1 ORDER BY slug"),
         )
         .bind(org.as_str())
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.conn().await?)
         .await
         .map_err(db_err)?;
         rows.iter().map(profile_from_row).collect()

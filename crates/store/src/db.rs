@@ -139,41 +139,163 @@ pub struct Store {
     /// The HS256 signing secret once read (it never changes once created): phone auth
     /// tokens are signed and checked on every flow call.
     pub(crate) hs256_cache: std::sync::RwLock<Option<(String, Vec<u8>)>>,
+    /// Fails requests at once while the database is known to be unreachable.
+    breaker: Breaker,
+}
+
+/// How long requests fail at once after the database could not be reached, before one
+/// request tries again.
+const OUTAGE_PROBE: Duration = Duration::from_millis(500);
+
+/// A circuit breaker in front of the pool. When a connection cannot be had (the database
+/// is down or restarting), every request would otherwise wait the whole acquire timeout
+/// before its 503; instead, for [`OUTAGE_PROBE`] after a failure requests fail at once
+/// (503 JSON, Retry-After), then one request tries the database again. The first
+/// connection that works closes the breaker: no restart of vouch is needed.
+#[derive(Default)]
+struct Breaker {
+    /// Milliseconds since the Unix epoch until which requests fail at once; 0: closed.
+    open_until: std::sync::atomic::AtomicU64,
+    /// When a connection was last had (ms since the epoch): an attempt that began before
+    /// it and failed late (a probe waiting out the acquire timeout while the database
+    /// came back) does not open the breaker again.
+    last_ok: std::sync::atomic::AtomicU64,
+}
+
+impl Breaker {
+    fn now_ms() -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64)
+    }
+
+    /// Ok when a connection may be tried: the breaker is closed, or this caller won the
+    /// right to probe once the open period ended.
+    fn check(&self) -> Result<()> {
+        use std::sync::atomic::Ordering::*;
+        let until = self.open_until.load(Acquire);
+        if until == 0 {
+            return Ok(());
+        }
+        let now = Self::now_ms();
+        let probe_until = now + OUTAGE_PROBE.as_millis() as u64;
+        if now >= until
+            && self
+                .open_until
+                .compare_exchange(until, probe_until, AcqRel, Acquire)
+                .is_ok()
+        {
+            return Ok(());
+        }
+        Err(Error::Unavailable(
+            "database unreachable (failing fast until it answers again)".into(),
+        ))
+    }
+
+    /// Passes the outcome of a connection attempt begun at `started` (ms) through,
+    /// opening the breaker on an outage unless a connection was had since.
+    fn observe<T>(&self, started: u64, r: std::result::Result<T, sqlx::Error>) -> Result<T> {
+        use std::sync::atomic::Ordering::*;
+        match r {
+            Ok(v) => {
+                self.last_ok.fetch_max(Self::now_ms(), AcqRel);
+                if self.open_until.swap(0, AcqRel) != 0 {
+                    tracing::info!("database reachable again");
+                }
+                Ok(v)
+            }
+            Err(e) => {
+                let outage = is_outage(&e);
+                let e = db_err(e);
+                if outage && self.last_ok.load(Acquire) < started {
+                    let until = Self::now_ms() + OUTAGE_PROBE.as_millis() as u64;
+                    if self.open_until.swap(until, AcqRel) == 0 {
+                        tracing::error!(error = %e, "database unreachable: failing requests at once until it answers");
+                    }
+                }
+                Err(e)
+            }
+        }
+    }
 }
 
 /// A write transaction; derefs to its connection like [`sqlx::Transaction`]. On SQLite it
 /// holds the store's write gate until committed or dropped.
+///
+/// It runs `BEGIN`/`COMMIT` itself rather than through [`sqlx::Transaction`]: when a
+/// COMMIT fails (SQLite's disk full, a PostgreSQL connection lost mid-commit) sqlx's
+/// transaction still counts the connection as inside a transaction, and back in the pool
+/// every later `BEGIN` on it fails ("non-zero transaction depth") even once the disk has
+/// room again. Here a transaction that did not commit closes its connection instead of
+/// returning it to the pool (closing rolls back on both databases), so the pool only
+/// ever holds clean connections.
 pub(crate) struct WriteTx {
-    tx: sqlx::Transaction<'static, sqlx::Any>,
-    _gate: Option<tokio::sync::OwnedMutexGuard<()>>,
+    conn: sqlx::pool::PoolConnection<sqlx::Any>,
+    gate: Option<tokio::sync::OwnedMutexGuard<()>>,
+    /// Begun and not committed: the connection is closed on drop.
+    open: bool,
 }
 
 impl WriteTx {
+    async fn begin(
+        mut conn: sqlx::pool::PoolConnection<sqlx::Any>,
+        backend: Backend,
+        gate: Option<tokio::sync::OwnedMutexGuard<()>>,
+    ) -> std::result::Result<WriteTx, sqlx::Error> {
+        let begin = match backend {
+            Backend::Sqlite => "BEGIN IMMEDIATE",
+            Backend::Postgres => "BEGIN",
+        };
+        if let Err(e) = conn.execute(begin).await {
+            conn.close_on_drop();
+            return Err(e);
+        }
+        Ok(WriteTx {
+            conn,
+            gate,
+            open: true,
+        })
+    }
+
     /// Commits, then opens the gate.
-    pub(crate) async fn commit(self) -> std::result::Result<(), sqlx::Error> {
-        self.tx.commit().await
+    pub(crate) async fn commit(mut self) -> std::result::Result<(), sqlx::Error> {
+        self.conn.execute("COMMIT").await?;
+        self.open = false;
+        Ok(())
     }
 
     /// Commits and hands back the gate it was begun under (see [`Store::begin_under`]).
     pub(crate) async fn commit_keeping_gate(
-        self,
+        mut self,
     ) -> std::result::Result<tokio::sync::OwnedMutexGuard<()>, sqlx::Error> {
-        self.tx.commit().await?;
-        self._gate
+        self.conn.execute("COMMIT").await?;
+        self.open = false;
+        self.gate
+            .take()
             .ok_or_else(|| sqlx::Error::Protocol("transaction without a gate".into()))
+    }
+}
+
+impl Drop for WriteTx {
+    fn drop(&mut self) {
+        if self.open {
+            // Rolled back by closing: the pool never gets a connection whose
+            // transaction state is uncertain.
+            self.conn.close_on_drop();
+        }
     }
 }
 
 impl std::ops::Deref for WriteTx {
     type Target = sqlx::AnyConnection;
     fn deref(&self) -> &sqlx::AnyConnection {
-        &self.tx
+        &self.conn
     }
 }
 
 impl std::ops::DerefMut for WriteTx {
     fn deref_mut(&mut self) -> &mut sqlx::AnyConnection {
-        &mut self.tx
+        &mut self.conn
     }
 }
 
@@ -185,8 +307,50 @@ pub(crate) fn db_err(e: sqlx::Error) -> Error {
         sqlx::Error::Database(d) if d.is_unique_violation() => {
             Error::Conflict("already exists".into())
         }
+        sqlx::Error::Database(d) => match d.code().as_deref().and_then(unavailable_code) {
+            Some(why) => Error::Unavailable(format!("{why}: {}", d.message())),
+            None => Error::Internal(format!("database: {e}")),
+        },
         sqlx::Error::RowNotFound => Error::NotFound("row"),
         _ => Error::Internal(format!("database: {e}")),
+    }
+}
+
+/// The database cannot be reached (as opposed to busy, full or refusing a statement):
+/// what opens the [`Breaker`].
+fn is_outage(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => true,
+        sqlx::Error::Database(d) => d
+            .code()
+            .is_some_and(|c| c.len() == 5 && (c.starts_with("08") || c.starts_with("57P"))),
+        _ => false,
+    }
+}
+
+/// Database error codes that mean "the database cannot serve now, try again" rather than
+/// "this request is wrong": PostgreSQL's SQLSTATEs for lost connections, shutdowns and
+/// exhausted resources, SQLite's result codes for a full disk or failing I/O (the
+/// transaction was rolled back: nothing half-written). Answered 503 with Retry-After.
+fn unavailable_code(code: &str) -> Option<&'static str> {
+    // PostgreSQL: five-character SQLSTATEs.
+    if code.len() == 5 {
+        return match code {
+            c if c.starts_with("08") => Some("database connection lost"),
+            "57P01" | "57P02" => Some("database shutting down"),
+            "57P03" => Some("database starting up"),
+            "53100" => Some("database disk full"),
+            c if c.starts_with("53") => Some("database out of resources"),
+            _ => None,
+        };
+    }
+    // SQLite: an extended result code, whose low byte is the primary code.
+    match code.parse::<u32>().ok()? & 0xff {
+        13 => Some("database disk full (SQLITE_FULL): free space in the data directory"),
+        10 => Some("database I/O error (SQLITE_IOERR)"),
+        5 | 6 => Some("database busy"),
+        14 => Some("database file cannot be opened"),
+        _ => None,
     }
 }
 
@@ -261,6 +425,7 @@ impl Store {
             write_gate,
             insert_queue: Default::default(),
             hs256_cache: Default::default(),
+            breaker: Breaker::default(),
         })
     }
 
@@ -273,23 +438,30 @@ impl Store {
             Some(g) => Some(g.clone().lock_owned().await),
             None => None,
         };
-        let tx = self.begin_tx().await?;
-        Ok(WriteTx { tx, _gate: gate })
+        self.begin_tx(gate).await
     }
 
     /// A transaction that takes SQLite's write lock at once (`BEGIN IMMEDIATE`, waiting
     /// up to the busy timeout). A deferred transaction that reads first would fail with
     /// "database is locked", without waiting, if an autocommit write of another
     /// connection (housekeeping deletes) landed between its read and its first write.
-    async fn begin_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
-        match self.backend {
-            Backend::Sqlite => self
-                .pool
-                .begin_with("BEGIN IMMEDIATE")
-                .await
-                .map_err(db_err),
-            Backend::Postgres => self.pool.begin().await.map_err(db_err),
-        }
+    async fn begin_tx(&self, gate: Option<tokio::sync::OwnedMutexGuard<()>>) -> Result<WriteTx> {
+        self.breaker.check()?;
+        let started = Breaker::now_ms();
+        let tx = match self.pool.acquire().await {
+            Ok(conn) => WriteTx::begin(conn, self.backend, gate).await,
+            Err(e) => Err(e),
+        };
+        self.breaker.observe(started, tx)
+    }
+
+    /// A connection from the pool, for reads and single statements (failing at once
+    /// while the database is known to be down: see [`Breaker`]).
+    pub(crate) async fn conn(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>> {
+        self.breaker.check()?;
+        let started = Breaker::now_ms();
+        let conn = self.pool.acquire().await;
+        self.breaker.observe(started, conn)
     }
 
     /// Begins a write transaction under a gate already held (the group commit's).
@@ -297,11 +469,7 @@ impl Store {
         &self,
         gate: tokio::sync::OwnedMutexGuard<()>,
     ) -> Result<WriteTx> {
-        let tx = self.begin_tx().await?;
-        Ok(WriteTx {
-            tx,
-            _gate: Some(gate),
-        })
+        self.begin_tx(Some(gate)).await
     }
 
     /// The gate of session group commits.
@@ -325,7 +493,7 @@ impl Store {
     /// Whether the database answers.
     pub async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1")
-            .execute(&self.pool)
+            .execute(&mut *self.conn().await?)
             .await
             .map(|_| ())
             .map_err(db_err)
@@ -615,4 +783,30 @@ async fn load_keyring(
     let active = active.ok_or_else(|| Error::Internal("no active data key".into()))?;
     let index_key = index_key.ok_or_else(|| Error::Internal("no blind-index key".into()))?;
     Ok(Keyring::new(keys, active, index_key))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unavailable_code;
+
+    #[test]
+    fn outage_codes_are_told_from_request_errors() {
+        // PostgreSQL: lost connection, shutdown, startup, full disk → unavailable.
+        for code in [
+            "08006", "08003", "57P01", "57P02", "57P03", "53100", "53300",
+        ] {
+            assert!(unavailable_code(code).is_some(), "{code}");
+        }
+        // A constraint or syntax error is the request's (or our) fault, not an outage.
+        for code in ["23503", "42601", "22P02"] {
+            assert!(unavailable_code(code).is_none(), "{code}");
+        }
+        // SQLite: SQLITE_FULL, SQLITE_IOERR_WRITE (778), SQLITE_BUSY → unavailable;
+        // SQLITE_CONSTRAINT_FOREIGNKEY (787) is not.
+        for code in ["13", "778", "5"] {
+            assert!(unavailable_code(code).is_some(), "{code}");
+        }
+        assert!(unavailable_code("787").is_none());
+        assert!(unavailable_code("not a code").is_none());
+    }
 }

@@ -132,7 +132,7 @@ impl Store {
         ))
         .bind(id.as_str())
         .bind(org.as_str())
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.conn().await?)
         .await
         .map_err(db_err)?;
         rows.iter()
@@ -161,7 +161,7 @@ impl Store {
         .bind(id.as_str())
         .bind(org.as_str())
         .bind(name)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.conn().await?)
         .await
         .map_err(db_err)?
         .ok_or(Error::NotFound("image"))?;
@@ -177,7 +177,7 @@ impl Store {
             "DELETE FROM session_images WHERE delete_after IS NOT NULL AND delete_after <= $1",
         ))
         .bind(now)
-        .execute(&self.pool)
+        .execute(&mut *self.conn().await?)
         .await
         .map_err(db_err)?;
         Ok(done.rows_affected())

@@ -143,7 +143,7 @@ impl Store {
         let bidx = self.blind_index(SECRET_INDEX, secret);
         let row = sqlx::query(&self.sql("SELECT * FROM ory_configs WHERE secret_bidx = $1"))
             .bind(&bidx)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.conn().await?)
             .await
             .map_err(db_err)?;
         match row {
@@ -166,7 +166,7 @@ impl Store {
     pub async fn ory_config(&self, org: &OrgId) -> Result<Option<OryConfig>> {
         let row = sqlx::query(&self.sql("SELECT * FROM ory_configs WHERE org_id = $1"))
             .bind(org.as_str())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.conn().await?)
             .await
             .map_err(db_err)?;
         match row {

@@ -228,7 +228,7 @@ impl Store {
             .bind(now)
             .bind(now)
             .bind(limit)
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.conn().await?)
             .await
             .map_err(db_err)?;
         let mut out = Vec::with_capacity(rows.len());
@@ -326,7 +326,7 @@ impl Store {
         )
         .bind(id.as_str())
         .bind(org.as_str())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.conn().await?)
         .await
         .map_err(db_err)?
         .ok_or(Error::NotFound("webhook delivery"))?;
@@ -340,7 +340,7 @@ impl Store {
         ))
         .bind(org.as_str())
         .bind(limit.clamp(1, 1000))
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.conn().await?)
         .await
         .map_err(db_err)?;
         rows.iter().map(delivery_from_row).collect()
@@ -354,7 +354,7 @@ impl Store {
         ))
         .bind(id.as_str())
         .bind(org.as_str())
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.conn().await?)
         .await
         .map_err(db_err)?;
         rows.iter()
@@ -401,7 +401,7 @@ impl Store {
     /// Deliveries waiting to be sent, across all organisations (for /metrics).
     pub async fn pending_deliveries(&self) -> Result<i64> {
         sqlx::query("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE status = 'pending'")
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *self.conn().await?)
             .await
             .map_err(db_err)?
             .try_get("n")

@@ -84,7 +84,7 @@ impl Store {
             .bind(phone_bidx)
             .bind(now)
             .bind(now)
-            .execute(&self.pool)
+            .execute(&mut *self.conn().await?)
             .await
             .map_err(db_err)?;
         Ok(Person {
@@ -130,7 +130,7 @@ impl Store {
         let row = sqlx::query(&self.sql("SELECT * FROM persons WHERE id = $1 AND org_id = $2"))
             .bind(id.as_str())
             .bind(org.as_str())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.conn().await?)
             .await
             .map_err(db_err)?
             .ok_or(Error::NotFound("person"))?;
@@ -145,7 +145,7 @@ impl Store {
         ))
         .bind(org.as_str())
         .bind(bidx)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.conn().await?)
         .await
         .map_err(db_err)?;
         let mut out = Vec::with_capacity(rows.len());

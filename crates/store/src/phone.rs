@@ -266,7 +266,7 @@ impl Store {
         let row = sqlx::query(&self.sql("SELECT * FROM phone_flows WHERE id = $1 AND org_id = $2"))
             .bind(id)
             .bind(org.as_str())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.conn().await?)
             .await
             .map_err(db_err)?
             .ok_or(Error::NotFound("flow"))?;
@@ -280,7 +280,7 @@ impl Store {
         ))
         .bind(org.as_str())
         .bind(request_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.conn().await?)
         .await
         .map_err(db_err)?
         .ok_or(Error::NotFound("flow"))?;
@@ -292,7 +292,7 @@ impl Store {
     pub async fn phone_flow_any_org(&self, id: &str) -> Result<PhoneFlow> {
         let row = sqlx::query(&self.sql("SELECT * FROM phone_flows WHERE id = $1"))
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.conn().await?)
             .await
             .map_err(db_err)?
             .ok_or(Error::NotFound("flow"))?;
@@ -303,7 +303,7 @@ impl Store {
     pub async fn phone_flow_by_link(&self, link_hash: &str) -> Result<PhoneFlow> {
         let row = sqlx::query(&self.sql("SELECT * FROM phone_flows WHERE link_hash = $1"))
             .bind(link_hash)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.conn().await?)
             .await
             .map_err(db_err)?
             .ok_or(Error::NotFound("link"))?;
@@ -405,7 +405,7 @@ impl Store {
             sqlx::query(&self.sql("SELECT * FROM phone_identities WHERE id = $1 AND org_id = $2"))
                 .bind(id)
                 .bind(org.as_str())
-                .fetch_optional(&self.pool)
+                .fetch_optional(&mut *self.conn().await?)
                 .await
                 .map_err(db_err)?
                 .ok_or(Error::NotFound("identity"))?;
@@ -423,7 +423,7 @@ impl Store {
         ))
         .bind(org.as_str())
         .bind(self.phone_index(e164))
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.conn().await?)
         .await
         .map_err(db_err)?;
         self.identities_from_rows(&rows).await
@@ -440,7 +440,7 @@ impl Store {
         ))
         .bind(org.as_str())
         .bind(customer)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.conn().await?)
         .await
         .map_err(db_err)?;
         self.identities_from_rows(&rows).await
@@ -453,7 +453,7 @@ impl Store {
             "SELECT * FROM phone_identities WHERE phone_bidx = $1 AND monitored = 1 AND active = 1 ORDER BY created_at",
         ))
         .bind(self.phone_index(e164))
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.conn().await?)
         .await
         .map_err(db_err)?;
         self.identities_from_rows(&rows).await
@@ -490,7 +490,7 @@ impl Store {
             "SELECT * FROM phone_identities WHERE subscription_id = $1 AND monitored = 1 AND active = 1",
         ))
         .bind(subscription)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.conn().await?)
         .await
         .map_err(db_err)?;
         self.identities_from_rows(&rows).await
@@ -512,7 +512,7 @@ impl Store {
         .bind(start_key.unwrap_or(""))
         .bind(i64::from(show_inactive))
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.conn().await?)
         .await
         .map_err(db_err)?;
         self.identities_from_rows(&rows).await

@@ -216,7 +216,7 @@ impl Store {
             sqlx::query(&self.sql("SELECT * FROM presence_sessions WHERE id = $1 AND org_id = $2"))
                 .bind(id.as_str())
                 .bind(org.as_str())
-                .fetch_optional(&self.pool)
+                .fetch_optional(&mut *self.conn().await?)
                 .await
                 .map_err(db_err)?
                 .ok_or(Error::NotFound("presence session"))?;
@@ -227,7 +227,7 @@ impl Store {
     pub async fn presence_by_page(&self, page_hash: &str) -> Result<PresenceSession> {
         let row = sqlx::query(&self.sql("SELECT * FROM presence_sessions WHERE page_hash = $1"))
             .bind(page_hash)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.conn().await?)
             .await
             .map_err(db_err)?
             .ok_or(Error::NotFound("presence session"))?;
@@ -295,7 +295,7 @@ impl Store {
         if let Some(row) = sqlx::query(
             &self.sql("SELECT kid, private_sealed FROM signing_keys WHERE alg = 'ES256' ORDER BY created_at DESC LIMIT 1"),
         )
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.conn().await?)
         .await
         .map_err(db_err)?
         {
@@ -346,16 +346,7 @@ impl Store {
     /// Signs claims as a compact JWS (ES256) with the current key.
     pub async fn sign_jwt(&self, claims: &Value) -> Result<String> {
         let (kid, pair) = self.signing_key().await?;
-        let header = serde_json::json!({"alg": "ES256", "typ": "JWT", "kid": kid});
-        let input = format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(header.to_string()),
-            URL_SAFE_NO_PAD.encode(claims.to_string())
-        );
-        let sig = pair
-            .sign(&SystemRandom::new(), input.as_bytes())
-            .map_err(|e| Error::Internal(format!("signing: {e}")))?;
-        Ok(format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig.as_ref())))
+        sign_es256(&pair, &kid, claims)
     }
 
     /// The HS256 secret (32 random bytes, sealed), created on first use; cached.
@@ -376,7 +367,7 @@ impl Store {
         if let Some(row) = sqlx::query(&self.sql(
             "SELECT kid, private_sealed FROM signing_keys WHERE alg = 'HS256' ORDER BY created_at, kid LIMIT 1",
         ))
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.conn().await?)
         .await
         .map_err(db_err)?
         {
@@ -427,17 +418,7 @@ impl Store {
     /// verify it, through `verify-token`).
     pub async fn sign_jwt_hs256(&self, claims: &Value) -> Result<String> {
         let (kid, secret) = self.hs256_secret().await?;
-        let header = serde_json::json!({"alg": "HS256", "typ": "JWT", "kid": kid});
-        let input = format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(header.to_string()),
-            URL_SAFE_NO_PAD.encode(claims.to_string())
-        );
-        let tag = ring::hmac::sign(
-            &ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &secret),
-            input.as_bytes(),
-        );
-        Ok(format!("{input}.{}", URL_SAFE_NO_PAD.encode(tag.as_ref())))
+        Ok(sign_hs256(&secret, &kid, claims))
     }
 
     /// Checks a token this server issued, ES256 or HS256; returns its claims.
@@ -445,34 +426,9 @@ impl Store {
         &self,
         token: &str,
     ) -> Result<std::result::Result<Value, &'static str>> {
-        let header: Option<Value> = token
-            .split('.')
-            .next()
-            .and_then(|h| URL_SAFE_NO_PAD.decode(h).ok())
-            .and_then(|b| serde_json::from_slice(&b).ok());
-        if header.as_ref().is_some_and(|h| h["alg"] == "HS256") {
+        if jwt_header(token).is_some_and(|h| h["alg"] == "HS256") {
             let (kid, secret) = self.hs256_secret().await?;
-            let h = header.unwrap_or_default();
-            if h["kid"] != kid.as_str() {
-                return Ok(Err("unknown kid"));
-            }
-            let mut parts = token.rsplitn(2, '.');
-            let (Some(sig), Some(input)) = (parts.next(), parts.next()) else {
-                return Ok(Err("not a compact JWS"));
-            };
-            let Ok(sig) = URL_SAFE_NO_PAD.decode(sig) else {
-                return Ok(Err("bad signature encoding"));
-            };
-            let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &secret);
-            if ring::hmac::verify(&key, input.as_bytes(), &sig).is_err() {
-                return Ok(Err("bad signature"));
-            }
-            let claims = input
-                .split('.')
-                .nth(1)
-                .and_then(|c| URL_SAFE_NO_PAD.decode(c).ok())
-                .and_then(|b| serde_json::from_slice(&b).ok());
-            return Ok(claims.ok_or("bad claims"));
+            return Ok(verify_hs256(token, &kid, &secret));
         }
         let keys = self.public_keys().await?;
         Ok(verify_jwt(token, &keys))
@@ -483,7 +439,7 @@ impl Store {
         let rows = sqlx::query(&self.sql(
             "SELECT kid, public_key FROM signing_keys WHERE alg = 'ES256' ORDER BY created_at",
         ))
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.conn().await?)
         .await
         .map_err(db_err)?;
         rows.iter()
@@ -497,20 +453,85 @@ impl Store {
     }
 }
 
+/// `header.claims` of a compact JWS: base64url JSON of each, as signed.
+fn jws_input(alg: &str, kid: &str, claims: &Value) -> String {
+    let header = serde_json::json!({"alg": alg, "typ": "JWT", "kid": kid});
+    format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    )
+}
+
+/// Signs claims as a compact JWS with ES256 under `kid`.
+pub fn sign_es256(pair: &EcdsaKeyPair, kid: &str, claims: &Value) -> Result<String> {
+    let input = jws_input("ES256", kid, claims);
+    let sig = pair
+        .sign(&SystemRandom::new(), input.as_bytes())
+        .map_err(|e| Error::Internal(format!("signing: {e}")))?;
+    Ok(format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig.as_ref())))
+}
+
+/// Signs claims as a compact JWS with HS256 under `kid`.
+pub fn sign_hs256(secret: &[u8], kid: &str, claims: &Value) -> String {
+    let input = jws_input("HS256", kid, claims);
+    let tag = ring::hmac::sign(
+        &ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret),
+        input.as_bytes(),
+    );
+    format!("{input}.{}", URL_SAFE_NO_PAD.encode(tag.as_ref()))
+}
+
+/// A compact JWS split into its three base64url parts.
+fn jws_parts(token: &str) -> std::result::Result<(&str, &str, &str), &'static str> {
+    let mut parts = token.split('.');
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(h), Some(c), Some(s), None) => Ok((h, c, s)),
+        _ => Err("not a compact JWS"),
+    }
+}
+
+fn json_part(part: &str) -> Option<Value> {
+    URL_SAFE_NO_PAD
+        .decode(part)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+}
+
+/// The header of a compact JWS, if it reads as JSON.
+fn jwt_header(token: &str) -> Option<Value> {
+    token.split('.').next().and_then(json_part)
+}
+
+/// Checks a compact HS256 JWS made with `secret` under `kid` (the SDK's auth tokens,
+/// presence tokens in HS256 mode); returns its claims. Expiry and the claims' meaning
+/// are the caller's to check.
+pub fn verify_hs256(
+    token: &str,
+    kid: &str,
+    secret: &[u8],
+) -> std::result::Result<Value, &'static str> {
+    let (h, c, s) = jws_parts(token)?;
+    let header = json_part(h).ok_or("bad header")?;
+    if header["alg"] != "HS256" {
+        return Err("unsupported alg");
+    }
+    if header["kid"] != kid {
+        return Err("unknown kid");
+    }
+    let sig = URL_SAFE_NO_PAD
+        .decode(s)
+        .map_err(|_| "bad signature encoding")?;
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret);
+    ring::hmac::verify(&key, format!("{h}.{c}").as_bytes(), &sig).map_err(|_| "bad signature")?;
+    json_part(c).ok_or("bad claims")
+}
+
 /// Checks a compact ES256 JWS against the keys; returns its claims. Expiry and the
 /// claims' meaning are the caller's to check.
 pub fn verify_jwt(token: &str, keys: &[PublicKey]) -> std::result::Result<Value, &'static str> {
-    let mut parts = token.split('.');
-    let (Some(h), Some(c), Some(s), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err("not a compact JWS");
-    };
-    let header: Value = URL_SAFE_NO_PAD
-        .decode(h)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .ok_or("bad header")?;
+    let (h, c, s) = jws_parts(token)?;
+    let header = json_part(h).ok_or("bad header")?;
     if header["alg"] != "ES256" {
         return Err("unsupported alg");
     }
@@ -524,9 +545,48 @@ pub fn verify_jwt(token: &str, keys: &[PublicKey]) -> std::result::Result<Value,
     ring::signature::UnparsedPublicKey::new(&ring::signature::ECDSA_P256_SHA256_FIXED, &key.point)
         .verify(format!("{h}.{c}").as_bytes(), &sig)
         .map_err(|_| "bad signature")?;
-    URL_SAFE_NO_PAD
-        .decode(c)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .ok_or("bad claims")
+    json_part(c).ok_or("bad claims")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hs256_tokens_verify_only_as_signed() {
+        let claims = serde_json::json!({"sub": "flow_1", "exp": 10});
+        let token = sign_hs256(b"secret", "hs-1", &claims);
+        assert_eq!(verify_hs256(&token, "hs-1", b"secret"), Ok(claims.clone()));
+        assert_eq!(verify_hs256(&token, "hs-2", b"secret"), Err("unknown kid"));
+        assert_eq!(verify_hs256(&token, "hs-1", b"other"), Err("bad signature"));
+        // The signature covers exactly header.claims: a fourth part is not a token.
+        assert!(verify_hs256(&format!("{token}.x"), "hs-1", b"secret").is_err());
+        // Another alg in the header, with a valid HMAC over it: refused all the same.
+        let input = jws_input("ES256", "hs-1", &claims);
+        let tag = ring::hmac::sign(
+            &ring::hmac::Key::new(ring::hmac::HMAC_SHA256, b"secret"),
+            input.as_bytes(),
+        );
+        let es = format!("{input}.{}", URL_SAFE_NO_PAD.encode(tag.as_ref()));
+        assert_eq!(verify_hs256(&es, "hs-1", b"secret"), Err("unsupported alg"));
+    }
+
+    #[test]
+    fn es256_tokens_verify_with_the_public_key() {
+        let rng = SystemRandom::new();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng)
+            .unwrap();
+        let keys = [PublicKey {
+            kid: "hpt-1".into(),
+            point: pair.public_key().as_ref().to_vec(),
+        }];
+        let claims = serde_json::json!({"sub": "user_1"});
+        let token = sign_es256(&pair, "hpt-1", &claims).unwrap();
+        assert_eq!(verify_jwt(&token, &keys), Ok(claims));
+        assert_eq!(
+            verify_jwt(&token.replacen('.', "..", 1), &keys),
+            Err("not a compact JWS")
+        );
+    }
 }

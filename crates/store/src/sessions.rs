@@ -355,7 +355,7 @@ impl Store {
         )
         .bind(id.as_str())
         .bind(org.as_str())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.conn().await?)
         .await
         .map_err(db_err)?
         .ok_or(Error::NotFound("session"))?;
@@ -368,7 +368,7 @@ impl Store {
             &self.sql("SELECT org_id, id FROM verification_sessions WHERE token_hash = $1"),
         )
         .bind(token_hash)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.conn().await?)
         .await
         .map_err(db_err)?
         .ok_or(Error::NotFound("session"))?;
@@ -426,7 +426,7 @@ impl Store {
         let limit = limit.clamp(1, 1000);
         let offset = (page.max(1) - 1).saturating_mul(limit);
         let total: i64 = count
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *self.conn().await?)
             .await
             .map_err(db_err)?
             .try_get("n")
@@ -434,7 +434,7 @@ impl Store {
         let rows = list
             .bind(limit)
             .bind(offset)
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.conn().await?)
             .await
             .map_err(db_err)?;
         let mut items = Vec::with_capacity(rows.len());
@@ -501,7 +501,7 @@ impl Store {
             }
             let rows = query
                 .bind(SWEEP_BATCH)
-                .fetch_all(&self.pool)
+                .fetch_all(&mut *self.conn().await?)
                 .await
                 .map_err(db_err)?;
             let mut step = 0;
@@ -728,7 +728,7 @@ impl Store {
         )
         .bind(id.as_str())
         .bind(org.as_str())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.conn().await?)
         .await
         .map_err(db_err)?
         .ok_or(Error::NotFound("session"))?;

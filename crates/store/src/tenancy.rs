@@ -147,7 +147,7 @@ impl Store {
     pub async fn org(&self, id: &OrgId) -> Result<Org> {
         let row = sqlx::query(&self.sql("SELECT id, name, created_at FROM orgs WHERE id = $1"))
             .bind(id.as_str())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.conn().await?)
             .await
             .map_err(db_err)?
             .ok_or(Error::NotFound("organisation"))?;
@@ -161,7 +161,7 @@ impl Store {
     /// All organisations.
     pub async fn list_orgs(&self) -> Result<Vec<Org>> {
         let rows = sqlx::query("SELECT id, name, created_at FROM orgs ORDER BY created_at")
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.conn().await?)
             .await
             .map_err(db_err)?;
         rows.iter()
@@ -232,7 +232,7 @@ impl Store {
         let row = sqlx::query(&self.sql(&q))
             .bind(id.as_str())
             .bind(org.as_str())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.conn().await?)
             .await
             .map_err(db_err)?
             .ok_or(Error::NotFound("API key"))?;
@@ -244,7 +244,7 @@ impl Store {
         let q = format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE org_id = $1 ORDER BY created_at DESC, id DESC");
         let rows = sqlx::query(&self.sql(&q))
             .bind(org.as_str())
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.conn().await?)
             .await
             .map_err(db_err)?;
         rows.iter().map(key_from_row).collect()
@@ -341,7 +341,7 @@ impl Store {
         )
         .bind(id.as_str())
         .bind(org.as_str())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.conn().await?)
         .await
         .map_err(db_err)?
         .ok_or(Error::NotFound("API key"))?;
@@ -359,7 +359,7 @@ impl Store {
         .bind(now_millis())
         .bind(id.as_str())
         .bind(org.as_str())
-        .execute(&self.pool)
+        .execute(&mut *self.conn().await?)
         .await
         .map_err(db_err)?;
         Ok(())
@@ -415,7 +415,7 @@ impl Store {
             "SELECT id, org_id, name, scope, prefix, created_at, revoked_at FROM service_tokens WHERE org_id = $1 ORDER BY created_at DESC, id DESC",
         ))
         .bind(org.as_str())
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.conn().await?)
         .await
         .map_err(db_err)?;
         rows.iter().map(token_from_row).collect()
@@ -474,7 +474,7 @@ impl Store {
             "SELECT id, org_id, name, secret_prefix, created_at, revoked_at FROM oauth_clients WHERE org_id = $1 ORDER BY created_at DESC, id DESC",
         ))
         .bind(org.as_str())
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.conn().await?)
         .await
         .map_err(db_err)?;
         rows.iter().map(client_from_row).collect()
@@ -504,7 +504,7 @@ impl Store {
             "SELECT id, org_id, name, secret_prefix, secret_hash, created_at, revoked_at FROM oauth_clients WHERE id = $1",
         ))
         .bind(client_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.conn().await?)
         .await
         .map_err(db_err)?;
         let presented = credential::hash_secret(client_secret);
@@ -531,7 +531,7 @@ impl Store {
         .bind(client.org_id.as_str())
         .bind(expires_at)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&mut *self.conn().await?)
         .await
         .map_err(db_err)?;
         Ok(Some((client, issued.secret, expires_at)))
@@ -549,7 +549,7 @@ impl Store {
             let q = format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE secret_hash = $1");
             let Some(row) = sqlx::query(&self.sql(&q))
                 .bind(&hash)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&mut *self.conn().await?)
                 .await
                 .map_err(db_err)?
             else {
@@ -569,7 +569,7 @@ impl Store {
                 "SELECT id, org_id, name, scope, prefix, created_at, revoked_at FROM service_tokens WHERE secret_hash = $1",
             ))
             .bind(&hash)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.conn().await?)
             .await
             .map_err(db_err)?
             else {
@@ -587,7 +587,7 @@ impl Store {
                  FROM oauth_tokens t JOIN oauth_clients c ON c.id = t.client_id WHERE t.token_hash = $1",
             ))
             .bind(&hash)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.conn().await?)
             .await
             .map_err(db_err)?
             else {
@@ -610,7 +610,7 @@ impl Store {
     pub async fn purge_expired_tokens(&self, before: Millis) -> Result<u64> {
         let done = sqlx::query(&self.sql("DELETE FROM oauth_tokens WHERE expires_at < $1"))
             .bind(before)
-            .execute(&self.pool)
+            .execute(&mut *self.conn().await?)
             .await
             .map_err(db_err)?;
         Ok(done.rows_affected())
