@@ -64,6 +64,16 @@ pub struct ErrorBody {
     pub code: String,
 }
 
+/// The JSON body of every error of the phone API (v3), [`ErrorFormat::Prove`].
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ProveErrorBody {
+    /// The vendor's code (8001 malformed, 8002 unauthorized, 8003 step out of order, 8008
+    /// unknown or expired flow, 8029 rate limited, 8000 internal).
+    pub code: u32,
+    /// Human-readable message.
+    pub message: String,
+}
+
 impl ApiError {
     /// An error with a status, code and message.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
@@ -119,6 +129,23 @@ impl ApiError {
     }
 }
 
+/// Logs a 503's cause at most once a second, with how many were not logged since: in an
+/// outage every request fails the same way, and the log must stay readable.
+fn log_unavailable(cause: &str) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST_SECOND: AtomicU64 = AtomicU64::new(0);
+    static SUPPRESSED: AtomicU64 = AtomicU64::new(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    if LAST_SECOND.swap(now, Ordering::Relaxed) == now {
+        SUPPRESSED.fetch_add(1, Ordering::Relaxed);
+        return;
+    }
+    let suppressed = SUPPRESSED.swap(0, Ordering::Relaxed);
+    tracing::warn!(error = %cause, suppressed, "dependency unavailable");
+}
+
 impl From<vouch_core::Error> for ApiError {
     fn from(e: vouch_core::Error) -> Self {
         use vouch_core::Error as E;
@@ -135,7 +162,7 @@ impl From<vouch_core::Error> for ApiError {
             E::Denied(m) => ApiError::forbidden(m),
             E::Unauthenticated(m) => ApiError::unauthorized(m),
             E::Unavailable(m) => {
-                tracing::warn!(error = %m, "dependency unavailable");
+                log_unavailable(&m);
                 ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "unavailable",

@@ -749,6 +749,94 @@ async fn the_openapi_document_covers_every_route() {
     s.stop().await;
 }
 
+/// Regression: the query parameters of six listings were documented `in: path`, so
+/// clients generated from the document (and schemathesis) never sent them; and the
+/// shared errors (401, 400 of the extractors, 404 of ids) were missing from most
+/// operations. Found by tests/apifuzz.
+#[tokio::test]
+async fn the_openapi_document_places_parameters_and_shared_errors_right() {
+    let s = TestServer::start(TestDb::sqlite(), test_config()).await;
+    let doc: Value = s
+        .http
+        .get(s.at("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let schemes = doc["components"]["securitySchemes"].as_object().unwrap();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let at = format!("{method} {path}");
+            let responses = op["responses"].as_object().unwrap();
+            for p in op["parameters"].as_array().into_iter().flatten() {
+                let name = p["name"].as_str().unwrap();
+                let templated = path.contains(&format!("{{{name}}}"));
+                assert_eq!(p["in"] == "path", templated, "{at}: parameter {name}");
+                if templated {
+                    assert!(responses.contains_key("404"), "{at}: 404 for {name}");
+                }
+            }
+            let security = op["security"].as_array().into_iter().flatten();
+            for requirement in security {
+                for scheme in requirement.as_object().unwrap().keys() {
+                    assert!(schemes.contains_key(scheme), "{at}: scheme {scheme}");
+                }
+                assert!(responses.contains_key("401"), "{at}: 401");
+            }
+            if op["requestBody"]["content"]
+                .as_object()
+                .is_some_and(|c| c.contains_key("application/json"))
+            {
+                // The Ory hooks read any body as the JSON Kratos sends: no 415.
+                let statuses: &[&str] = if path.starts_with("/hooks/ory/") {
+                    &["400", "413"]
+                } else {
+                    &["400", "413", "415"]
+                };
+                for status in statuses {
+                    assert!(responses.contains_key(*status), "{at}: {status}");
+                }
+            }
+        }
+    }
+    let list = &doc["paths"]["/api/v1/verify"]["get"]["parameters"];
+    let names: Vec<_> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| &p["name"])
+        .collect();
+    assert!(names.contains(&&json!("limit")) && names.contains(&&json!("status")));
+    assert!(doc["paths"]["/api/v1/verify"]["get"]["responses"]["400"].is_object());
+    // The shared errors carry the dialect's body: vouch's own, or the phone API's.
+    let v3 = &doc["paths"]["/v3/start"]["post"]["responses"]["401"];
+    assert_eq!(
+        v3["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/ProveErrorBody"
+    );
+    let kyc = &doc["paths"]["/api/v1/verify"]["post"]["responses"]["415"];
+    assert_eq!(
+        kyc["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/ErrorBody"
+    );
+    // A query parameter the document now advertises is honoured.
+    let org = s.org("Acme").await;
+    let (_, secret, _) = s.key(&org, KeySettings::default()).await;
+    let (st, v) = body(
+        s.http
+            .get(s.at("/api/v1/verify?limit=1000"))
+            .header("x-api-key", &secret)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_error(st, &v, StatusCode::BAD_REQUEST, "invalid_request");
+    s.stop().await;
+}
+
 #[tokio::test]
 async fn panics_become_500_json_and_shutdown_finishes_in_flight_requests() {
     use axum::routing::get;

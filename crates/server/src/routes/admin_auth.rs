@@ -379,7 +379,7 @@ pub async fn login(
 
 /// Ends the session and removes the cookie.
 #[utoipa::path(post, path = "/api/auth/logout", tag = "admin",
-    security(("bearer" = [])),
+    security(("admin_session" = [])),
     responses((status = 200, description = "success"), (status = 401, body = crate::error::ErrorBody)))]
 pub async fn logout(
     State(state): State<AppState>,
@@ -403,7 +403,7 @@ pub async fn logout(
 
 /// The signed-in admin, the session's CSRF token and the enrolled second factors.
 #[utoipa::path(get, path = "/api/auth/me", tag = "admin",
-    security(("bearer" = [])),
+    security(("admin_session" = [])),
     responses((status = 200, description = "admin, csrfToken, methods, enrollBy"),
               (status = 401, body = crate::error::ErrorBody)))]
 pub async fn me(State(state): State<AppState>, caller: AdminCaller) -> ApiResult<Json<Value>> {
@@ -486,7 +486,7 @@ fn public_key_options(v: Value) -> Value {
 
 /// WebAuthn registration options for a new passkey of the signed-in admin.
 #[utoipa::path(post, path = "/api/auth/2fa/passkey/register-options", tag = "admin",
-    security(("bearer" = [])),
+    security(("admin_session" = [])),
     responses((status = 200, description = "options: PublicKeyCredentialCreationOptions (binary fields base64url)"),
               (status = 401, body = crate::error::ErrorBody), (status = 503, body = crate::error::ErrorBody)))]
 pub async fn passkey_register_options(
@@ -525,7 +525,7 @@ pub struct RegisterBody {
 
 /// Finishes a passkey registration.
 #[utoipa::path(post, path = "/api/auth/2fa/passkey/register", tag = "admin", request_body = RegisterBody,
-    security(("bearer" = [])),
+    security(("admin_session" = [])),
     responses((status = 200, description = "success, credentialId, name, createdAt"),
               (status = 400, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody)))]
 pub async fn passkey_register(
@@ -692,7 +692,7 @@ pub async fn passkey_authenticate(
 
 /// The signed-in admin's passkeys.
 #[utoipa::path(get, path = "/api/auth/2fa/passkey/credentials", tag = "admin",
-    security(("bearer" = [])),
+    security(("admin_session" = [])),
     responses((status = 200, description = "credentials: [{credentialId, name, createdAt, lastUsedAt}]"),
               (status = 401, body = crate::error::ErrorBody)))]
 pub async fn list_passkeys(
@@ -747,7 +747,7 @@ pub(crate) async fn remove_factor(
 /// Removes one of the signed-in admin's passkeys (not the last second factor).
 #[utoipa::path(delete, path = "/api/auth/2fa/passkey/credentials/{id}", tag = "admin",
     params(("id" = String, Path, description = "The passkey's credentialId (cred_…)")),
-    security(("bearer" = [])),
+    security(("admin_session" = [])),
     responses((status = 200, description = "success, message"), (status = 404, body = crate::error::ErrorBody),
               (status = 409, body = crate::error::ErrorBody)))]
 pub async fn delete_passkey(
@@ -822,7 +822,7 @@ pub struct FaceEnrollBody {
 /// Enrols the signed-in admin's face as a second factor (explicit consent, live scan
 /// with a blink).
 #[utoipa::path(post, path = "/api/auth/2fa/face/enroll", tag = "admin", request_body = FaceEnrollBody,
-    security(("bearer" = [])),
+    security(("admin_session" = [])),
     responses((status = 200, description = "success, enrolledAt"), (status = 400, body = crate::error::ErrorBody),
               (status = 422, body = crate::error::ErrorBody), (status = 429, body = crate::error::ErrorBody),
               (status = 503, body = crate::error::ErrorBody)))]
@@ -866,7 +866,7 @@ pub async fn face_enroll(
 
 /// Removes the signed-in admin's face template (not the last second factor).
 #[utoipa::path(delete, path = "/api/auth/2fa/face", tag = "admin",
-    security(("bearer" = [])),
+    security(("admin_session" = [])),
     responses((status = 200, description = "success, message"), (status = 404, body = crate::error::ErrorBody),
               (status = 409, body = crate::error::ErrorBody)))]
 pub async fn face_remove(

@@ -116,6 +116,7 @@ pub async fn send_test_webhook(
 
 /// Paging of a listing.
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Limit {
     /// How many, 1 to 1000 (default 50).
     pub limit: Option<i64>,

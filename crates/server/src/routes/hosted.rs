@@ -205,7 +205,8 @@ pub struct SelfieBody {
     responses((status = 200, description = "sessionId, status, received"),
               (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody),
               (status = 410, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody),
-              (status = 503, body = crate::error::ErrorBody)))]
+              (status = 503, body = crate::error::ErrorBody),
+              (status = 429, description = "too many analysis requests for this session: retry after `Retry-After` seconds", body = crate::error::ErrorBody)))]
 pub async fn selfie(
     State(state): State<AppState>,
     Path(token): Path<String>,
@@ -298,7 +299,8 @@ pub struct DocumentBody {
     responses((status = 200, description = "sessionId, status, received"),
               (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody),
               (status = 410, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody),
-              (status = 503, body = crate::error::ErrorBody)))]
+              (status = 503, body = crate::error::ErrorBody),
+              (status = 429, description = "too many analysis requests for this session: retry after `Retry-After` seconds", body = crate::error::ErrorBody)))]
 pub async fn document(
     State(state): State<AppState>,
     Path(token): Path<String>,

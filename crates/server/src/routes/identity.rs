@@ -581,10 +581,13 @@ pub struct AlertRuleBody {
     pub name: String,
     /// `person` (failed verifications matched to one person) or `device` (from one
     /// device fingerprint).
+    #[schema(pattern = "^(person|device)$")]
     pub scope: String,
     /// Failures that fire `alert.triggered`, 1–1000.
+    #[schema(minimum = 1, maximum = 1000)]
     pub threshold: i64,
     /// The window, 1–10080 minutes.
+    #[schema(minimum = 1, maximum = 10080)]
     pub window_minutes: i64,
 }
 

@@ -159,6 +159,7 @@ pub async fn get_image(
 
 /// Filters and paging of the session list.
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(rename_all = "camelCase")]
 pub struct ListQuery {
     /// PENDING, IN_PROGRESS, COMPLETED, EXPIRED or CANCELLED.
@@ -263,6 +264,7 @@ pub async fn cancel_session(
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct ReviewBody {
     /// `APPROVED` or `REJECTED`.
+    #[schema(pattern = "^(APPROVED|REJECTED)$")]
     pub decision: String,
     /// Why, for the audit log (at most 1000 characters).
     pub note: Option<String>,

@@ -4,6 +4,7 @@
 pub mod admin_auth;
 pub mod api;
 pub mod console;
+mod doc;
 pub mod hosted;
 pub mod identity;
 pub mod kyc;
@@ -15,16 +16,21 @@ pub mod phone;
 pub mod phone_sdk;
 pub mod presence;
 
+use crate::error::ErrorFormat;
 use crate::{auth, middleware, AppState};
 use axum::extract::DefaultBodyLimit;
 use axum::http::HeaderName;
 use axum::{Extension, Router};
+use doc::{shared_errors, Shared};
 use std::sync::Arc;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
-use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, ClientCredentials, Flow, HttpAuthScheme, HttpBuilder, OAuth2, Scopes,
+    SecurityScheme,
+};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -33,6 +39,7 @@ use utoipa_axum::routes;
 #[openapi(
     info(title = "vouch", description = "Self-hosted identity verification: KYC sessions, biometric identity, phone identity."),
     modifiers(&Security),
+    components(schemas(crate::error::ErrorBody, crate::error::ProveErrorBody)),
     tags((name = "meta", description = "Health, readiness, metrics, this document"),
          (name = "auth", description = "Credentials"),
          (name = "kyc", description = "KYC verification sessions"),
@@ -51,13 +58,55 @@ struct Security;
 impl Modify for Security {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
+        let bearer = |what: &str| {
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(what))
+                    .build(),
+            )
+        };
+        // Each dialect has its own credential; one scheme each, so a client (or a fuzzer)
+        // knows which to send where.
         components.add_security_scheme(
             "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+            bearer("An API key (`vk_live_…`) as a Bearer token"),
         );
         components.add_security_scheme(
             "api_key",
-            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("x-api-key"))),
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "x-api-key",
+                "An API key (`vk_live_…`)",
+            ))),
+        );
+        components.add_security_scheme(
+            "service_token",
+            bearer("A service token (`vst_…`, scope presence)"),
+        );
+        components.add_security_scheme(
+            "oauth",
+            SecurityScheme::OAuth2(OAuth2::with_description(
+                [Flow::ClientCredentials(ClientCredentials::new(
+                    "/token",
+                    Scopes::new(),
+                ))],
+                "An access token (`vat_…`) of an OAuth client, from `POST /token`",
+            )),
+        );
+        components.add_security_scheme(
+            "flow_token",
+            bearer("A phone flow's `authToken` (the browser SDK's calls)"),
+        );
+        components.add_security_scheme(
+            "admin_session",
+            bearer("A console session token (or its cookie, with the CSRF header on changes)"),
+        );
+        components.add_security_scheme(
+            "webhook_secret",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "x-webhook-secret",
+                "The organisation's Kratos hook secret (also accepted as a Bearer token)",
+            ))),
         );
     }
 }
@@ -174,14 +223,30 @@ pub fn routes(state: AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
             state,
             auth::require_credential,
         ));
+    let standard = Shared {
+        format: ErrorFormat::Standard,
+        rate_limited: false,
+    };
+    let credentialled = Shared {
+        rate_limited: true,
+        ..standard
+    };
+    let prove = Shared {
+        format: ErrorFormat::Prove,
+        ..credentialled
+    };
+    // The Ory hooks answer Kratos's interrupt payloads; their handlers document them.
     OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .merge(public)
-        .merge(admin_auth::router().layer(DefaultBodyLimit::max(8 * 1024 * 1024)))
+        .merge(shared_errors(public, standard))
+        .merge(shared_errors(
+            admin_auth::router().layer(DefaultBodyLimit::max(8 * 1024 * 1024)),
+            standard,
+        ))
         .merge(console::router())
-        .merge(phone_public)
+        .merge(shared_errors(phone_public, standard))
         .merge(ory_hooks)
-        .merge(phone_api)
-        .merge(authenticated)
+        .merge(shared_errors(phone_api, prove))
+        .merge(shared_errors(authenticated, credentialled))
         .split_for_parts()
 }
 
@@ -215,7 +280,21 @@ pub fn app_with(state: AppState, extra: Router<AppState>) -> Router {
                             .and_then(|v| v.to_str().ok())
                             .unwrap_or("");
                         tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
-                    }),
+                    })
+                    // 5xx answers are logged once by whoever made them (an internal error
+                    // with its detail; a 503 outage at most once a second, `error.rs`), not
+                    // again per response: a database outage would log thousands of lines a
+                    // second.
+                    .on_failure(
+                        |class: tower_http::classify::ServerErrorsFailureClass,
+                         latency: std::time::Duration,
+                         _: &tracing::Span| {
+                            use tower_http::classify::ServerErrorsFailureClass as C;
+                            if let C::Error(e) = class {
+                                tracing::error!(error = %e, latency_ms = latency.as_millis() as u64, "response failed");
+                            }
+                        },
+                    ),
                 )
                 .layer(PropagateRequestIdLayer::new(request_id))
                 .layer(CatchPanicLayer::custom(middleware::panic_response))

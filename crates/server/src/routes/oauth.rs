@@ -18,6 +18,7 @@ pub const TOKEN_TTL_SECS: i64 = 3600;
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct TokenRequest {
     /// Must be `client_credentials`.
+    #[schema(pattern = "^client_credentials$")]
     pub grant_type: Option<String>,
     /// The client id.
     pub client_id: Option<String>,

@@ -215,10 +215,14 @@ fn unanswered(signals: &crate::phone::Signals) -> bool {
 
 /// Registration lookup: signals, then prefill.
 #[utoipa::path(post, path = "/hooks/ory/lookup", tag = "ory",
-    request_body = HookBody,
+    request_body = HookBody, security(("webhook_secret" = [])),
     responses((status = 200, description = "{identity: {traits, metadata_public}}"),
               (status = 403, description = "Kratos interrupt payload"),
-              (status = 401, description = "wrong secret")))]
+              (status = 401, description = "wrong secret"),
+              (status = 204, description = "undecided, and the organisation fails open"),
+              (status = 400, description = "Kratos interrupt payload: malformed body, missing or invalid phone"),
+              (status = 413, description = "Kratos interrupt payload: body too large"),
+              (status = 422, description = "Kratos interrupt payload: undecided (fails closed)")))]
 pub async fn lookup(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -320,10 +324,11 @@ pub async fn lookup(
 /// Kratos admin API (queued; retried while Kratos is down; the same person and number
 /// always get the same id, so a retried hook does not duplicate anything).
 #[utoipa::path(post, path = "/hooks/ory/enroll", tag = "ory",
-    request_body = HookBody,
+    request_body = HookBody, security(("webhook_secret" = [])),
     responses((status = 200, description = "{identityId, proveId}"),
               (status = 400, description = "missing identity or phone"),
-              (status = 401, description = "wrong secret")))]
+              (status = 401, description = "wrong secret"),
+              (status = 413, description = "Kratos interrupt payload: body too large")))]
 pub async fn enroll_hook(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -396,10 +401,13 @@ fn valid_identity_id(id: &str) -> bool {
 
 /// Sign-in validation: the enrolled number still in good standing.
 #[utoipa::path(post, path = "/hooks/ory/validate", tag = "ory",
-    request_body = HookBody,
+    request_body = HookBody, security(("webhook_secret" = [])),
     responses((status = 204, description = "good standing"),
               (status = 403, description = "Kratos interrupt payload"),
-              (status = 401, description = "wrong secret")))]
+              (status = 401, description = "wrong secret"),
+              (status = 400, description = "Kratos interrupt payload: malformed body, missing or invalid phone"),
+              (status = 413, description = "Kratos interrupt payload: body too large"),
+              (status = 422, description = "Kratos interrupt payload: undecided (fails closed)")))]
 pub async fn validate_hook(
     State(state): State<AppState>,
     headers: HeaderMap,

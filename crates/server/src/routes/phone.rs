@@ -287,6 +287,7 @@ fn unavailable(e: TelcoError) -> ApiError {
 #[serde(rename_all = "camelCase")]
 pub struct StartRequest {
     /// `desktop` or `mobile`.
+    #[schema(pattern = "^(desktop|mobile)$")]
     pub flow_type: Option<String>,
     /// E.164 or national number.
     pub phone_number: Option<String>,
@@ -310,7 +311,7 @@ pub struct StartRequest {
 /// Starts a Pre-Fill flow.
 #[utoipa::path(post, path = "/v3/start", tag = "phone", request_body = StartRequest,
     responses((status = 200, description = "authToken, correlationId, next")),
-    security(("bearer" = [])))]
+    security(("oauth" = [])))]
 pub async fn start(
     State(state): State<AppState>,
     caller: Caller,
@@ -364,8 +365,11 @@ pub struct FlowRequest {
 
 /// Validates possession and the line: SIM swap, reachability, trust.
 #[utoipa::path(post, path = "/v3/validate", tag = "phone", request_body = FlowRequest,
-    responses((status = 200, description = "success, challengeMissing, phoneNumber, next")),
-    security(("bearer" = [])))]
+    responses((status = 200, description = "success, challengeMissing, phoneNumber, next"),
+              (status = 403, description = "step out of order (8003)", body = crate::error::ProveErrorBody),
+              (status = 404, description = "correlationId is not a flow of this organisation (8008)", body = crate::error::ProveErrorBody),
+              (status = 410, description = "the flow has expired (8008)", body = crate::error::ProveErrorBody)),
+    security(("oauth" = [])))]
 pub async fn validate(
     State(state): State<AppState>,
     caller: Caller,
@@ -463,8 +467,12 @@ fn individual_of(record: &KycAttributes) -> Value {
 /// Checks DOB or SSN against the subscriber record and returns the prefilled
 /// individual.
 #[utoipa::path(post, path = "/v3/challenge", tag = "phone", request_body = ChallengeRequest,
-    responses((status = 200, description = "success, individual, next")),
-    security(("bearer" = [])))]
+    responses((status = 200, description = "success, individual, next"),
+              (status = 403, description = "step out of order (8003)", body = crate::error::ProveErrorBody),
+              (status = 404, description = "correlationId is not a flow of this organisation (8008)", body = crate::error::ProveErrorBody),
+              (status = 410, description = "the flow has expired (8008)", body = crate::error::ProveErrorBody),
+              (status = 503, description = "the network cannot answer", body = crate::error::ProveErrorBody)),
+    security(("oauth" = [])))]
 pub async fn challenge(
     State(state): State<AppState>,
     caller: Caller,
@@ -602,8 +610,12 @@ fn is_true(m: &vouch_phone::telco::KycMatch, key: &str) -> Option<bool> {
 
 /// Matches the submitted person against the subscriber record (KYC Match).
 #[utoipa::path(post, path = "/v3/complete", tag = "phone", request_body = CompleteRequest,
-    responses((status = 200, description = "success, next, idv")),
-    security(("bearer" = [])))]
+    responses((status = 200, description = "success, next, idv"),
+              (status = 403, description = "step out of order (8003)", body = crate::error::ProveErrorBody),
+              (status = 404, description = "correlationId is not a flow of this organisation (8008)", body = crate::error::ProveErrorBody),
+              (status = 410, description = "the flow has expired (8008)", body = crate::error::ProveErrorBody),
+              (status = 503, description = "the network cannot answer", body = crate::error::ProveErrorBody)),
+    security(("oauth" = [])))]
 pub async fn complete(
     State(state): State<AppState>,
     caller: Caller,
@@ -786,6 +798,7 @@ pub struct VerifyRequest {
     /// The number.
     pub phone_number: Option<String>,
     /// `desktop`, `mobile`, `none` (0.9.6 shape).
+    #[schema(pattern = "^(desktop|mobile|none)$")]
     pub possession_type: Option<String>,
     /// `verifiedUser`, `accountOpening`, … (newer shape).
     pub verification_type: Option<String>,
@@ -814,7 +827,7 @@ pub struct VerifyRequest {
 /// `verificationType`.
 #[utoipa::path(post, path = "/v3/verify", tag = "phone", request_body = VerifyRequest,
     responses((status = 200, description = "correlationId, authToken, success, possessionResult, verifyResult")),
-    security(("bearer" = [])))]
+    security(("oauth" = [])))]
 pub async fn verify(
     State(state): State<AppState>,
     caller: Caller,
@@ -1089,8 +1102,11 @@ async fn status_flow(
 
 /// The outcome of a verify flow.
 #[utoipa::path(post, path = "/v3/verify-status", tag = "phone", request_body = StatusRequest,
-    responses((status = 200, description = "success, possessionResult, verifyResult, identityId")),
-    security(("bearer" = [])))]
+    responses((status = 200, description = "success, possessionResult, verifyResult, identityId"),
+              (status = 403, description = "step out of order (8003)", body = crate::error::ProveErrorBody),
+              (status = 404, description = "correlationId is not a flow of this organisation (8008)", body = crate::error::ProveErrorBody),
+              (status = 410, description = "the flow has expired (8008)", body = crate::error::ProveErrorBody)),
+    security(("oauth" = [])))]
 pub async fn verify_status(
     State(state): State<AppState>,
     caller: Caller,
@@ -1136,6 +1152,7 @@ pub async fn verify_status(
 #[serde(rename_all = "camelCase")]
 pub struct UnifyRequest {
     /// `desktop`, `mobile`, `none`.
+    #[schema(pattern = "^(desktop|mobile|none)$")]
     pub possession_type: Option<String>,
     /// The number.
     pub phone_number: Option<String>,
@@ -1157,7 +1174,7 @@ pub struct UnifyRequest {
 /// Unified authentication: possession now, a bound identity (`proveId`) after.
 #[utoipa::path(post, path = "/v3/unify", tag = "phone", request_body = UnifyRequest,
     responses((status = 200, description = "correlationId, authToken, success")),
-    security(("bearer" = [])))]
+    security(("oauth" = [])))]
 pub async fn unify(
     State(state): State<AppState>,
     caller: Caller,
@@ -1224,8 +1241,11 @@ async fn bind(state: &AppState, flow: &mut PhoneFlow, phone: &E164) -> ApiResult
 
 /// The outcome of a unify flow.
 #[utoipa::path(post, path = "/v3/unify-status", tag = "phone", request_body = StatusRequest,
-    responses((status = 200, description = "phoneNumber, success, proveId")),
-    security(("bearer" = [])))]
+    responses((status = 200, description = "phoneNumber, success, proveId"),
+              (status = 403, description = "step out of order (8003)", body = crate::error::ProveErrorBody),
+              (status = 404, description = "correlationId is not a flow of this organisation (8008)", body = crate::error::ProveErrorBody),
+              (status = 410, description = "the flow has expired (8008)", body = crate::error::ProveErrorBody)),
+    security(("oauth" = [])))]
 pub async fn unify_status(
     State(state): State<AppState>,
     caller: Caller,
@@ -1288,8 +1308,11 @@ pub async fn unify_status(
 /// Binds the flow's number to an identity after the customer's own possession check
 /// (possessionType none).
 #[utoipa::path(post, path = "/v3/unify-bind", tag = "phone", request_body = StatusRequest,
-    responses((status = 200, description = "phoneNumber, success, proveId")),
-    security(("bearer" = [])))]
+    responses((status = 200, description = "phoneNumber, success, proveId"),
+              (status = 403, description = "step out of order (8003)", body = crate::error::ProveErrorBody),
+              (status = 404, description = "correlationId is not a flow of this organisation (8008)", body = crate::error::ProveErrorBody),
+              (status = 410, description = "the flow has expired (8008)", body = crate::error::ProveErrorBody)),
+    security(("oauth" = [])))]
 pub async fn unify_bind(
     State(state): State<AppState>,
     caller: Caller,
@@ -1464,7 +1487,7 @@ async fn enroll_one(state: &AppState, org: &OrgId, req: &EnrollRequest) -> ApiRe
 /// Enrols a phone identity for change monitoring.
 #[utoipa::path(post, path = "/v3/identity", tag = "phone", request_body = EnrollRequest,
     responses((status = 200, description = "identityId, proveId, success")),
-    security(("bearer" = [])))]
+    security(("oauth" = [])))]
 pub async fn enroll_identity(
     State(state): State<AppState>,
     caller: Caller,
@@ -1490,7 +1513,7 @@ pub struct BatchRequest {
 /// Enrols up to 100 identities; each item succeeds or carries its own error.
 #[utoipa::path(post, path = "/v3/identity/batch", tag = "phone", request_body = BatchRequest,
     responses((status = 200, description = "results")),
-    security(("bearer" = [])))]
+    security(("oauth" = [])))]
 pub async fn enroll_batch(
     State(state): State<AppState>,
     caller: Caller,
@@ -1520,6 +1543,7 @@ pub async fn enroll_batch(
 
 /// `GET /v3/identity` query.
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(rename_all = "camelCase")]
 pub struct ListQuery {
     /// Page size, 1–100 (default 20).
@@ -1535,7 +1559,7 @@ pub struct ListQuery {
 /// Lists the organisation's identities, a page at a time.
 #[utoipa::path(get, path = "/v3/identity", tag = "phone", params(ListQuery),
     responses((status = 200, description = "results, lastKey")),
-    security(("bearer" = [])))]
+    security(("oauth" = [])))]
 pub async fn list_identities(
     State(state): State<AppState>,
     caller: Caller,
@@ -1608,8 +1632,9 @@ fn identity_id(id: &str) -> ApiResult<&str> {
 /// One identity (by `identityId` / `proveId`; another organisation's answers 404).
 #[utoipa::path(get, path = "/v3/identity/{id}", tag = "phone",
     params(("id" = String, Path, description = "identityId or proveId")),
-    responses((status = 200, description = "the identity")),
-    security(("bearer" = [])))]
+    responses((status = 200, description = "the identity"),
+              (status = 400, description = "malformed identity id", body = crate::error::ProveErrorBody)),
+    security(("oauth" = [])))]
 pub async fn get_identity(
     State(state): State<AppState>,
     caller: Caller,
@@ -1629,8 +1654,9 @@ pub async fn get_identity(
 /// The organisation's identities with a number.
 #[utoipa::path(get, path = "/v3/identity/{mobileNumber}/lookup", tag = "phone",
     params(("mobileNumber" = String, Path, description = "E.164 or national number")),
-    responses((status = 200, description = "items")),
-    security(("bearer" = [])))]
+    responses((status = 200, description = "items"),
+              (status = 400, description = "not a phone number", body = crate::error::ProveErrorBody)),
+    security(("oauth" = [])))]
 pub async fn lookup_identity(
     State(state): State<AppState>,
     caller: Caller,
@@ -1652,8 +1678,9 @@ pub async fn lookup_identity(
 /// Re-activates an identity.
 #[utoipa::path(post, path = "/v3/identity/{id}/activate", tag = "phone",
     params(("id" = String, Path, description = "identityId")),
-    responses((status = 200, description = "success")),
-    security(("bearer" = [])))]
+    responses((status = 200, description = "success"),
+              (status = 400, description = "malformed identity id", body = crate::error::ProveErrorBody)),
+    security(("oauth" = [])))]
 pub async fn activate_identity(
     State(state): State<AppState>,
     caller: Caller,
@@ -1665,8 +1692,9 @@ pub async fn activate_identity(
 /// Deactivates an identity (kept, not monitored, hidden from lists by default).
 #[utoipa::path(post, path = "/v3/identity/{id}/deactivate", tag = "phone",
     params(("id" = String, Path, description = "identityId")),
-    responses((status = 200, description = "success")),
-    security(("bearer" = [])))]
+    responses((status = 200, description = "success"),
+              (status = 400, description = "malformed identity id", body = crate::error::ProveErrorBody)),
+    security(("oauth" = [])))]
 pub async fn deactivate_identity(
     State(state): State<AppState>,
     caller: Caller,
@@ -1695,8 +1723,9 @@ async fn set_active(
 /// Deletes an identity.
 #[utoipa::path(delete, path = "/v3/identity/{id}", tag = "phone",
     params(("id" = String, Path, description = "identityId")),
-    responses((status = 200, description = "success")),
-    security(("bearer" = [])))]
+    responses((status = 200, description = "success"),
+              (status = 400, description = "malformed identity id", body = crate::error::ProveErrorBody)),
+    security(("oauth" = [])))]
 pub async fn delete_identity(
     State(state): State<AppState>,
     caller: Caller,

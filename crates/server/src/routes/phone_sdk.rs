@@ -64,7 +64,9 @@ fn session_json(flow: &PhoneFlow) -> Value {
 
 /// The flow as the SDK sees it.
 #[utoipa::path(get, path = "/v3/sdk/session", tag = "phone",
-    responses((status = 200, description = "flow type, methods, possession")))]
+    responses((status = 200, description = "flow type, methods, possession"),
+              (status = 410, description = "the flow has expired", body = crate::error::ErrorBody)),
+    security(("flow_token" = [])))]
 pub async fn session(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Json<Value>> {
     Ok(Json(session_json(&flow(&state, &headers).await?)))
 }
@@ -87,7 +89,13 @@ fn optional_body<T: Default>(b: Result<ApiJson<T>, ApiError>) -> ApiResult<T> {
 
 /// Sends (or re-sends) the SMS OTP. The answer is the same whatever the number.
 #[utoipa::path(post, path = "/v3/sdk/otp/start", tag = "phone", request_body = StartStep,
-    responses((status = 200, description = "sent")))]
+    responses((status = 200, description = "sent"),
+              (status = 409, description = "possession is already decided", body = crate::error::ErrorBody),
+              (status = 410, description = "the flow has expired", body = crate::error::ErrorBody),
+              (status = 422, description = "the text could not be sent to this number", body = crate::error::ErrorBody),
+              (status = 429, description = "no sends left", body = crate::error::ErrorBody),
+              (status = 503, description = "texts cannot be sent right now", body = crate::error::ErrorBody)),
+    security(("flow_token" = [])))]
 pub async fn otp_start(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -118,7 +126,11 @@ pub struct FinishStep {
 
 /// Checks the OTP.
 #[utoipa::path(post, path = "/v3/sdk/otp/finish", tag = "phone", request_body = FinishStep,
-    responses((status = 200, description = "success"), (status = 400, description = "wrong code")))]
+    responses((status = 200, description = "success"), (status = 400, description = "wrong code"),
+              (status = 403, description = "too many wrong codes: possession failed", body = crate::error::ErrorBody),
+              (status = 409, description = "possession is already decided", body = crate::error::ErrorBody),
+              (status = 410, description = "the flow has expired", body = crate::error::ErrorBody)),
+    security(("flow_token" = [])))]
 pub async fn otp_finish(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -163,7 +175,13 @@ pub async fn otp_finish(
 
 /// Sends (or re-sends) the Instant Link.
 #[utoipa::path(post, path = "/v3/sdk/instant-link/start", tag = "phone", request_body = StartStep,
-    responses((status = 200, description = "sent")))]
+    responses((status = 200, description = "sent"),
+              (status = 409, description = "possession is already decided", body = crate::error::ErrorBody),
+              (status = 410, description = "the flow has expired", body = crate::error::ErrorBody),
+              (status = 422, description = "the text could not be sent to this number", body = crate::error::ErrorBody),
+              (status = 429, description = "no sends left", body = crate::error::ErrorBody),
+              (status = 503, description = "texts cannot be sent right now", body = crate::error::ErrorBody)),
+    security(("flow_token" = [])))]
 pub async fn link_start(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -185,7 +203,9 @@ pub async fn link_start(
 
 /// The person gives up (closes the dialog): possession fails.
 #[utoipa::path(post, path = "/v3/sdk/cancel", tag = "phone",
-    responses((status = 200, description = "cancelled")))]
+    responses((status = 200, description = "cancelled"),
+              (status = 410, description = "the flow has expired", body = crate::error::ErrorBody)),
+    security(("flow_token" = [])))]
 pub async fn cancel(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Json<Value>> {
     let mut flow = flow(&state, &headers).await?;
     if flow.possession == "pending" {
@@ -199,7 +219,10 @@ pub async fn cancel(State(state): State<AppState>, headers: HeaderMap) -> ApiRes
 /// (`redirect`), which comes back to `/v3/sdk/mobile-auth/callback`. `fallback` means
 /// the network cannot tell: use the OTP.
 #[utoipa::path(post, path = "/v3/sdk/mobile-auth", tag = "phone",
-    responses((status = 200, description = "success, failed, fallback or redirect")))]
+    responses((status = 200, description = "success, failed, fallback or redirect"),
+              (status = 400, description = "not a mobile flow", body = crate::error::ErrorBody),
+              (status = 410, description = "the flow has expired", body = crate::error::ErrorBody)),
+    security(("flow_token" = [])))]
 pub async fn mobile_auth(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -258,6 +281,7 @@ pub async fn mobile_auth(
 
 /// The operator's redirect after network authentication.
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CallbackQuery {
     /// Authorization code.
     pub code: Option<String>,
@@ -269,7 +293,8 @@ pub struct CallbackQuery {
 
 /// Completes network authentication: exchanges the code, asks Number Verification.
 #[utoipa::path(get, path = "/v3/sdk/mobile-auth/callback", tag = "phone", params(CallbackQuery),
-    responses((status = 204, description = "recorded")))]
+    responses((status = 204, description = "recorded"),
+              (status = 400, description = "missing or unknown state", body = crate::error::ErrorBody)))]
 pub async fn mobile_auth_callback(
     State(state): State<AppState>,
     q: Result<ApiQuery<CallbackQuery>, ApiError>,
@@ -347,6 +372,7 @@ pub async fn mobile_auth_callback(
 
 /// `?token=` of the event stream.
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TokenQuery {
     /// The flow's auth token.
     pub token: Option<String>,
@@ -356,7 +382,9 @@ pub struct TokenQuery {
 /// possession of the flow is decided (the Instant Link opened on the phone), then the
 /// stream ends; a `timeout` event after the link's 3 minutes.
 #[utoipa::path(get, path = "/v3/sdk/events", tag = "phone", params(TokenQuery),
-    responses((status = 200, description = "text/event-stream")))]
+    responses((status = 200, description = "text/event-stream"),
+              (status = 401, description = "missing, invalid or expired token", body = crate::error::ErrorBody),
+              (status = 410, description = "the flow has expired", body = crate::error::ErrorBody)))]
 pub async fn events(
     State(state): State<AppState>,
     q: Result<ApiQuery<TokenQuery>, ApiError>,
@@ -436,7 +464,10 @@ fn link_page(title: &str, text: &str) -> Response {
 /// sends the person to the flow's `finalTargetUrl`.
 #[utoipa::path(get, path = "/l/{token}", tag = "phone",
     params(("token" = String, Path, description = "link token")),
-    responses((status = 303, description = "to finalTargetUrl"), (status = 410, description = "used or expired")))]
+    responses((status = 303, description = "to finalTargetUrl"),
+              (status = 200, description = "verified: a page (no finalTargetUrl)", content_type = "text/html"),
+              (status = 404, description = "not a link token: a page", content_type = "text/html"),
+              (status = 410, description = "used or expired: a page", content_type = "text/html")))]
 pub async fn open_link(State(state): State<AppState>, Path(token): Path<String>) -> Response {
     if token.len() != 43 {
         return (
@@ -517,6 +548,7 @@ fn dev_only(state: &AppState) -> ApiResult<&vouch_phone::sms::DevInbox> {
 
 /// `GET /dev/sms` query.
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct InboxQuery {
     /// Only messages to this number (E.164 or national).
     pub to: Option<String>,
@@ -555,6 +587,7 @@ pub struct PhoneEventRequest {
     /// The number the network reports about.
     pub phone_number: Option<String>,
     /// `PHONE_NUMBER_CHANGE`, `DISCONNECT`, `MOVED_OUT_OF_COVERAGE`, `PORT`.
+    #[schema(pattern = "^(PHONE_NUMBER_CHANGE|DISCONNECT|MOVED_OUT_OF_COVERAGE|PORT)$")]
     pub event_type: Option<String>,
 }
 

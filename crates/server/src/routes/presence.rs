@@ -65,7 +65,7 @@ pub struct CreatePresence {
 
 /// Opens a presence session; returns the URL to send to the person.
 #[utoipa::path(post, path = "/api/presence/sessions", tag = "presence", request_body = CreatePresence,
-    security(("bearer" = [])),
+    security(("service_token" = [])),
     responses((status = 201, description = "sessionId, verifyUrl, expiresAt"),
               (status = 400, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
 pub async fn create(
@@ -136,8 +136,9 @@ async fn own_session(state: &AppState, caller: &Caller, id: String) -> ApiResult
 
 /// A presence session's status: PENDING, VERIFIED, EXPIRED or CANCELLED.
 #[utoipa::path(get, path = "/api/presence/sessions/{id}", tag = "presence",
-    params(("id" = String, Path, description = "Presence session id")), security(("bearer" = [])),
+    params(("id" = String, Path, description = "Presence session id")), security(("service_token" = [])),
     responses((status = 200, description = "sessionId, status, verifiedEmail, verifiedAt, expiresAt"),
+              (status = 403, description = "not a service token", body = crate::error::ErrorBody),
               (status = 404, body = crate::error::ErrorBody)))]
 pub async fn get(
     State(state): State<AppState>,
@@ -149,8 +150,9 @@ pub async fn get(
 
 /// The Human Presence Token of a VERIFIED session (409 before, 410 once expired).
 #[utoipa::path(get, path = "/api/presence/sessions/{id}/token", tag = "presence",
-    params(("id" = String, Path, description = "Presence session id")), security(("bearer" = [])),
+    params(("id" = String, Path, description = "Presence session id")), security(("service_token" = [])),
     responses((status = 200, description = "token, jti, verifiedEmail, verifiedAt"),
+              (status = 403, description = "not a service token", body = crate::error::ErrorBody),
               (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody),
               (status = 410, body = crate::error::ErrorBody)))]
 pub async fn token(
@@ -232,8 +234,9 @@ fn invalid(why: &str) -> Json<Value> {
 
 /// Checks a token's signature, expiry, organisation, e-mail and nonce → its claims.
 #[utoipa::path(post, path = "/api/presence/verify-token", tag = "presence", request_body = VerifyToken,
-    security(("bearer" = [])),
-    responses((status = 200, description = "valid, sub, orgId, userId, sessionId, purpose, checks, issuedAt, expiresAt — or valid false with error")))]
+    security(("service_token" = [])),
+    responses((status = 200, description = "valid, sub, orgId, userId, sessionId, purpose, checks, issuedAt, expiresAt — or valid false with error"),
+              (status = 403, description = "not a service token", body = crate::error::ErrorBody)))]
 pub async fn verify_token(
     State(state): State<AppState>,
     caller: Caller,
@@ -339,7 +342,8 @@ pub struct ScanBody {
     params(("token" = String, Path, description = "The token of the session's verifyUrl")),
     responses((status = 200, description = "sessionId, status"), (status = 403, body = crate::error::ErrorBody),
               (status = 404, body = crate::error::ErrorBody), (status = 410, body = crate::error::ErrorBody),
-              (status = 422, body = crate::error::ErrorBody)))]
+              (status = 422, body = crate::error::ErrorBody),
+              (status = 429, description = "too many analysis requests for this session: retry after `Retry-After` seconds", body = crate::error::ErrorBody)))]
 pub async fn scan(
     State(state): State<AppState>,
     Path(token): Path<String>,
