@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of vouch: formatting, lints, the Rust suites on SQLite and on a
-# throwaway PostgreSQL, and the third-party client compatibility tests.
+# throwaway PostgreSQL, a bounded run of every fuzz target, and the third-party client
+# compatibility tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +23,8 @@ echo "== cargo clippy" >&2
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test (SQLite and PostgreSQL)" >&2
 cargo test --workspace --locked
+echo "== fuzzing: every target, bounded" >&2
+scripts/fuzz.sh --ci
 echo "== compatibility: @prove-identity/prove-api" >&2
 VOUCH_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/vouch" tests/compat/run.sh
 echo "== TypeScript SDK against the server" >&2
@@ -33,5 +36,9 @@ echo "== MCP server with the official Python MCP client (stdio and streamable HT
 tests/mcp/run.sh
 echo "== Ory Kratos hooks (gojsonnet templates, Kratos admin double)" >&2
 tests/ory/run.sh
-echo "== many nodes: PostgreSQL, three nodes behind nginx (sessions, rate limits, webhooks, expiry, kill -9)" >&2
+echo "== API fuzzing: schemathesis against /openapi.json" >&2
+VOUCH_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/vouch" tests/apifuzz/run.sh
+echo "== many nodes: PostgreSQL, three nodes behind nginx (sessions, rate limits, webhooks, expiry, 1:N index, PostgreSQL restart, kill -9)" >&2
 VOUCH_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/vouch" tests/cluster/run.sh
+echo "== faults: SQLite data directory full (503 JSON, recovery, integrity)" >&2
+VOUCH_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/vouch" tests/faults/run.sh
