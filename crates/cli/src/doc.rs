@@ -26,6 +26,13 @@ pub enum DocCmd {
         /// Skip the portrait (does not load the face models).
         #[arg(long)]
         no_portrait: bool,
+        /// The MRZ or barcode only, as PassportEye reads it: no visual-zone cross-check
+        /// and no portrait.
+        #[arg(long)]
+        mrz_only: bool,
+        /// Skip the fast MRZ path (go straight to the neural detector and recogniser).
+        #[arg(long)]
+        no_fast_mrz: bool,
     },
     /// Read rate and field accuracy on a folder with an `expected.json`.
     Eval {
@@ -40,6 +47,13 @@ pub enum DocCmd {
         /// Skip the portrait check.
         #[arg(long)]
         no_portrait: bool,
+        /// The MRZ or barcode only, as PassportEye reads it: no visual-zone cross-check
+        /// and no portrait.
+        #[arg(long)]
+        mrz_only: bool,
+        /// Skip the fast MRZ path (go straight to the neural detector and recogniser).
+        #[arg(long)]
+        no_fast_mrz: bool,
     },
 }
 
@@ -52,18 +66,40 @@ fn models_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("models"))
 }
 
-fn reader(portrait: bool) -> Result<DocReader> {
+/// What a command asks of the reader.
+#[derive(Clone, Copy)]
+struct Options {
+    portrait: bool,
+    visual_zone: bool,
+    fast_mrz: bool,
+}
+
+impl Options {
+    fn new(no_portrait: bool, mrz_only: bool, no_fast_mrz: bool) -> Options {
+        Options {
+            portrait: !no_portrait && !mrz_only,
+            visual_zone: !mrz_only,
+            fast_mrz: !no_fast_mrz,
+        }
+    }
+}
+
+fn reader(opts: Options) -> Result<DocReader> {
     let started = Instant::now();
     let cfg = EngineConfig::new(models_dir());
-    let face = if portrait {
+    let face = if opts.portrait {
         Some(Arc::new(
             FaceEngine::load(cfg.clone()).context("cannot load the face engine")?,
         ))
     } else {
         None
     };
-    let reader = DocReader::load(&cfg, ReaderConfig::default(), face)
-        .context("cannot load the document engine")?;
+    let config = ReaderConfig {
+        visual_zone: opts.visual_zone,
+        fast_mrz: opts.fast_mrz,
+        ..ReaderConfig::default()
+    };
+    let reader = DocReader::load(&cfg, config, face).context("cannot load the document engine")?;
     eprintln!("models loaded in {} ms", started.elapsed().as_millis());
     Ok(reader)
 }
@@ -83,8 +119,10 @@ pub fn run(cmd: DocCmd) -> Result<()> {
             back,
             today: day,
             no_portrait,
+            mrz_only,
+            no_fast_mrz,
         } => {
-            let reader = reader(!no_portrait)?;
+            let reader = reader(Options::new(no_portrait, mrz_only, no_fast_mrz))?;
             let front = read_file(&image)?;
             let back = back.as_deref().map(read_file).transpose()?;
             let out = reader
@@ -98,7 +136,13 @@ pub fn run(cmd: DocCmd) -> Result<()> {
             today: day,
             json: _,
             no_portrait,
-        } => eval(&dir, today(day), !no_portrait),
+            mrz_only,
+            no_fast_mrz,
+        } => eval(
+            &dir,
+            today(day),
+            Options::new(no_portrait, mrz_only, no_fast_mrz),
+        ),
     }
 }
 
@@ -107,17 +151,20 @@ fn as_box(v: &Value) -> Option<Vec<f64>> {
     (b.len() == 4).then_some(b)
 }
 
-fn eval(dir: &Path, today: NaiveDate, portrait: bool) -> Result<()> {
+fn eval(dir: &Path, today: NaiveDate, opts: Options) -> Result<()> {
+    let portrait = opts.portrait;
     let expected_path = dir.join("expected.json");
     let expected: Map<String, Value> = serde_json::from_slice(&read_file(&expected_path)?)
         .with_context(|| format!("{} is not a JSON object", expected_path.display()))?;
     if expected.is_empty() {
         bail!("{} lists no documents", expected_path.display());
     }
-    let reader = reader(portrait)?;
+    let reader = reader(opts)?;
     let mut names: Vec<&String> = expected.keys().collect();
     names.sort();
     let mut read = 0usize;
+    // Read by the fast MRZ path alone.
+    let mut read_fast = 0usize;
     let mut times = Vec::new();
     let mut correct = Map::new();
     let mut totals = Map::new();
@@ -169,6 +216,9 @@ fn eval(dir: &Path, today: NaiveDate, portrait: bool) -> Result<()> {
         }
         if format_ok {
             read += 1;
+            if got.pointer("/mrz/reader").and_then(Value::as_str) == Some("fast") {
+                read_fast += 1;
+            }
         }
         if !format_ok || !all_right {
             failures
@@ -242,6 +292,7 @@ fn eval(dir: &Path, today: NaiveDate, portrait: bool) -> Result<()> {
         "documents": n,
         "read": read,
         "readRate": read as f64 / n as f64,
+        "readByFastPath": read_fast,
         "fields": fields,
         "fieldAccuracy": if t_all == 0 { 0.0 } else { c_all as f64 / t_all as f64 },
         "msPerDocument": {"p50": p50, "mean": mean},

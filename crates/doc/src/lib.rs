@@ -4,6 +4,7 @@
 
 pub mod aamva;
 pub mod barcode;
+pub mod fastmrz;
 pub mod geometry;
 pub mod mrz;
 pub mod ocr;

@@ -7,7 +7,7 @@
 use crate::geometry::RotRect;
 use crate::mrz::{self, DocumentType, Mrz};
 use crate::ocr::{Alphabet, Ocr, OcrConfig, TextBox};
-use crate::{aamva, barcode, DocError};
+use crate::{aamva, barcode, fastmrz, DocError};
 use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
 use std::sync::Arc;
@@ -27,6 +27,9 @@ pub struct ReaderConfig {
     pub min_confidence: f32,
     /// Cross-check the MRZ with the visual zone.
     pub visual_zone: bool,
+    /// Try the fast MRZ path (classical locator and character classifier) before the
+    /// neural detector and recogniser.
+    pub fast_mrz: bool,
 }
 
 impl Default for ReaderConfig {
@@ -37,6 +40,7 @@ impl Default for ReaderConfig {
             decode: DecodeLimits::default(),
             min_confidence: 0.6,
             visual_zone: true,
+            fast_mrz: true,
         }
     }
 }
@@ -217,6 +221,9 @@ pub struct MrzRead {
     /// The MRZ band's corners in the front image (top-left, top-right, bottom-right,
     /// bottom-left in reading order).
     pub corners: [[f32; 2]; 4],
+    /// Which reader settled it: `fast` (the classical locator and character
+    /// classifier) or `neural` (text detector and recogniser).
+    pub reader: &'static str,
 }
 
 /// Milliseconds by stage.
@@ -225,6 +232,8 @@ pub struct MrzRead {
 pub struct Timings {
     /// Decoding the image(s).
     pub decode: f32,
+    /// The fast MRZ path (locator and character classifier).
+    pub fast_mrz: f32,
     /// Text detection.
     pub detect: f32,
     /// MRZ recognition and parsing (all attempts).
@@ -328,13 +337,33 @@ impl DocReader {
                 let t = Instant::now();
                 (self.portrait(front), ms(t))
             });
+            let unsettled = |f: &Option<Found>| f.as_ref().is_none_or(|f| !f.settled());
             let t = Instant::now();
-            let boxes = self.ocr.detect(front, None)?;
-            timings.detect = ms(t);
+            let mut found = if self.config.fast_mrz {
+                self.fast_mrz(front, today)
+            } else {
+                None
+            };
+            timings.fast_mrz = ms(t);
+            // The text lines: for the MRZ when the fast path did not settle it, and for
+            // the visual zone.
+            let boxes = if unsettled(&found) || self.config.visual_zone {
+                let t = Instant::now();
+                let boxes = self.ocr.detect(front, None)?;
+                timings.detect = ms(t);
+                boxes
+            } else {
+                Vec::new()
+            };
 
             let t = Instant::now();
-            let mut found = self.find_mrz(front, &boxes, today)?;
-            let unsettled = |f: &Option<Found>| f.as_ref().is_none_or(|f| !f.settled());
+            if unsettled(&found) {
+                if let Some(f2) = self.find_mrz(front, &boxes, today)? {
+                    if found.as_ref().is_none_or(|f| f2.rank() > f.rank()) {
+                        found = Some(f2);
+                    }
+                }
+            }
             if unsettled(&found) {
                 // Small or distant documents: look again, closer, where the MRZ may be.
                 for region in regions(&boxes).iter().take(2) {
@@ -500,6 +529,37 @@ impl DocReader {
             .collect())
     }
 
+    /// The fast path: the classical band locator and the character classifier
+    /// ([`fastmrz`]); the best reading of up to three candidate bands, each read at its
+    /// likely line lengths in both directions, stopping at the first settled one.
+    fn fast_mrz(&self, img: &Rgb, today: NaiveDate) -> Option<Found> {
+        let classifier = fastmrz::Classifier::embedded()?;
+        let gray = fastmrz::Gray::of(img);
+        let mut best: Option<Found> = None;
+        for band in fastmrz::locate(&gray).iter().take(3) {
+            for n in fastmrz::lengths(band) {
+                for reverse in [false, true] {
+                    let Some((patches, rects)) = fastmrz::band_patches(&gray, band, n, reverse)
+                    else {
+                        continue;
+                    };
+                    let texts = classifier.read(&patches, n);
+                    if debug() {
+                        eprintln!(
+                            "fast: {n} reverse={reverse} {:?}",
+                            texts.iter().map(|t| &t.text).collect::<Vec<_>>()
+                        );
+                    }
+                    self.try_parse(&texts, &rects, None, today, true, &mut best);
+                    if best.as_ref().is_some_and(Found::settled) {
+                        return best;
+                    }
+                }
+            }
+        }
+        best
+    }
+
     /// Finds, reads and parses the best MRZ among the detected lines.
     fn find_mrz(
         &self,
@@ -572,7 +632,7 @@ impl DocReader {
                     texts.iter().map(|t| &t.text).collect::<Vec<_>>()
                 );
             }
-            self.try_parse(&texts, &rects, None, today, &mut best);
+            self.try_parse(&texts, &rects, None, today, false, &mut best);
             if upright && best.as_ref().is_none_or(|f| !f.settled()) {
                 // Still short: stretch the lines to each format's length at the
                 // character pitch seen, and read again.
@@ -592,7 +652,7 @@ impl DocReader {
                                 texts.iter().map(|t| &t.text).collect::<Vec<_>>()
                             );
                         }
-                        self.try_parse(&texts, &stretched, Some(len), today, &mut best);
+                        self.try_parse(&texts, &stretched, Some(len), today, false, &mut best);
                         if best.as_ref().is_some_and(Found::settled) {
                             break;
                         }
@@ -614,6 +674,7 @@ impl DocReader {
         rects: &[RotRect],
         len: Option<usize>,
         today: NaiveDate,
+        fast: bool,
         best: &mut Option<Found>,
     ) {
         let n = texts.len();
@@ -633,6 +694,7 @@ impl DocReader {
             if let Ok(m) = mrz::parse(&refs, today) {
                 let conf = texts[a..b].iter().map(|t| t.confidence).sum::<f32>() / (b - a) as f32;
                 let f = Found {
+                    fast,
                     mrz: m,
                     raw: lines,
                     rects: rects[a..b].to_vec(),
@@ -912,6 +974,8 @@ impl Turn {
 
 /// A parsed MRZ and where it came from.
 struct Found {
+    /// Read by the fast path.
+    fast: bool,
     mrz: Mrz,
     raw: Vec<String>,
     rects: Vec<RotRect>,
@@ -1350,6 +1414,7 @@ fn from_mrz(f: Found, today: NaiveDate) -> DocumentRead {
         name_repairs: Vec::new(),
         check_digits: m.checks.clone(),
         corners,
+        reader: if f.fast { "fast" } else { "neural" },
     });
     out
 }
@@ -1680,6 +1745,7 @@ mod tests {
             name_repairs: Vec::new(),
             check_digits: Vec::new(),
             corners: [[0.0; 2]; 4],
+            reader: "neural",
         });
         restore_dropped_letters(&lines, &mut out);
         assert_eq!(out.surname.as_deref(), Some("BIANCHI"));
