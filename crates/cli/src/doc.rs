@@ -165,6 +165,7 @@ fn eval(dir: &Path, today: NaiveDate, opts: Options) -> Result<()> {
     let mut read = 0usize;
     // Read by the fast MRZ path alone.
     let mut read_fast = 0usize;
+    let mut fast_missed: Vec<&str> = Vec::new();
     let mut times = Vec::new();
     let mut correct = Map::new();
     let mut totals = Map::new();
@@ -218,6 +219,8 @@ fn eval(dir: &Path, today: NaiveDate, opts: Options) -> Result<()> {
             read += 1;
             if got.pointer("/mrz/reader").and_then(Value::as_str) == Some("fast") {
                 read_fast += 1;
+            } else if exp.get("mrz").is_some() || got.get("mrz").is_some_and(|m| !m.is_null()) {
+                fast_missed.push(name.as_str());
             }
         }
         if !format_ok || !all_right {
@@ -293,6 +296,7 @@ fn eval(dir: &Path, today: NaiveDate, opts: Options) -> Result<()> {
         "read": read,
         "readRate": read as f64 / n as f64,
         "readByFastPath": read_fast,
+        "readByNeuralPath": fast_missed,
         "fields": fields,
         "fieldAccuracy": if t_all == 0 { 0.0 } else { c_all as f64 / t_all as f64 },
         "msPerDocument": {"p50": p50, "mean": mean},

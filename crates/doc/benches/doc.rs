@@ -70,6 +70,40 @@ fn read_benches(c: &mut Criterion) {
     let cfg = EngineConfig::new(models);
     let face = Arc::new(FaceEngine::load(cfg.clone()).unwrap());
     let reader = DocReader::load(&cfg, ReaderConfig::default(), Some(face)).unwrap();
+    // The MRZ alone, as PassportEye reads it: no visual zone, no portrait; with the fast
+    // path and without it.
+    let mrz_only = |fast_mrz| {
+        let config = ReaderConfig {
+            visual_zone: false,
+            fast_mrz,
+            ..ReaderConfig::default()
+        };
+        DocReader::load(&cfg, config, None).unwrap()
+    };
+    let (fast, neural) = (mrz_only(true), mrz_only(false));
+    let mut group = c.benchmark_group("mrz_only");
+    group
+        .sample_size(50)
+        .measurement_time(Duration::from_secs(10));
+    for (name, kind) in [
+        ("passport_1600x1200", DocKind::Td3),
+        ("id_card_1600x1200", DocKind::Td1),
+    ] {
+        let doc = render_one(&DocSpec::new(kind).capture(phone_capture()), &faces, 7).unwrap();
+        for (path, r) in [("fast", &fast), ("neural", &neural)] {
+            let first = r.read_bytes(&doc.jpeg, None, today()).unwrap();
+            assert_eq!(
+                first.mrz.as_ref().map(|m| m.reader),
+                Some(path),
+                "{name}: the {path} path must settle the benchmark photo"
+            );
+            group.bench_function(format!("{name}/{path}"), |b| {
+                b.iter(|| r.read_bytes(&doc.jpeg, None, today()).unwrap())
+            });
+        }
+    }
+    group.finish();
+
     let mut group = c.benchmark_group("read");
     group
         .sample_size(30)

@@ -84,16 +84,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let text: String = lines.concat();
             for copy in 0..copies {
                 let got = if copy == 0 {
-                    fastmrz::band_patches(&gray, &band, n, reverse)
+                    fastmrz::band_patches(&gray, &band, n, reverse, fastmrz::Span::Own)
                 } else {
-                    fastmrz::band_patches_jittered(&gray, &band, n, reverse, &mut || {
-                        [
-                            (uniform() - 0.5) * 0.24,
-                            (uniform() - 0.5) * 0.16,
-                            1.0 + (uniform() - 0.5) * 0.14,
-                            1.0 + (uniform() - 0.5) * 0.16,
-                        ]
-                    })
+                    fastmrz::band_patches_jittered(
+                        &gray,
+                        &band,
+                        n,
+                        reverse,
+                        fastmrz::Span::Own,
+                        &mut || {
+                            [
+                                (uniform() - 0.5) * 0.24,
+                                (uniform() - 0.5) * 0.16,
+                                1.0 + (uniform() - 0.5) * 0.14,
+                                1.0 + (uniform() - 0.5) * 0.16,
+                            ]
+                        },
+                    )
                 };
                 let Some((p, _)) = got else { break };
                 if copy == 0 {

@@ -36,8 +36,8 @@ pub const PATCH_H: usize = 24;
 /// The MRZ alphabet, in the classifier's class order.
 pub const ALPHABET: &[u8; 37] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ<";
 
-/// Longest side of the image the blobs are found on.
-const WORK_SIDE: usize = 800;
+/// Longest side of the image the blobs are first looked for on.
+pub const WORK_SIDE: usize = 800;
 /// Fewest blobs in a chain for it to be an MRZ line candidate.
 const MIN_CHAIN: usize = 18;
 /// Most blobs considered (a busy background is not worth more).
@@ -71,6 +71,33 @@ pub struct Line {
     h: f32,
 }
 
+impl Line {
+    /// Median distance between neighbouring blobs.
+    fn pitch(&self) -> f32 {
+        let mut steps: Vec<f32> = self.t.windows(2).map(|w| w[1] - w[0]).collect();
+        steps.sort_by(f32::total_cmp);
+        steps.get(steps.len() / 2).copied().unwrap_or(1.0).max(1e-3)
+    }
+
+    /// A point at `t` along the line.
+    fn at(&self, t: f32) -> (f32, f32) {
+        (self.c.0 + self.d.0 * t, self.c.1 + self.d.1 * t)
+    }
+}
+
+/// Where the cells of a band's lines begin and end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Span {
+    /// Each line from its own first blob to its own last.
+    Own,
+    /// The band's lines are column-aligned: every line from the earliest start to the
+    /// latest end among them (a line whose first or last glyphs were missed).
+    Union,
+    /// Every line from the latest start to the earliest end (a line whose chain ran on
+    /// into the background).
+    Common,
+}
+
 /// A candidate MRZ band: its lines top to bottom (in the walking direction's frame).
 #[derive(Debug, Clone)]
 pub struct Band {
@@ -93,6 +120,66 @@ impl Band {
         self.lines.iter().map(|l| l.t.len()).max().unwrap_or(0)
     }
 
+    /// Each line's span in its own coordinates, or `None` where the line keeps its own;
+    /// `None` overall when the span asked for is each line's own.
+    fn spans(&self, span: Span) -> Option<Vec<Option<(f32, f32)>>> {
+        let first = self.lines.first()?;
+        let d = first.d;
+        let along = |p: (f32, f32)| p.0 * d.0 + p.1 * d.1;
+        let ends: Vec<(f32, f32)> = self
+            .lines
+            .iter()
+            .map(|l| (along(l.at(l.t[0])), along(l.at(l.t[l.t.len() - 1]))))
+            .collect();
+        let (s, e) = match span {
+            Span::Own => return Some(vec![None; self.lines.len()]),
+            Span::Union => ends
+                .iter()
+                .fold((f32::INFINITY, f32::NEG_INFINITY), |a, b| {
+                    (a.0.min(b.0), a.1.max(b.1))
+                }),
+            Span::Common => ends
+                .iter()
+                .fold((f32::NEG_INFINITY, f32::INFINITY), |a, b| {
+                    (a.0.max(b.0), a.1.min(b.1))
+                }),
+        };
+        if s >= e {
+            return None;
+        }
+        Some(
+            self.lines
+                .iter()
+                .map(|l| {
+                    let c = along(l.c);
+                    Some((s - c, e - c))
+                })
+                .collect(),
+        )
+    }
+
+    /// Whether the lines' own ends differ by at least half a pitch (so that [`Span::Union`]
+    /// and [`Span::Common`] are worth trying).
+    pub fn ragged(&self) -> bool {
+        let Some(first) = self.lines.first() else {
+            return false;
+        };
+        let d = first.d;
+        let along = |p: (f32, f32)| p.0 * d.0 + p.1 * d.1;
+        let p = first.pitch();
+        let starts: Vec<f32> = self.lines.iter().map(|l| along(l.at(l.t[0]))).collect();
+        let ends: Vec<f32> = self
+            .lines
+            .iter()
+            .map(|l| along(l.at(l.t[l.t.len() - 1])))
+            .collect();
+        let spread = |v: &[f32]| {
+            v.iter().copied().fold(f32::NEG_INFINITY, f32::max)
+                - v.iter().copied().fold(f32::INFINITY, f32::min)
+        };
+        spread(&starts) > 0.5 * p || spread(&ends) > 0.5 * p
+    }
+
     /// Reading direction of the band's lines, as walked.
     pub fn direction(&self) -> (f32, f32) {
         self.lines.first().map(|l| l.d).unwrap_or((1.0, 0.0))
@@ -111,8 +198,29 @@ struct Cell {
 
 /// Cells of one line with `n` characters, in reading order; `None` when too few blobs
 /// fall on cells for the spacing to be trusted.
-fn cells(line: &Line, n: usize, reverse: bool) -> Option<(Vec<Cell>, RotRect)> {
-    let anchors = anchors(&line.t, n)?;
+fn cells(
+    line: &Line,
+    n: usize,
+    reverse: bool,
+    span: Option<(f32, f32)>,
+) -> Option<(Vec<Cell>, RotRect)> {
+    let anchors = match span {
+        None => anchors(&line.t, n, 0, 0)?,
+        Some((ts, te)) => {
+            // Blobs within the span; cells the line's chain missed at either end.
+            let p = line.pitch();
+            let t: Vec<f32> = line
+                .t
+                .iter()
+                .copied()
+                .filter(|&t| t > ts - 0.4 * p && t < te + 0.4 * p)
+                .collect();
+            let (first, last) = (*t.first()?, *t.last()?);
+            let lead = ((first - ts) / p).round().max(0.0) as usize;
+            let trail = ((te - last) / p).round().max(0.0) as usize;
+            anchors(&t, n, lead, trail)?
+        }
+    };
     let model = fit(&anchors, anchors.len() >= 12)?;
     if model[1] <= 0.0 {
         return None;
@@ -162,10 +270,11 @@ fn cells(line: &Line, n: usize, reverse: bool) -> Option<(Vec<Cell>, RotRect)> {
 /// a whole number of pitches (two glyphs merged into one blob, one broken in two) makes
 /// the count after it uncertain, so the walk is made from both ends and each blob takes
 /// the index of the walk that reached it before any uncertain step.
-fn anchors(t: &[f32], n: usize) -> Option<Vec<(f32, f32)>> {
-    if t.len() < 2 || n < 2 {
+fn anchors(t: &[f32], n: usize, lead: usize, trail: usize) -> Option<Vec<(f32, f32)>> {
+    if t.len() < 2 || n < 2 || lead + trail + 2 > n {
         return None;
     }
+    let last = n - 1 - trail;
     let steps: Vec<f32> = t.windows(2).map(|w| w[1] - w[0]).collect();
     let mut sorted = steps.clone();
     sorted.sort_by(f32::total_cmp);
@@ -200,9 +309,9 @@ fn anchors(t: &[f32], n: usize) -> Option<Vec<(f32, f32)>> {
         .collect();
     let total: usize = moves.iter().map(|m| m.0).sum();
     let mut out = Vec::with_capacity(t.len());
-    if total + 1 == n && moves.iter().all(|m| m.1) {
-        let mut i = 0usize;
-        out.push((0.0, t[0]));
+    if lead + total + trail + 1 == n && moves.iter().all(|m| m.1) {
+        let mut i = lead;
+        out.push((i as f32, t[0]));
         for (k, m) in moves.iter().enumerate() {
             i += m.0;
             out.push((i as f32, t[k + 1]));
@@ -210,21 +319,21 @@ fn anchors(t: &[f32], n: usize) -> Option<Vec<(f32, f32)>> {
         return Some(out);
     }
     // From the start, until the first uncertain step.
-    let mut i = 0usize;
-    out.push((0.0, t[0]));
+    let mut i = lead;
+    out.push((i as f32, t[0]));
     for (k, m) in moves.iter().enumerate() {
         if !m.1 {
             break;
         }
         i += m.0;
-        if i >= n {
+        if i > last {
             return None;
         }
         out.push((i as f32, t[k + 1]));
     }
     let forward = out.len();
     // From the end, back to the last uncertain step (not re-placing blobs placed above).
-    let mut j = n - 1;
+    let mut j = last;
     let mut back = vec![(j as f32, t[t.len() - 1])];
     for (k, m) in moves.iter().enumerate().rev() {
         if !m.1 || k + 1 < forward {
@@ -304,27 +413,32 @@ fn fit(points: &[(f32, f32)], quadratic: bool) -> Option<[f32; 3]> {
     Some(out)
 }
 
-/// Grey levels of a full-resolution image (BT.601 luma).
-pub struct Gray {
+/// Grey levels (BT.601 luma) of a full-resolution image, computed where sampled: the
+/// locator needs only a shrunken copy and the classifier only the MRZ cells.
+pub struct Gray<'a> {
+    img: &'a Rgb,
     w: usize,
     h: usize,
-    px: Vec<u8>,
 }
 
-impl Gray {
-    /// Converts an RGB image.
-    pub fn of(img: &Rgb) -> Gray {
-        let px = img
-            .data
-            .chunks_exact(3)
-            .map(|p| {
-                ((77 * u32::from(p[0]) + 150 * u32::from(p[1]) + 29 * u32::from(p[2])) >> 8) as u8
-            })
-            .collect();
+#[inline]
+fn luma(p: &[u8]) -> u32 {
+    77 * u32::from(p[0]) + 150 * u32::from(p[1]) + 29 * u32::from(p[2])
+}
+
+/// Luma × 256 of summed channels.
+#[inline]
+fn luma_of(s: &[u32; 3]) -> u32 {
+    77 * s[0] + 150 * s[1] + 29 * s[2]
+}
+
+impl<'a> Gray<'a> {
+    /// A grey view of an RGB image.
+    pub fn of(img: &'a Rgb) -> Gray<'a> {
         Gray {
+            img,
             w: img.width as usize,
             h: img.height as usize,
-            px,
         }
     }
 
@@ -337,59 +451,103 @@ impl Gray {
         let (fx, fy) = (x - x0 as f32, y - y0 as f32);
         let x1 = (x0 + 1).min(self.w - 1);
         let y1 = (y0 + 1).min(self.h - 1);
-        let p = |xx: usize, yy: usize| f32::from(self.px[yy * self.w + xx]);
+        let d = &self.img.data;
+        let p = |xx: usize, yy: usize| {
+            let i = (yy * self.w + xx) * 3;
+            luma(&d[i..i + 3]) as f32 / 256.0
+        };
         let top = p(x0, y0) + (p(x1, y0) - p(x0, y0)) * fx;
         let bot = p(x0, y1) + (p(x1, y1) - p(x0, y1)) * fx;
         top + (bot - top) * fy
     }
 
-    /// Box-averaged by an integer factor.
-    fn shrink(&self, f: usize) -> Gray {
-        if f <= 1 {
-            return Gray {
-                w: self.w,
-                h: self.h,
-                px: self.px.clone(),
-            };
-        }
+    /// Grey, box-averaged by an integer factor.
+    fn shrink(&self, f: usize) -> Work {
+        let f = f.max(1);
         let (w, h) = (self.w / f, self.h / f);
         let mut px = vec![0u8; w * h];
-        let area = (f * f) as u32;
+        let area = (f * f) as u32 * 256;
+        let d = &self.img.data;
+        // Per output pixel, the block's sums of red, green and blue; luma once at the end.
+        let mut sums = vec![[0u32; 3]; w];
         for y in 0..h {
-            for x in 0..w {
-                let mut s = 0u32;
-                for yy in y * f..y * f + f {
-                    let row = &self.px[yy * self.w + x * f..yy * self.w + x * f + f];
-                    s += row.iter().map(|&v| u32::from(v)).sum::<u32>();
+            sums.iter_mut().for_each(|s| *s = [0; 3]);
+            for yy in y * f..y * f + f {
+                let row = &d[yy * self.w * 3..(yy * self.w + w * f) * 3];
+                for (s, block) in sums.iter_mut().zip(row.chunks_exact(3 * f)) {
+                    for p in block.chunks_exact(3) {
+                        s[0] += u32::from(p[0]);
+                        s[1] += u32::from(p[1]);
+                        s[2] += u32::from(p[2]);
+                    }
                 }
-                px[y * w + x] = (s / area) as u8;
+            }
+            for (o, s) in px[y * w..(y + 1) * w].iter_mut().zip(&sums) {
+                *o = (luma_of(s) / area) as u8;
             }
         }
-        Gray { w, h, px }
+        Work { w, h, px }
     }
 }
 
-/// Dark pixels: darker by `c` than the mean of the `(2r+1)²` window around them.
-fn threshold(g: &Gray, r: usize, c: u32) -> Vec<bool> {
+/// The shrunken grey image the locator works on.
+struct Work {
+    w: usize,
+    h: usize,
+    px: Vec<u8>,
+}
+
+/// Dark pixels: darker by `c` than the mean of the `(2r+1)²` window around them (the
+/// window clipped at the borders). Box sums by running sums, rows then columns.
+fn threshold(g: &Work, r: usize, c: u32) -> Vec<bool> {
     let (w, h) = (g.w, g.h);
-    let mut integral = vec![0u32; (w + 1) * (h + 1)];
+    // Horizontal window sums, and how many pixels each column's window holds.
+    let mut rows = vec![0u32; w * h];
     for y in 0..h {
-        let mut row = 0u32;
+        let src = &g.px[y * w..(y + 1) * w];
+        let dst = &mut rows[y * w..(y + 1) * w];
+        let mut acc: u32 = src[..(r + 1).min(w)].iter().map(|&v| u32::from(v)).sum();
         for x in 0..w {
-            row += u32::from(g.px[y * w + x]);
-            integral[(y + 1) * (w + 1) + x + 1] = integral[y * (w + 1) + x + 1] + row;
+            dst[x] = acc;
+            if x + r + 1 < w {
+                acc += u32::from(src[x + r + 1]);
+            }
+            if x >= r {
+                acc -= u32::from(src[x - r]);
+            }
         }
     }
+    let span = |i: usize, n: usize| ((i + r + 1).min(n) - i.saturating_sub(r)) as u32;
+    let wcount: Vec<u32> = (0..w).map(|x| span(x, w)).collect();
     let mut mask = vec![false; w * h];
+    let mut cols: Vec<u32> = vec![0; w];
+    for y in 0..(r + 1).min(h) {
+        for (a, &b) in cols.iter_mut().zip(&rows[y * w..(y + 1) * w]) {
+            *a += b;
+        }
+    }
     for y in 0..h {
-        let (y0, y1) = (y.saturating_sub(r), (y + r + 1).min(h));
-        for x in 0..w {
-            let (x0, x1) = (x.saturating_sub(r), (x + r + 1).min(w));
-            let sum = integral[y1 * (w + 1) + x1] + integral[y0 * (w + 1) + x0]
-                - integral[y0 * (w + 1) + x1]
-                - integral[y1 * (w + 1) + x0];
-            let n = ((y1 - y0) * (x1 - x0)) as u32;
-            mask[y * w + x] = (u32::from(g.px[y * w + x]) + c) * n < sum;
+        let hn = span(y, h);
+        let px = &g.px[y * w..(y + 1) * w];
+        for (((m, &p), &sum), &wn) in mask[y * w..(y + 1) * w]
+            .iter_mut()
+            .zip(px)
+            .zip(&cols)
+            .zip(&wcount)
+        {
+            *m = (u32::from(p) + c) * wn * hn < sum;
+        }
+        if y + r + 1 < h {
+            let add = &rows[(y + r + 1) * w..(y + r + 2) * w];
+            for (a, &b) in cols.iter_mut().zip(add) {
+                *a += b;
+            }
+        }
+        if y >= r {
+            let sub = &rows[(y - r) * w..(y - r + 1) * w];
+            for (a, &b) in cols.iter_mut().zip(sub) {
+                *a -= b;
+            }
         }
     }
     mask
@@ -729,12 +887,24 @@ fn bands_of(lines: &[Line]) -> Vec<Band> {
     out
 }
 
-/// Finds MRZ band candidates in a photo (best first).
-pub fn locate(gray: &Gray) -> Vec<Band> {
+/// Finds MRZ band candidates in a photo (best first), on a copy shrunk to about
+/// `WORK_SIDE` pixels.
+pub fn locate(gray: &Gray<'_>) -> Vec<Band> {
+    locate_at(gray, factor(gray, WORK_SIDE))
+}
+
+/// The integer shrink factor that brings the longest side to at most `side`.
+pub fn factor(gray: &Gray<'_>, side: usize) -> usize {
+    gray.w.max(gray.h).div_ceil(side.max(1)).max(1)
+}
+
+/// Finds MRZ band candidates on a copy shrunk by `f` (1: full resolution, for small or
+/// distant documents whose glyphs merge when shrunk).
+pub fn locate_at(gray: &Gray<'_>, f: usize) -> Vec<Band> {
     if gray.w < 32 || gray.h < 32 {
         return Vec::new();
     }
-    let f = gray.w.max(gray.h).div_ceil(WORK_SIDE).max(1);
+    let f = f.max(1);
     let work = gray.shrink(f);
     let mask = threshold(&work, 10, 10);
     let blobs = blobs(&mask, work.w, work.h);
@@ -754,7 +924,7 @@ pub fn locate(gray: &Gray) -> Vec<Band> {
 
 /// Samples one cell into a `PATCH_W × PATCH_H` patch: ink high (255), paper low (0),
 /// stretched to the patch's own range.
-fn patch(gray: &Gray, c: &Cell, out: &mut [u8]) {
+fn patch(gray: &Gray<'_>, c: &Cell, out: &mut [u8]) {
     let (dx, dy) = c.d;
     let (nx, ny) = (-dy, dx);
     let (pw, ph) = (c.pitch, 1.3 * c.h);
@@ -787,32 +957,35 @@ fn patch(gray: &Gray, c: &Cell, out: &mut [u8]) {
 /// The patches of one band read as `n` characters a line, in either direction, with
 /// the lines' rectangles (reading order, top to bottom).
 pub fn band_patches(
-    gray: &Gray,
+    gray: &Gray<'_>,
     band: &Band,
     n: usize,
     reverse: bool,
+    span: Span,
 ) -> Option<(Vec<u8>, Vec<RotRect>)> {
-    band_patches_jittered(gray, band, n, reverse, &mut || [0.0, 0.0, 1.0, 1.0])
+    band_patches_jittered(gray, band, n, reverse, span, &mut || [0.0, 0.0, 1.0, 1.0])
 }
 
 /// As [`band_patches`], with each cell moved and scaled by `jitter()`: `[along, across,
 /// width, height]`, the shifts as fractions of the pitch and of the glyph height, the
 /// scales as factors (for making training patches).
 pub fn band_patches_jittered(
-    gray: &Gray,
+    gray: &Gray<'_>,
     band: &Band,
     n: usize,
     reverse: bool,
+    span: Span,
     jitter: &mut dyn FnMut() -> [f32; 4],
 ) -> Option<(Vec<u8>, Vec<RotRect>)> {
-    let mut lines: Vec<&Line> = band.lines.iter().collect();
+    let spans = band.spans(span)?;
+    let mut lines: Vec<(&Line, Option<(f32, f32)>)> = band.lines.iter().zip(spans).collect();
     if reverse {
         lines.reverse();
     }
     let mut out = vec![0u8; lines.len() * n * PATCH_W * PATCH_H];
     let mut rects = Vec::with_capacity(lines.len());
-    for (li, line) in lines.iter().enumerate() {
-        let (cells, rect) = cells(line, n, reverse)?;
+    for (li, (line, span)) in lines.iter().enumerate() {
+        let (cells, rect) = cells(line, n, reverse, *span)?;
         for (k, c) in cells.iter().enumerate() {
             let at = (li * n + k) * PATCH_W * PATCH_H;
             let [du, dv, sw, sh] = jitter();
@@ -1037,7 +1210,7 @@ mod tests {
             (vec![], vec![7]),
             (vec![30], vec![12]),
         ] {
-            let a = anchors(&line(&skip, &merge), 44).expect("anchors");
+            let a = anchors(&line(&skip, &merge), 44, 0, 0).expect("anchors");
             assert!(a.len() >= 30, "{skip:?} {merge:?}: {}", a.len());
             for (i, t) in &a {
                 assert!(
@@ -1050,7 +1223,34 @@ mod tests {
         }
         // A first or last blob missing cannot be told from a line one cell shorter: the
         // walk places the blobs consistently, and the check digits will say.
-        assert!(anchors(&[1.0], 44).is_none());
+        assert!(anchors(&[1.0], 44, 0, 0).is_none());
+        // The first two cells missed (known from the band's other line).
+        let t = line(&[0, 1], &[]);
+        let a = anchors(&t, 44, 2, 0).expect("anchors");
+        assert_eq!(a[0].0, 2.0);
+        assert!(a.iter().all(|(i, t)| (pos(*i) - t).abs() < 0.5));
+    }
+
+    #[test]
+    fn the_running_threshold_matches_the_definition() {
+        let (w, h) = (37usize, 23usize);
+        let px: Vec<u8> = (0..w * h).map(|i| ((i * 7919) % 251) as u8).collect();
+        let g = Work { w, h, px };
+        let (r, c) = (4usize, 10u32);
+        let fast = threshold(&g, r, c);
+        for y in 0..h {
+            for x in 0..w {
+                let (mut sum, mut n) = (0u32, 0u32);
+                for yy in y.saturating_sub(r)..(y + r + 1).min(h) {
+                    for xx in x.saturating_sub(r)..(x + r + 1).min(w) {
+                        sum += u32::from(g.px[yy * w + xx]);
+                        n += 1;
+                    }
+                }
+                let dark = (u32::from(g.px[y * w + x]) + c) * n < sum;
+                assert_eq!(fast[y * w + x], dark, "({x}, {y})");
+            }
+        }
     }
 
     #[test]
