@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Markdown table of bench/doc results: table.py RESULTS_DIR SET... reads
-RESULTS_DIR/<set>-vouch.json and <set>-passporteye.json (either may be missing), writes
-RESULTS_DIR/table.md and prints it."""
+RESULTS_DIR/<set>-vouch.json (MRZ only), <set>-vouch-full.json (full read) and
+<set>-passporteye.json (any may be missing), writes RESULTS_DIR/table.md and prints it."""
 
 import json
 import os
@@ -26,16 +26,19 @@ def main():
         "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for s in sets:
-        v, p = load(results, f"{s}-vouch.json"), load(results, f"{s}-passporteye.json")
-        for r in (v, p):
+        v, f, p = (load(results, f"{s}-{t}.json") for t in ("vouch", "vouch-full", "passporteye"))
+        for r, what in ((v, "MRZ only"), (f, "full read: + visual zone, portrait"), (p, "")):
             if r is None:
                 continue
             ratio = ""
-            if r is v and p is not None:
-                ratio = (f"{p['msPerDocument']['p50'] / v['msPerDocument']['p50']:.1f}×, "
-                         f"{p['msPerDocument']['mean'] / v['msPerDocument']['mean']:.1f}×")
+            if r is not p and p is not None:
+                ratio = (f"{p['msPerDocument']['p50'] / r['msPerDocument']['p50']:.1f}×, "
+                         f"{p['msPerDocument']['mean'] / r['msPerDocument']['mean']:.1f}×")
+            name = tool_name(r) + (f" ({what})" if what else "")
+            fast = r.get("readByFastPath")
+            read = f"{r['readRate']:.3f} ({r['read']}" + (f"; fast path {fast}" if fast is not None else "") + ")"
             rows.append(
-                f"| {s} | {tool_name(r)} | {r['documents']} | {r['readRate']:.3f} ({r['read']}) "
+                f"| {s} | {name} | {r['documents']} | {read} "
                 f"| {r['fieldAccuracy']:.3f} | {r['msPerDocument']['p50']:.0f} "
                 f"| {r['msPerDocument']['mean']:.0f} | {ratio} |")
     cpu = ""

@@ -1,5 +1,7 @@
 //! Fuzzes decoding and detection: any bytes must give an image or a clean error, and any
-//! decoded image must give faces or a clean error, without panics or unbounded memory.
+//! decoded image must give faces or a clean error, and MRZ band candidates (the document
+//! reader's fast path: locator, cell sampling, classifier) or none, without panics or
+//! unbounded memory.
 //! Run: `scripts/fuzz.sh [seconds]` (needs the models: scripts/fetch-models.sh).
 #![no_main]
 
@@ -27,5 +29,17 @@ fuzz_target!(|data: &[u8]| {
     let e = engine();
     if let Ok(img) = e.decode(data) {
         let _ = e.detect(&img);
+        let gray = vouch_doc::fastmrz::Gray::of(&img);
+        if let Some(band) = vouch_doc::fastmrz::locate(&gray).first() {
+            let span = vouch_doc::fastmrz::Span::Union;
+            for n in vouch_doc::fastmrz::lengths(band) {
+                if let (Some((patches, _)), Some(c)) = (
+                    vouch_doc::fastmrz::band_patches(&gray, band, n, true, span),
+                    vouch_doc::fastmrz::Classifier::embedded(),
+                ) {
+                    let _ = c.read(&patches, n);
+                }
+            }
+        }
     }
 });
