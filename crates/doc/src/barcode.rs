@@ -7,8 +7,8 @@
 //! sideways needs no extra pass here. It tolerates a tilt of two or three degrees, not
 //! more, so a tilted photo is turned straight by the angle its edges show (the bars of
 //! the symbol dominate a licence back) and tried again. A large photo is also tried at
-//! half size, and each image with two binarizers (local, then global threshold) and on a
-//! smoothed copy against sensor noise.
+//! half size, and each image with two binarizers (local, then global threshold), on a
+//! smoothed copy against sensor noise and on a sharpened (unsharp-masked) one against blur.
 
 mod gray;
 
@@ -70,9 +70,9 @@ const MIN_REST: f32 = 0.5;
 /// Finds and decodes the PDF417 barcode in a photo; `None` when there is none it can
 /// read. Tries the image at its size (shrunk to at most 3200 px a side), then turned
 /// straight when its edges show a tilt, then the same at half size when it is large; each
-/// with a local and a global binarizer, and the untilted ones also smoothed. Every
-/// attempt looks at all four right-angle rotations. Stops starting attempts after four
-/// seconds. Never panics: a panic inside the decoder is caught and counts as not found.
+/// with a local and a global binarizer and on a sharpened copy, and the untilted ones also
+/// smoothed. Every attempt looks at all four right-angle rotations. Stops starting attempts
+/// after four seconds. Never panics: a panic inside the decoder is caught and counts as not found.
 pub fn decode_pdf417(img: &Rgb) -> Option<Barcode> {
     let expected = img.width as usize * img.height as usize * 3;
     if img.width == 0 || img.height == 0 || img.data.len() != expected {
@@ -95,7 +95,7 @@ pub fn decode_pdf417(img: &Rgb) -> Option<Barcode> {
         let plain = View::plain(g, s);
         if let Some(found) = search(
             &plain,
-            &[Pass::Local, Pass::Global, Pass::Smoothed],
+            &[Pass::Local, Pass::Global, Pass::Smoothed, Pass::Sharpened],
             &in_time,
         ) {
             return Some(found);
@@ -110,7 +110,11 @@ pub fn decode_pdf417(img: &Rgb) -> Option<Barcode> {
                 return None;
             }
             let straight = View::straightened(&plain.image, s, tilt);
-            if let Some(found) = search(&straight, &[Pass::Local, Pass::Global], &in_time) {
+            if let Some(found) = search(
+                &straight,
+                &[Pass::Local, Pass::Global, Pass::Sharpened],
+                &in_time,
+            ) {
                 return Some(found);
             }
             match straight.image.skew() {
@@ -155,6 +159,8 @@ enum Pass {
     Global,
     /// Local thresholds on a 3×3 mean of the image: sensor noise.
     Smoothed,
+    /// Local thresholds on an unsharp-masked copy: a blurred photo.
+    Sharpened,
 }
 
 /// An image the detector looks at, and how its pixels map back to the input photo: it is
@@ -311,8 +317,19 @@ fn render(matrix: &BitMatrix, module_px: u32) -> Rgb {
 /// One decoding attempt on one image with one binarizer. The smoothed image is made on
 /// first use and kept for the next.
 fn attempt(g: &Gray, pass: Pass, smoothed: &mut Option<Gray>) -> Option<RXingResult> {
+    let sharp;
     let data = match pass {
         Pass::Smoothed => &smoothed.get_or_insert_with(|| g.smooth()).data,
+        Pass::Sharpened => {
+            let soft = smoothed.get_or_insert_with(|| g.smooth());
+            sharp = g
+                .data
+                .iter()
+                .zip(&soft.data)
+                .map(|(&a, &b)| (2 * i32::from(a) - i32::from(b)).clamp(0, 255) as u8)
+                .collect::<Vec<u8>>();
+            &sharp
+        }
         _ => &g.data,
     };
     let source = Luma8Source::new_with_slice(data, g.width, g.height).ok()?;

@@ -337,7 +337,9 @@ impl DocReader {
                 let t = Instant::now();
                 (self.portrait(front), ms(t))
             });
-            let unsettled = |f: &Option<Found>| f.as_ref().is_none_or(|f| !f.settled());
+            // The fast MRZ path first (a few milliseconds). When it does not settle and a
+            // back image came (a driver's licence's), the barcode next: when it reads,
+            // there is no MRZ to look for with the slower neural pipeline.
             let t = Instant::now();
             let mut found = if self.config.fast_mrz {
                 self.fast_mrz(front, today)
@@ -345,6 +347,22 @@ impl DocReader {
                 None
             };
             timings.fast_mrz = ms(t);
+            let decode_card = || {
+                back.into_iter()
+                    .chain(std::iter::once(front))
+                    .filter_map(barcode::decode_pdf417)
+                    .find_map(|code| aamva::parse(&code.text).ok())
+            };
+            let mut card = None;
+            let mut card_tried = false;
+            if back.is_some() && found.as_ref().is_none_or(|f| !f.settled()) {
+                let t = Instant::now();
+                card = decode_card();
+                card_tried = true;
+                timings.barcode = ms(t);
+            }
+            let unsettled =
+                |f: &Option<Found>| card.is_none() && f.as_ref().is_none_or(|f| !f.settled());
             // The text lines: for the MRZ when the fast path did not settle it, and for
             // the visual zone.
             let boxes = if unsettled(&found) || self.config.visual_zone {
@@ -395,17 +413,9 @@ impl DocReader {
             }
             timings.mrz = ms(t);
 
-            let mut card = None;
-            if found.as_ref().is_none_or(|f| !f.mrz.valid()) {
+            if !card_tried && found.as_ref().is_none_or(|f| !f.mrz.valid()) {
                 let t = Instant::now();
-                for img in back.into_iter().chain(std::iter::once(front)) {
-                    if let Some(code) = barcode::decode_pdf417(img) {
-                        if let Ok(a) = aamva::parse(&code.text) {
-                            card = Some(a);
-                            break;
-                        }
-                    }
-                }
+                card = decode_card();
                 timings.barcode = ms(t);
             }
 
