@@ -445,6 +445,9 @@ impl<'a> Gray<'a> {
     /// Bilinear sample, border replicated.
     #[inline]
     fn at(&self, x: f32, y: f32) -> f32 {
+        if self.w == 0 || self.h == 0 || self.img.data.len() < self.w * self.h * 3 {
+            return 0.0;
+        }
         let x = x.clamp(0.0, (self.w - 1) as f32);
         let y = y.clamp(0.0, (self.h - 1) as f32);
         let (x0, y0) = (x as usize, y as usize);
@@ -901,7 +904,7 @@ pub fn factor(gray: &Gray<'_>, side: usize) -> usize {
 /// Finds MRZ band candidates on a copy shrunk by `f` (1: full resolution, for small or
 /// distant documents whose glyphs merge when shrunk).
 pub fn locate_at(gray: &Gray<'_>, f: usize) -> Vec<Band> {
-    if gray.w < 32 || gray.h < 32 {
+    if gray.w < 32 || gray.h < 32 || gray.img.data.len() != gray.w * gray.h * 3 {
         return Vec::new();
     }
     let f = f.max(1);
@@ -1114,6 +1117,9 @@ impl Classifier {
 
     /// Reads the patches of a band (`lines × n` patches) into texts.
     pub fn read(&self, patches: &[u8], n: usize) -> Vec<Text> {
+        if n == 0 {
+            return Vec::new();
+        }
         patches
             .chunks_exact(n * PATCH_W * PATCH_H)
             .map(|line| {
