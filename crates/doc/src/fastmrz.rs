@@ -1153,6 +1153,25 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
+/// The readings to try for a band, likeliest first: `(span, characters a line, reverse)`
+/// — each line's own ends, then (for a ragged band) the band's outer and inner ends; at
+/// each, the likely line lengths; at each, both directions.
+pub fn readings(band: &Band) -> Vec<(Span, usize, bool)> {
+    let spans: &[Span] = if band.ragged() {
+        &[Span::Own, Span::Union, Span::Common]
+    } else {
+        &[Span::Own]
+    };
+    let lengths = lengths(band);
+    let mut out = Vec::new();
+    for &span in spans {
+        for &n in &lengths {
+            out.extend([(span, n, false), (span, n, true)]);
+        }
+    }
+    out
+}
+
 /// Line lengths to try for a band, likeliest first.
 pub fn lengths(band: &Band) -> Vec<usize> {
     if band.len() == 3 {

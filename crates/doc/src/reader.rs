@@ -543,7 +543,6 @@ impl DocReader {
     /// ([`fastmrz`]); the best reading of up to three candidate bands, each read at its
     /// likely line lengths in both directions, stopping at the first settled one.
     fn fast_mrz(&self, img: &Rgb, today: NaiveDate) -> Option<Found> {
-        use fastmrz::Span;
         let classifier = fastmrz::Classifier::embedded()?;
         let gray = fastmrz::Gray::of(img);
         let mut best: Option<Found> = None;
@@ -551,36 +550,29 @@ impl DocReader {
         // the resolution.
         let coarse = fastmrz::factor(&gray, fastmrz::WORK_SIDE);
         let fine = fastmrz::factor(&gray, fastmrz::WORK_SIDE * 2);
-        for f in [coarse, fine] {
-            if f == fine && fine == coarse {
-                break;
-            }
+        let scales = if fine == coarse {
+            vec![coarse]
+        } else {
+            vec![coarse, fine]
+        };
+        for f in scales {
             for band in fastmrz::locate_at(&gray, f).iter().take(3) {
-                let spans: &[Span] = if band.ragged() {
-                    &[Span::Own, Span::Union, Span::Common]
-                } else {
-                    &[Span::Own]
-                };
-                for &span in spans {
-                    for n in fastmrz::lengths(band) {
-                        for reverse in [false, true] {
-                            let Some((patches, rects)) =
-                                fastmrz::band_patches(&gray, band, n, reverse, span)
-                            else {
-                                continue;
-                            };
-                            let texts = classifier.read(&patches, n);
-                            if debug() {
-                                eprintln!(
-                                    "fast: 1/{f} {span:?} {n} reverse={reverse} {:?}",
-                                    texts.iter().map(|t| &t.text).collect::<Vec<_>>()
-                                );
-                            }
-                            self.try_parse(&texts, &rects, None, today, true, &mut best);
-                            if best.as_ref().is_some_and(Found::settled) {
-                                return best;
-                            }
-                        }
+                for (span, n, reverse) in fastmrz::readings(band) {
+                    let Some((patches, rects)) =
+                        fastmrz::band_patches(&gray, band, n, reverse, span)
+                    else {
+                        continue;
+                    };
+                    let texts = classifier.read(&patches, n);
+                    if debug() {
+                        eprintln!(
+                            "fast: 1/{f} {span:?} {n} reverse={reverse} {:?}",
+                            texts.iter().map(|t| &t.text).collect::<Vec<_>>()
+                        );
+                    }
+                    self.try_parse(&texts, &rects, None, today, true, &mut best);
+                    if best.as_ref().is_some_and(Found::settled) {
+                        return best;
                     }
                 }
             }
