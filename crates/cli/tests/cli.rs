@@ -434,6 +434,33 @@ fn doc_read_and_eval_from_the_command_line() {
     assert_eq!(report["readRate"], 1.0);
     assert_eq!(report["fieldAccuracy"], 1.0);
 
+    // The MRZ alone, as PassportEye reads it: every specimen by the fast path.
+    let mut c = cmd(
+        dir.path(),
+        &["doc", "eval", docs.to_str().unwrap(), "--mrz-only"],
+    );
+    c.env("VOUCH_MODELS_DIR", &models);
+    let report = json_out(c);
+    assert_eq!(report["readRate"], 1.0);
+    assert_eq!(report["readByFastPath"], 4);
+    // And with the fast path switched off, by the neural one, without a portrait.
+    let mut c = cmd(
+        dir.path(),
+        &[
+            "doc",
+            "read",
+            docs.join("passport-td3.png").to_str().unwrap(),
+            "--mrz-only",
+            "--no-fast-mrz",
+        ],
+    );
+    c.env("VOUCH_MODELS_DIR", &models);
+    let out = json_out(c);
+    assert_eq!(out["mrz"]["reader"], "neural");
+    assert_eq!(out["format"], "TD3");
+    assert!(out["portrait"].is_null());
+    assert_eq!(out["timings"]["fastMrz"], 0.0);
+
     let junk = dir.path().join("junk.jpg");
     std::fs::write(&junk, b"this is not a photo").unwrap();
     let mut c = cmd(dir.path(), &["doc", "read", junk.to_str().unwrap()]);

@@ -340,13 +340,12 @@ impl DocReader {
             // The fast MRZ path first (a few milliseconds). When it does not settle and a
             // back image came (a driver's licence's), the barcode next: when it reads,
             // there is no MRZ to look for with the slower neural pipeline.
-            let t = Instant::now();
-            let mut found = if self.config.fast_mrz {
-                self.fast_mrz(front, today)
-            } else {
-                None
-            };
-            timings.fast_mrz = ms(t);
+            let mut found = None;
+            if self.config.fast_mrz {
+                let t = Instant::now();
+                found = self.fast_mrz(front, today);
+                timings.fast_mrz = ms(t);
+            }
             let decode_card = || {
                 back.into_iter()
                     .chain(std::iter::once(front))
