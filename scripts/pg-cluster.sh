@@ -2,7 +2,7 @@
 # A throwaway PostgreSQL cluster on 127.0.0.1 for tests.
 #   scripts/pg-cluster.sh start DIR PORT   # prints the admin URL
 #   scripts/pg-cluster.sh stop DIR
-#   scripts/pg-cluster.sh down DIR         # stops the server, keeps the data (fault tests)
+#   scripts/pg-cluster.sh down DIR         # stops the server at once (a crash: no shutdown checkpoint), keeps the data (fault tests)
 #   scripts/pg-cluster.sh up DIR PORT      # starts it again on the same data
 # PostgreSQL refuses to run as root, so as root the cluster runs as the 'postgres' user.
 set -euo pipefail
@@ -30,7 +30,7 @@ case "$cmd" in
     echo "postgres://vouch@127.0.0.1:$port/postgres"
     ;;
   down)
-    run "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
+    run "$bin/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null
     ;;
   up)
     pg_start "$3"
