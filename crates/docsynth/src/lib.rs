@@ -9,6 +9,7 @@
 //! and evaluation tool whose callers only report its errors.
 
 pub mod aamva;
+pub mod attack;
 pub mod camera;
 pub mod document;
 pub mod fonts;

@@ -311,11 +311,11 @@ impl ValueNoise {
 }
 
 /// Cheap deterministic noise source for per-pixel grain (xorshift32).
-struct Grain(u32);
+pub(crate) struct Grain(pub(crate) u32);
 
 impl Grain {
     /// Uniform in [0, 1).
-    fn next(&mut self) -> f32 {
+    pub(crate) fn next(&mut self) -> f32 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 17;
         self.0 ^= self.0 << 5;
