@@ -4,7 +4,7 @@
 # angle classifier from the PyPI wheel rapidocr-onnxruntime==1.4.4; libonnxruntime.so.1.31.1
 # and its licence texts from the PyPI wheel onnxruntime==1.31.1) into models/fetched/, and checks every file against
 # models/manifest.json: the sha256 of each downloaded package, of each extracted file, and of
-# the committed models (models/MobileFaceNet.onnx, models/FaceAntiSpoofing.onnx).
+# the committed models (models/*.onnx and the MRZ classifier).
 #
 # Idempotent: a file that is already there with the right sha256 is not downloaded again.
 # Needs only python3 with pip, and access to PyPI (or a pip index/proxy configured the usual

