@@ -70,8 +70,9 @@ fn read_csv(csv: &Path) -> Result<Vec<(String, PathBuf)>> {
     Ok(out)
 }
 
-/// A progress line on stderr: `[####----] 1234/10000 (12%) 85.2/s, ETA 1m 43s`.
-fn progress(done: usize, total: usize, started: Instant) {
+/// A progress line on stderr, rewritten in place:
+/// `LABEL: [####----] 1234/10000 (12%) 85.2/s, ETA 1m 43s`.
+pub(crate) fn progress(label: &str, done: usize, total: usize, started: Instant) {
     let width = 30;
     let filled = (done * width)
         .checked_div(total)
@@ -85,7 +86,7 @@ fn progress(done: usize, total: usize, started: Instant) {
         0.0
     };
     eprint!(
-        "\r[{}{}] {done}/{total} ({}%) {rate:.1}/s, ETA {}m {:02}s ",
+        "\r{label}: [{}{}] {done}/{total} ({}%) {rate:.1}/s, ETA {}m {:02}s ",
         "#".repeat(filled),
         "-".repeat(width - filled),
         (done * 100).checked_div(total).unwrap_or(100),
@@ -151,7 +152,7 @@ pub async fn run(cmd: IdentityCmd, store: &Store) -> Result<()> {
                 done += 1;
                 // At most four updates a second (a log file is not flooded).
                 if done == total || last_shown.elapsed().as_millis() >= 250 {
-                    progress(done, total, started);
+                    progress("enrolling", done, total, started);
                     last_shown = Instant::now();
                 }
             }
@@ -194,13 +195,13 @@ fn embed(engine: &vouch_face::FaceEngine, path: &Path) -> Result<Vec<f32>, Strin
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
     let img = engine.decode(&bytes).map_err(|e| e.to_string())?;
     let (faces, largest) = engine
-        .analyze_largest(&img, 48.0, vouch_face::Measure::default())
+        .analyze_largest(&img, vouch_face::Measure::default())
         .map_err(|e| e.to_string())?;
     let Some(face) = largest else {
         return Err("no face found".into());
     };
     let width = face.face.width();
-    if faces.iter().skip(1).any(|f| f.width() >= 0.4 * width) {
+    if vouch_face::subject::other_people(&faces) > 0 {
         return Err("several faces".into());
     }
     if width < vouch_server::analysis::MIN_FACE_PX {

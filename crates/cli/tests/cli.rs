@@ -608,3 +608,123 @@ async fn enroll_batch_enrols_a_csv_and_the_server_recognises_the_people() {
     assert_eq!(v["verified"], true, "{v}");
     assert_eq!(v["email"], "alice@example.com");
 }
+
+/// A `vouch face …` command with the repository's models; its output.
+fn face_cmd(dir: &Path, args: &[&str]) -> std::process::Output {
+    let mut c = cmd(dir, &[&["face"], args].concat());
+    c.env("VOUCH_MODELS_DIR", repo().join("models"));
+    c.output().unwrap()
+}
+
+/// `vouch face eval-liveness` and `eval-age` read a CSV by column name, judge each image
+/// with the session policy, and summarise the error rates; a bad label fails before any
+/// model is loaded. `vouch face eval --all-pairs` takes paths in sub-folders (identity =
+/// folder) and compares every pair of the images.
+#[test]
+fn face_evaluation_commands_report_error_rates() {
+    let dir = tempfile::tempdir().unwrap();
+    let eval = repo().join("../shared/eval");
+
+    // Liveness: MiniFASNet's own samples, with an extra column.
+    let labels = dir.path().join("live.csv");
+    std::fs::write(
+        &labels,
+        "subject,path,label\n1,image_T1.jpg,bona_fide\n2,image_F2.jpg,attack:print\n",
+    )
+    .unwrap();
+    let images = eval.join("liveness");
+    let args = ["eval-liveness", "--labels", labels.to_str().unwrap()];
+    let out = face_cmd(
+        dir.path(),
+        &[&args[..], &["--images", images.to_str().unwrap()]].concat(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("liveness: ["));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["images"][0]["decision"], "live", "{v}");
+    assert_eq!(v["images"][1]["decision"], "attack", "{v}");
+    assert_eq!(v["summary"]["apcer"], 0.0, "{v}");
+    assert_eq!(v["summary"]["bpcer"], 0.0, "{v}");
+    assert_eq!(v["summary"]["apcerByType"]["print"]["attacks"], 1, "{v}");
+    assert_eq!(v["summary"]["eer"], 0.0, "{v}");
+
+    std::fs::write(&labels, "path,label\nimage_T1.jpg,genuine\n").unwrap();
+    let out = face_cmd(
+        dir.path(),
+        &[&args[..], &["--images", images.to_str().unwrap()]].concat(),
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("live.csv:2") && err.contains("genuine"),
+        "{err}"
+    );
+    assert!(!err.contains("models loaded"), "{err}");
+
+    // Age: the session's rule at --min-age.
+    let ages = dir.path().join("ages.csv");
+    std::fs::write(&ages, "path,age\nimg2.jpg,36\nimg5.jpg,29\n").unwrap();
+    let faces = eval.join("faces");
+    let out = face_cmd(
+        dir.path(),
+        &[
+            "eval-age",
+            "--labels",
+            ages.to_str().unwrap(),
+            "--images",
+            faces.to_str().unwrap(),
+            "--min-age",
+            "10",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["images"][0]["decision"], "PASS", "{v}");
+    assert!(v["summary"]["mae"].as_f64().unwrap() < 15.0, "{v}");
+    assert_eq!(v["summary"]["minAge"], 10);
+    assert_eq!(v["summary"]["adults"], 2);
+    assert_eq!(v["summary"]["underAgeApproved"], 0);
+
+    // Pairs in person folders: img1 and img2 are one person, img8 another.
+    for (person, file) in [("a", "img1.jpg"), ("a", "img2.jpg"), ("b", "img8.jpg")] {
+        std::fs::create_dir_all(dir.path().join(person)).unwrap();
+        std::fs::copy(faces.join(file), dir.path().join(person).join(file)).unwrap();
+    }
+    let pairs = dir.path().join("pairs.txt");
+    std::fs::write(
+        &pairs,
+        "a/img1.jpg a/img2.jpg same 1\na/img1.jpg b/img8.jpg diff 2\n",
+    )
+    .unwrap();
+    let out = face_cmd(
+        dir.path(),
+        &[
+            "eval",
+            "--pairs",
+            pairs.to_str().unwrap(),
+            "--images",
+            dir.path().to_str().unwrap(),
+            "--all-pairs",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["images"], 3, "{v}");
+    assert_eq!(v["allPairs"]["genuinePairs"], 1, "{v}");
+    assert_eq!(v["allPairs"]["impostorPairs"], 2, "{v}");
+    assert_eq!(v["allPairs"]["falseMatches"], 0, "{v}");
+    assert_eq!(v["summary"]["falseRejects"], 0, "{v}");
+    assert_eq!(v["pairs"].as_array().unwrap().len(), 2);
+}

@@ -109,8 +109,9 @@ impl Default for ProfileConfig {
 /// The default settings of a check (what a verify without a profile runs).
 pub fn default_settings(check: &str) -> CheckSettings {
     match check {
-        // The passive model is weak on its own (see the face engine's notes): weighted,
-        // not a hard gate, unless a profile says so.
+        // The calibrated passive score (the KYC default is 0.85; a 1:N probe carries no
+        // challenge, so the cut is more permissive): weighted, not a hard gate, unless a
+        // profile says so.
         "liveness" => CheckSettings {
             threshold: Some(0.5),
             ..CheckSettings::new(true, 1.5, false)

@@ -4,27 +4,36 @@
 //!
 //! # Liveness
 //!
-//! The passive anti-spoofing model is not calibrated on labelled data (README, "Passive
-//! liveness": a live sample scores 0.27, printed attacks 0.007), so it cannot decide alone.
-//! The rule leans on the capture sequence, which a replayed still or a different person
-//! cannot fake without effort, and uses the passive score to escalate, not to approve:
+//! Two kinds of evidence, measured on labelled data (docs/accuracy.md):
 //!
-//! 1. FAIL when the frames are not one consistent live capture: fewer than
-//!    [`MIN_LIVENESS_FRAMES`], a different person in some frame, frames repeated exactly,
-//!    or no landmark motion (a still photo sent several times).
-//! 2. FAIL when no challenge was seen: neither a blink (eye openness dropping to at most
-//!    [`BLINK_RATIO`] of the person's own widest opening in the sequence) nor a head turn
-//!    (yaw range of at least [`TURN_DEGREES`]).
-//! 3. FAIL when the passive score (median over frames) is below [`SPOOF_FLOOR`], a strong
-//!    attack signal.
-//! 4. PASS when the passive score is at least the key's liveness threshold; otherwise
-//!    REVIEW: the active evidence is good but the weak passive model disagrees, so a
-//!    person looks.
+//! - **Passive**: MiniFASNet's score, calibrated so that the key's liveness threshold
+//!   (default 0.85) is its operating point on held-out NUAA subjects; the median over the
+//!   sampled frames is judged.
+//! - **Active**: the frames form one consistent live capture (the same person throughout,
+//!   no frame repeated, landmarks moving), and a challenge was seen: a blink (eye openness
+//!   dropping to at most [`BLINK_RATIO`] of the person's own widest opening) or a head
+//!   turn (yaw range of at least [`TURN_DEGREES`]).
+//!
+//! The rule:
+//!
+//! 1. FAIL when the frames are not one consistent capture (fewer than
+//!    [`MIN_LIVENESS_FRAMES`], another person in some frame, repeated frames, a still
+//!    photo sent several times): no passive score makes up for a replayed still.
+//! 2. FAIL when no challenge was seen: the person was asked to blink or turn, and a photo
+//!    held to the camera sways but does neither.
+//! 3. FAIL when the passive score is under the threshold by more than
+//!    [`PASSIVE_REVIEW_BAND`]: a strong attack signal (a print or a screen).
+//! 4. PASS when the passive score reaches the threshold; otherwise (just under it, with
+//!    live active evidence) REVIEW.
 //!
 //! # Age
 //!
-//! The spec's rule around the key's minimum age: estimated 3 or more years above passes,
-//! 2 or more below fails, anything between is REVIEW.
+//! Around the key's minimum age: an estimate [`AGE_PASS_MARGIN`] or more years above it
+//! passes, 2 or more below fails, anything between is REVIEW. The spec's pass margin is
+//! 3 years, for a model "accurate to ±3 years"; measured on UTKFace the estimate errs by
+//! more (docs/accuracy.md), so the margin is widened, as "Challenge 25" policies do, until
+//! no under-age person of the calibration half passes; the cost is adults near the
+//! minimum age sent to REVIEW (a document check settles them).
 //!
 //! # Overall
 //!
@@ -77,8 +86,9 @@ pub const BLINK_RATIO: f32 = 0.78;
 pub const MIN_OPEN_EYE: f32 = 0.15;
 /// A head turn: yaw range across the sequence, in degrees.
 pub const TURN_DEGREES: f32 = 15.0;
-/// Passive score under which liveness fails outright.
-pub const SPOOF_FLOOR: f32 = 0.05;
+/// How far under the key's liveness threshold a passive score still goes to REVIEW (when
+/// the capture is live) rather than FAIL.
+pub const PASSIVE_REVIEW_BAND: f32 = 0.25;
 
 /// One frame's measurements for liveness.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -96,7 +106,7 @@ pub struct FrameMeasures {
 pub struct LivenessEvidence {
     /// Per frame, in capture order.
     pub frames: Vec<FrameMeasures>,
-    /// Same person in every frame, no repeated frames, some motion.
+    /// Same person in every frame, few repeated frames, some motion.
     pub consistent: bool,
 }
 
@@ -152,9 +162,11 @@ pub fn liveness(e: &LivenessEvidence, t: &Thresholds) -> LivenessResult {
     let yaw_min = e.frames.iter().map(|f| f.yaw).fold(f32::MAX, f32::min);
     let turn = e.frames.len() >= 2 && yaw_max - yaw_min >= TURN_DEGREES;
     let consistent = e.consistent && e.frames.len() >= MIN_LIVENESS_FRAMES;
-    let result = if !consistent || !(blink || turn) || score < SPOOF_FLOOR {
+    let threshold = t.liveness as f32;
+    let challenge = blink || turn;
+    let result = if !consistent || !challenge || score < threshold - PASSIVE_REVIEW_BAND {
         Outcome::Fail
-    } else if score >= t.liveness as f32 {
+    } else if score >= threshold {
         Outcome::Pass
     } else {
         Outcome::Review
@@ -169,10 +181,15 @@ pub fn liveness(e: &LivenessEvidence, t: &Thresholds) -> LivenessResult {
     }
 }
 
+/// Years above the minimum age an estimate must reach to PASS: 7, so 25 at a minimum age
+/// of 18 ("Challenge 25"). The spec says 3; on UTKFace's calibration half the smallest
+/// margin at which no under-18 passes is 7 (at 3, 6 of 113 pass; docs/accuracy.md).
+pub const AGE_PASS_MARGIN: f32 = 7.0;
+
 /// The age verdict: (outcome, meets the minimum age).
 pub fn age(estimated: f32, t: &Thresholds) -> (Outcome, bool) {
     let min = t.min_age as f32;
-    let outcome = if estimated >= min + 3.0 {
+    let outcome = if estimated >= min + AGE_PASS_MARGIN {
         Outcome::Pass
     } else if estimated <= min - 2.0 {
         Outcome::Fail
@@ -245,13 +262,19 @@ mod tests {
         };
         assert_eq!(liveness(&no_challenge, &t).result, Outcome::Fail);
 
+        let turn_borderline_passive = LivenessEvidence {
+            frames: vec![frame(0.7, 0.3, -10.0), frame(0.7, 0.3, 10.0)],
+            consistent: true,
+        };
+        let r = liveness(&turn_borderline_passive, &t);
+        assert!(r.turn);
+        assert_eq!(r.result, Outcome::Review);
+
         let turn_low_passive = LivenessEvidence {
             frames: vec![frame(0.3, 0.3, -10.0), frame(0.3, 0.3, 10.0)],
             consistent: true,
         };
-        let r = liveness(&turn_low_passive, &t);
-        assert!(r.turn);
-        assert_eq!(r.result, Outcome::Review);
+        assert_eq!(liveness(&turn_low_passive, &t).result, Outcome::Fail);
 
         let attack = LivenessEvidence {
             frames: vec![frame(0.01, 0.3, -10.0), frame(0.01, 0.3, 10.0)],
@@ -261,10 +284,13 @@ mod tests {
     }
 
     #[test]
-    fn age_follows_the_spec_margins() {
+    fn age_passes_from_the_margin_and_fails_two_years_under() {
         let t = Thresholds::default();
-        assert_eq!(age(21.0, &t), (Outcome::Pass, true));
-        assert_eq!(age(20.9, &t), (Outcome::Review, true));
+        let pass = 18.0 + AGE_PASS_MARGIN;
+        let margin = std::hint::black_box(AGE_PASS_MARGIN);
+        assert!(margin >= 3.0, "never narrower than the spec's margin");
+        assert_eq!(age(pass, &t), (Outcome::Pass, true));
+        assert_eq!(age(pass - 0.1, &t), (Outcome::Review, true));
         assert_eq!(age(17.0, &t), (Outcome::Review, false));
         assert_eq!(age(16.0, &t), (Outcome::Fail, false));
     }

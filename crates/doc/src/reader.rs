@@ -12,7 +12,16 @@ use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::Instant;
-use vouch_face::{DecodeLimits, EngineConfig, Face, FaceEngine, Rgb};
+use vouch_face::{DecodeLimits, DetectConfig, EngineConfig, Face, FaceEngine, Rgb};
+
+/// The document portrait search: printed portraits are small in a photo of the whole
+/// page, so faces are looked for from 40 px (a selfie's search starts at 48).
+const PORTRAIT_SEARCH: DetectConfig = DetectConfig {
+    min_face: 40.0,
+    thresholds: [0.6, 0.7, 0.7],
+    scale_factor: 0.709,
+    max_side: 960,
+};
 
 /// Reader settings.
 #[derive(Debug, Clone)]
@@ -897,7 +906,7 @@ impl DocReader {
                 &turned
             };
             let faces = engine
-                .detect(img)
+                .detect_with(img, &PORTRAIT_SEARCH)
                 .map_err(|e| DocError::Inference(e.to_string()))?;
             if let Some(f) = faces
                 .into_iter()

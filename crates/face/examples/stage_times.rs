@@ -19,7 +19,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let a = s.elapsed().as_secs_f64();
         let faces = engine.detect(&img)?;
         let b = s.elapsed().as_secs_f64();
-        let (_, _) = engine.analyze_largest(&img, 48.0, vouch_face::Measure::default())?;
+        let (_, _) = engine.analyze_largest(&img, vouch_face::Measure::default())?;
         let c = s.elapsed().as_secs_f64();
         let face = &faces[0];
         engine.embed(&img, face)?;
@@ -40,7 +40,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     println!(
-        "{path}: decode {:.1} ms, detect(40px) {:.1}, analyze_largest(48px, embedding only) {:.1}, embed {:.1}, liveness {:.1}, age {:.1}, mesh {:.1}",
+        "{path}: decode {:.1} ms, detect {:.1}, analyze_largest(embedding only) {:.1}, embed {:.1}, liveness {:.1}, age {:.1}, mesh {:.1}",
         t[0], t[1], t[2], t[3], t[4], t[5], t[6]
     );
     Ok(())

@@ -1,6 +1,7 @@
-//! Age, gender and dense landmarks (eye openness, head yaw) from the HSE FaceRec and
-//! MediaPipe face-mesh networks. Crops and decoding follow `models/human-notes.md`, which
-//! holds the Python reference these functions are tested against.
+//! Age and gender (face-api.js's AgeGenderNet) and dense landmarks (eye openness, head
+//! yaw: MediaPipe Face Mesh). Crops and decoding follow the Python references these
+//! functions are tested against: `models/scripts/agegender_ref.py` and
+//! `models/human-notes.md`.
 
 use crate::resize::resize_region;
 use crate::{Face, FaceError, Result, Rgb};
@@ -12,7 +13,8 @@ use serde::Serialize;
 #[derive(Debug, Clone, Copy, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AgeGender {
-    /// Estimated age in years (coarse: unmeasured on labelled data, see README).
+    /// Estimated age in years (AgeGenderNet's regression; measured on UTKFace:
+    /// docs/accuracy.md).
     pub age: f32,
     /// Probability that the face is male.
     pub male_probability: f32,
@@ -34,57 +36,61 @@ pub struct MeshMeasures {
     pub confidence: f32,
 }
 
-const BGR_MEANS: [f32; 3] = [103.939, 116.779, 123.68];
 const EYE_IMAGE_LEFT: [usize; 6] = [33, 160, 158, 133, 153, 144];
 const EYE_IMAGE_RIGHT: [usize; 6] = [362, 385, 387, 263, 373, 380];
 
-/// The model author's crop: the box truncated, 10 px margin, clipped, stretched to 224.
-fn faceres_input(img: &Rgb, face: &Face) -> Vec<f32> {
-    let (w, h) = (img.width as i64, img.height as i64);
-    let x1 = (face.bbox[0] as i64 - 10).max(0);
-    let y1 = (face.bbox[1] as i64 - 10).max(0);
-    let x2 = (face.bbox[2] as i64 + 10).min(w);
-    let y2 = (face.bbox[3] as i64 + 10).min(h);
-    let patch = resize_region(
-        img,
-        x1,
-        y1,
-        (x2 - x1).max(1) as usize,
-        (y2 - y1).max(1) as usize,
-        224,
-        224,
-    );
-    let mut out = Vec::with_capacity(patch.len());
-    for p in patch.chunks_exact(3) {
-        out.push(p[2] - BGR_MEANS[0]);
-        out.push(p[1] - BGR_MEANS[1]);
-        out.push(p[0] - BGR_MEANS[2]);
-    }
-    out
-}
+/// AgeGenderNet's input side.
+const AGE_INPUT: usize = 112;
 
-/// Age from the 100-bin softmax: 1 + the probability-weighted mean of the top two bins.
-fn decode_age(p: &[f32]) -> f32 {
-    let mut idx: Vec<usize> = (0..p.len()).collect();
-    idx.sort_by(|&a, &b| p[b].total_cmp(&p[a]));
-    let (i1, i2) = (idx[0], idx.get(1).copied().unwrap_or(idx[0]));
-    let (p1, p2) = (p[i1], p[i2]);
-    1.0 + (i1 as f32 * p1 + i2 as f32 * p2) / (p1 + p2).max(1e-12)
+/// The crop face-api.js feeds AgeGenderNet: the detector's box grown by a tenth of its
+/// width and height on each side (rounded outwards, clipped to the image), cut out, padded
+/// with black to a centred square, resampled to 112×112; RGB 0–255 (the graph normalises).
+fn agegender_input(img: &Rgb, face: &Face) -> Vec<f32> {
+    let (w, h) = (face.width(), face.height());
+    let x1 = ((face.bbox[0] - 0.1 * w).floor() as i64).clamp(0, i64::from(img.width));
+    let y1 = ((face.bbox[1] - 0.1 * h).floor() as i64).clamp(0, i64::from(img.height));
+    let x2 = ((face.bbox[2] + 0.1 * w).ceil() as i64).clamp(x1, i64::from(img.width));
+    let y2 = ((face.bbox[3] + 0.1 * h).ceil() as i64).clamp(y1, i64::from(img.height));
+    let (cw, ch) = ((x2 - x1).max(1) as usize, (y2 - y1).max(1) as usize);
+    // Cut first, then pad: the padding is black even where the photo goes on.
+    let mut data = Vec::with_capacity(cw * ch * 3);
+    for y in y1..y1 + ch as i64 {
+        for x in x1..x1 + cw as i64 {
+            data.extend_from_slice(&img.get(x, y));
+        }
+    }
+    let crop = Rgb {
+        width: cw as u32,
+        height: ch as u32,
+        data,
+    };
+    let side = cw.max(ch);
+    let (bx, by) = ((side - cw) / 2, (side - ch) / 2);
+    resize_region(
+        &crop,
+        -(bx as i64),
+        -(by as i64),
+        side,
+        side,
+        AGE_INPUT,
+        AGE_INPUT,
+    )
 }
 
 /// Estimates age and gender of one face.
 pub(crate) fn age_gender(session: &mut Session, img: &Rgb, face: &Face) -> Result<AgeGender> {
-    let tensor = Tensor::from_array(([1usize, 224, 224, 3], faceres_input(img, face)))?;
+    let input = agegender_input(img, face);
+    let tensor = Tensor::from_array(([1usize, AGE_INPUT, AGE_INPUT, 3], input))?;
     let outputs = session.run(ort::inputs![tensor])?;
     let get = |name: &str| {
         outputs
             .get(name)
-            .ok_or_else(|| FaceError::Inference(format!("faceres output {name} missing")))
+            .ok_or_else(|| FaceError::Inference(format!("age model output {name} missing")))
     };
     let (_, age) = get("age")?.try_extract_tensor::<f32>()?;
     let (_, gender) = get("gender")?.try_extract_tensor::<f32>()?;
     Ok(AgeGender {
-        age: decode_age(age),
+        age: age.first().copied().unwrap_or(0.0).max(0.0),
         male_probability: gender.first().copied().unwrap_or(0.5),
     })
 }
@@ -147,12 +153,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn age_is_the_weighted_mean_of_the_top_two_bins_plus_one() {
-        let mut p = vec![0.0f32; 100];
-        p[31] = 0.11453;
-        p[30] = 0.07639;
-        p[50] = 0.01;
-        assert!((decode_age(&p) - 31.60).abs() < 0.01, "{}", decode_age(&p));
+    fn the_age_crop_is_padded_black_to_a_centred_square() {
+        // A 100×60 white image, a box over all of it: the crop is the whole image (the
+        // grown box is clipped), padded top and bottom with 20 black rows each.
+        let img = Rgb::new(100, 60, vec![255; 100 * 60 * 3]).unwrap_or_else(|_| unreachable!());
+        let face = Face {
+            bbox: [0.0, 0.0, 100.0, 60.0],
+            score: 1.0,
+            landmarks: [[0.0; 2]; 5],
+        };
+        let v = agegender_input(&img, &face);
+        assert_eq!(v.len(), 112 * 112 * 3);
+        let at = |x: usize, y: usize| v[(y * 112 + x) * 3];
+        assert_eq!(at(56, 5), 0.0, "black padding above");
+        assert_eq!(at(56, 106), 0.0, "black padding below");
+        assert!((at(56, 56) - 255.0).abs() < 1e-3, "the image in the middle");
     }
 
     #[test]

@@ -4,9 +4,9 @@ use crate::align::align;
 use crate::attributes::{AgeGender, MeshMeasures};
 use crate::decode::{decode, DecodeLimits};
 use crate::detect::{DetectConfig, Face, Mtcnn};
+use crate::liveness::{calibrate, MiniFas};
 use crate::pool::Pool;
 use crate::quality::{quality, Quality};
-use crate::resize::resize_region;
 use crate::{FaceError, Result, Rgb};
 use ort::environment::Environment;
 use ort::session::Session;
@@ -35,8 +35,6 @@ pub struct EngineConfig {
     pub match_threshold: f32,
     /// Liveness score at or above which a face is judged live.
     pub liveness_threshold: f32,
-    /// The anti-spoofing crop: the face box's longer side times this, squared.
-    pub liveness_crop_scale: f32,
 }
 
 impl EngineConfig {
@@ -54,22 +52,26 @@ impl EngineConfig {
             decode: DecodeLimits::default(),
             match_threshold: DEFAULT_MATCH_THRESHOLD,
             liveness_threshold: DEFAULT_LIVENESS_THRESHOLD,
-            liveness_crop_scale: 1.0,
         }
     }
 }
 
-/// Default cosine match threshold (see README: chosen on the labelled pairs of
-/// `shared/eval/faces`, where it gives no false accepts).
-pub const DEFAULT_MATCH_THRESHOLD: f32 = 0.5;
-/// Default liveness threshold: the anti-spoofing model's own cut (spoof score 0.2).
-pub const DEFAULT_LIVENESS_THRESHOLD: f32 = 0.8;
+/// Default cosine match threshold of 1:N verify and enrolment checks (frames of one capture
+/// use [`crate::SAME_PERSON_IN_SEQUENCE`]):
+/// the score at which at most 1 in 10,000 different-person comparisons match, chosen on
+/// every cross-identity pair of LFW folds 1–3 (0.534, rounded up) and confirmed on folds
+/// 4–5 (FMR 7.3e-5, FNMR 7.6%); docs/accuracy.md. Selfie-to-document matching has its own
+/// threshold (the key's `face_match`, spec default 0.57).
+pub const DEFAULT_MATCH_THRESHOLD: f32 = 0.54;
+/// Default liveness threshold: the spec's default for a key (0.85), on the calibrated
+/// scale of [`crate::liveness::calibrate`].
+pub const DEFAULT_LIVENESS_THRESHOLD: f32 = 0.85;
 
 struct Models {
     mtcnn: Mtcnn,
     embed: Session,
-    spoof: Session,
-    faceres: Session,
+    minifas: MiniFas,
+    agegender: Session,
     facemesh: Session,
 }
 
@@ -202,8 +204,9 @@ impl FaceEngine {
             find(dir, "rnet.onnx")?,
             find(dir, "onet.onnx")?,
             find(dir, "MobileFaceNet.onnx")?,
-            find(dir, "FaceAntiSpoofing.onnx")?,
-            find(dir, "faceres.onnx")?,
+            find(dir, "minifasnet_v2.onnx")?,
+            find(dir, "minifasnet_v1se.onnx")?,
+            find(dir, "agegendernet.onnx")?,
             find(dir, "facemesh.onnx")?,
         ];
         let workers = config.workers.max(1);
@@ -217,9 +220,12 @@ impl FaceEngine {
                     onet: session(&env, &paths[2], t)?,
                 },
                 embed: session(&env, &paths[3], t)?,
-                spoof: session(&env, &paths[4], t)?,
-                faceres: session(&env, &paths[5], t)?,
-                facemesh: session(&env, &paths[6], t)?,
+                minifas: MiniFas {
+                    v2: session(&env, &paths[4], t)?,
+                    v1se: session(&env, &paths[5], t)?,
+                },
+                agegender: session(&env, &paths[6], t)?,
+                facemesh: session(&env, &paths[7], t)?,
             });
         }
         Ok(FaceEngine {
@@ -245,10 +251,24 @@ impl FaceEngine {
         decode(bytes, &self.config.decode)
     }
 
-    /// Detects faces, best first.
+    /// Detects faces with the engine's one detector configuration, best score first.
     pub fn detect(&self, img: &Rgb) -> Result<Vec<Face>> {
         let cfg = self.config.detect;
-        self.with_models(|m| m.mtcnn.detect(img, &cfg))
+        self.detect_with(img, &cfg)
+    }
+
+    /// Detects faces with other settings (the document reader looks for small printed
+    /// portraits), best score first.
+    pub fn detect_with(&self, img: &Rgb, cfg: &DetectConfig) -> Result<Vec<Face>> {
+        self.with_models(|m| m.mtcnn.detect(img, cfg))
+    }
+
+    /// The faces of a photo as every caller counts them (hosted flow, enrolment, verify,
+    /// presence, CLI): [`FaceEngine::detect`], with second detections of the largest face
+    /// merged into it, largest first. [`crate::subject::other_people`] then says whether
+    /// someone else is in the picture.
+    pub fn faces(&self, img: &Rgb) -> Result<Vec<Face>> {
+        Ok(crate::subject::distinct(self.detect(img)?))
     }
 
     /// Embeds aligned 112×112 crops (one batch).
@@ -288,45 +308,21 @@ impl FaceEngine {
             .ok_or_else(|| FaceError::Inference("no embedding".into()))
     }
 
-    /// The anti-spoofing model's raw score (Σ|class|·mask; above 0.2 the model calls it
-    /// an attack) for a face.
-    pub fn spoof_score(&self, img: &Rgb, face: &Face) -> Result<f32> {
-        // Square box around the face, kept inside the image, as the model expects.
-        let w = face.width();
-        let h = face.height();
-        let side = (w.max(h) * self.config.liveness_crop_scale)
-            .min(img.width.min(img.height) as f32)
-            .max(1.0);
-        let cx = (face.bbox[0] + face.bbox[2]) / 2.0;
-        let cy = (face.bbox[1] + face.bbox[3]) / 2.0;
-        let x0 = (cx - side / 2.0).clamp(0.0, (img.width as f32 - side).max(0.0));
-        let y0 = (cy - side / 2.0).clamp(0.0, (img.height as f32 - side).max(0.0));
-        let s = side.round() as usize;
-        let patch = resize_region(img, x0 as i64, y0 as i64, s, s, 256, 256);
-        let input: Vec<f32> = patch.iter().map(|v| v / 255.0).collect();
-        self.with_models(|m| {
-            let tensor = Tensor::from_array(([1usize, 256, 256, 3], input))?;
-            let outputs = m.spoof.run(ort::inputs![tensor])?;
-            let (_, clss) = outputs
-                .get("Identity")
-                .ok_or_else(|| FaceError::Inference("anti-spoofing output missing".into()))?
-                .try_extract_tensor::<f32>()?;
-            let (_, mask) = outputs
-                .get("Identity_1")
-                .ok_or_else(|| FaceError::Inference("anti-spoofing output missing".into()))?
-                .try_extract_tensor::<f32>()?;
-            Ok(clss.iter().zip(mask).map(|(c, m)| c.abs() * m).sum())
-        })
+    /// MiniFASNet's fused probability that a face is real, as upstream computes it (not
+    /// calibrated: see [`FaceEngine::liveness`]).
+    pub fn liveness_raw(&self, img: &Rgb, face: &Face) -> Result<f32> {
+        self.with_models(|m| m.minifas.raw(img, face))
     }
 
-    /// Passive liveness in 0–1: `1 − spoof score`, so the model's own cut (0.2) is 0.8.
+    /// Passive liveness in 0–1 on the calibrated scale of a key's liveness threshold
+    /// ([`crate::liveness::calibrate`] of [`FaceEngine::liveness_raw`]).
     pub fn liveness(&self, img: &Rgb, face: &Face) -> Result<f32> {
-        Ok((1.0 - self.spoof_score(img, face)?).clamp(0.0, 1.0))
+        Ok(calibrate(self.liveness_raw(img, face)?))
     }
 
     /// Age and gender of a face.
     pub fn age_gender(&self, img: &Rgb, face: &Face) -> Result<AgeGender> {
-        self.with_models(|m| crate::attributes::age_gender(&mut m.faceres, img, face))
+        self.with_models(|m| crate::attributes::age_gender(&mut m.agegender, img, face))
     }
 
     /// Eye openness (for blink challenges) and head yaw (for turn challenges) of a face.
@@ -334,9 +330,10 @@ impl FaceEngine {
         self.with_models(|m| crate::attributes::mesh_measures(&mut m.facemesh, img, face))
     }
 
-    /// Detects every face and measures each: embedding, liveness, quality, age, mesh.
+    /// Finds every face ([`FaceEngine::faces`]) and measures each: embedding, liveness,
+    /// quality, age, mesh.
     pub fn analyze(&self, img: &Rgb) -> Result<Vec<FaceAnalysis>> {
-        let faces = self.detect(img)?;
+        let faces = self.faces(img)?;
         let crops: Vec<Rgb> = faces.iter().map(|f| align(img, f, 112)).collect();
         let embeddings = self.embed_aligned(&crops)?;
         let mut out = Vec::with_capacity(faces.len());
@@ -353,23 +350,16 @@ impl FaceEngine {
         Ok(out)
     }
 
-    /// Every face of a frame (largest first), and the measures of the largest only: the
-    /// embedding and quality always; passive liveness (the costliest model, ~57 ms a face
-    /// on one core, run on a second thread beside the embedding), age and the face mesh
-    /// as `what` asks. Faces narrower than `min_face` pixels are not looked for (a smaller
-    /// pyramid: faster).
+    /// Every face of a frame (largest first, as [`FaceEngine::faces`] finds them), and
+    /// the measures of the largest only: the embedding and quality always; passive
+    /// liveness (two MiniFASNet runs, on a second thread beside the embedding), age
+    /// and the face mesh as `what` asks.
     pub fn analyze_largest(
         &self,
         img: &Rgb,
-        min_face: f32,
         what: Measure,
     ) -> Result<(Vec<Face>, Option<FaceAnalysis>)> {
-        let cfg = DetectConfig {
-            min_face,
-            ..self.config.detect
-        };
-        let mut faces = self.with_models(|m| m.mtcnn.detect(img, &cfg))?;
-        faces.sort_by(|a, b| b.width().total_cmp(&a.width()));
+        let faces = self.faces(img)?;
         let Some(face) = faces.first().cloned() else {
             return Ok((faces, None));
         };
@@ -410,12 +400,13 @@ impl FaceEngine {
         Ok((faces, Some(analysis)))
     }
 
-    /// The largest face of an image with its embedding; errors when there is none.
+    /// The largest face of an image ([`FaceEngine::faces`]) with its embedding; errors
+    /// when there is none.
     pub fn primary_face(&self, img: &Rgb) -> Result<(Face, Vec<f32>)> {
-        let faces = self.detect(img)?;
-        let face = faces
+        let face = self
+            .faces(img)?
             .into_iter()
-            .max_by(|a, b| (a.width() * a.height()).total_cmp(&(b.width() * b.height())))
+            .next()
             .ok_or_else(|| FaceError::Image("no face found in the image".into()))?;
         let emb = self.embed(img, &face)?;
         Ok((face, emb))

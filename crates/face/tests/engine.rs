@@ -248,19 +248,24 @@ fn the_pool_serves_concurrent_callers() {
 }
 
 #[test]
-fn liveness_separates_the_attack_samples_from_the_live_one() {
+fn liveness_ranks_the_attack_samples_below_the_live_one() {
+    // MiniFASNet's own samples (shared/eval/liveness): the live face passes the default
+    // threshold and scores above both attacks; F2 fails outright. F1, a sharp print, scores
+    // above the threshold on this single frame (calibrated on NUAA: docs/accuracy.md),
+    // which is why a session also needs a blink or turn in one consistent capture.
     let e = engine();
     let score = |name: &str| {
         let img = e.decode(&eval(&format!("liveness/{name}"))).unwrap();
-        let faces = e.detect(&img).unwrap();
+        let faces = e.faces(&img).unwrap();
         e.liveness(&img, &faces[0]).unwrap()
     };
     let live = score("image_T1.jpg");
+    assert!(live >= e.config().liveness_threshold, "live {live}");
     for attack in ["image_F1.jpg", "image_F2.jpg"] {
         let s = score(attack);
         assert!(s < live, "{attack}: {s} vs live {live}");
-        assert!(s < e.config().liveness_threshold);
     }
+    assert!(score("image_F2.jpg") < e.config().liveness_threshold - 0.25);
 }
 
 #[test]
@@ -348,6 +353,19 @@ fn frame_consistency_catches_repeated_frames_and_other_people() {
     let replay = vouch_face::consistency(&still, t);
     assert_eq!(replay.repeated_frames, 2);
     assert!(!replay.consistent);
+    // Regression: one frame delivered twice by a busy camera (1 of 4 pairs) is tolerated;
+    // the browser tests' captures failed as a replay for it.
+    let order = [0, 1, 1, 2, 0];
+    let jittery: Vec<_> = order
+        .iter()
+        .map(|&k| vouch_face::Frame {
+            image: &shifted[k],
+            face: &faces[k],
+        })
+        .collect();
+    let c = vouch_face::consistency(&jittery, t);
+    assert_eq!(c.repeated_frames, 1, "{c:?}");
+    assert!(c.consistent, "{c:?}");
     // Someone else in the middle.
     let other_img = e.decode(&eval("faces/img16.jpg")).unwrap();
     let other = analyse(&other_img);
@@ -371,9 +389,10 @@ fn frame_consistency_catches_repeated_frames_and_other_people() {
 
 #[test]
 fn age_gender_and_mesh_match_the_python_reference() {
-    // models/human-notes.md: img5.jpg with the MTCNN box [90.3, 104.3, 272.3, 356.4]
-    // gives age 31.60, P(male) 0.001, EAR 0.320 / 0.335, yaw +5.1° (PIL decoder; ours may
-    // differ by a grey level, hence the tolerances).
+    // img5.jpg with the MTCNN box [90.3, 104.3, 272.3, 356.4]: AgeGenderNet gives age 28.78,
+    // P(male) 0.166 (models/scripts/agegender_ref.py, bench/accuracy/age-models.md); the face
+    // mesh EAR 0.320 / 0.335, yaw +5.1° (models/human-notes.md). PIL's decoder and ours may
+    // differ by a grey level, hence the tolerances.
     let e = engine();
     let img = e.decode(&eval("faces/img5.jpg")).unwrap();
     let face = vouch_face::Face {
@@ -382,8 +401,12 @@ fn age_gender_and_mesh_match_the_python_reference() {
         landmarks: [[0.0; 2]; 5],
     };
     let ag = e.age_gender(&img, &face).unwrap();
-    assert!((ag.age - 31.60).abs() < 1.0, "age {}", ag.age);
-    assert!(ag.male_probability < 0.05, "{}", ag.male_probability);
+    assert!((ag.age - 28.78).abs() < 0.5, "age {}", ag.age);
+    assert!(
+        (ag.male_probability - 0.166).abs() < 0.05,
+        "{}",
+        ag.male_probability
+    );
     let m = e.mesh(&img, &face).unwrap();
     assert!((m.eye_left - 0.320).abs() < 0.02, "{m:?}");
     assert!((m.eye_right - 0.335).abs() < 0.02, "{m:?}");

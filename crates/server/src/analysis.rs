@@ -66,11 +66,6 @@ impl CaptureError {
     }
 }
 
-/// Faces narrower than this are not looked for in selfie frames (the detector's pyramid
-/// starts here, a third cheaper than at its default 40 px): the person verifying must be
-/// at least [`MIN_FACE_PX`] wide, and another person in the picture is found from this
-/// width up (smaller faces are far in the background).
-pub const SEARCH_FACE_PX: f32 = 48.0;
 /// A face narrower than this many pixels is too far away to judge.
 pub const MIN_FACE_PX: f32 = 80.0;
 /// Mean luminance (0–1) of the aligned face under which a frame is too dark.
@@ -78,10 +73,6 @@ pub const MIN_BRIGHTNESS: f32 = 0.12;
 /// Laplacian variance of the aligned face under which a frame is too blurred (the face
 /// engine's sharp eval photos measure 500–1300 once framed as a webcam sees them).
 pub const MIN_SHARPNESS: f32 = 30.0;
-
-/// Faces at least this share of the largest face's width count as "another person in
-/// the picture"; smaller ones are background (posters, passers-by far away).
-const OTHER_FACE_SHARE: f32 = 0.4;
 
 /// What the selfie frames said.
 pub struct SelfieAnalysis {
@@ -124,9 +115,9 @@ pub fn analyse_frames(
 ) -> Result<SelfieAnalysis, CaptureError> {
     // Frames are analysed side by side by one worker per core (the face engine's pool has
     // a model set per core), each taking the next frame when done, so 8 frames cost about
-    // 8/cores frames. Only the largest face of a frame is measured; passive liveness
-    // (two thirds of a frame's cost) and age, which need no sequence, on three frames
-    // (first, middle, last) only, their median judged.
+    // 8/cores frames. Only the largest face of a frame is measured; passive liveness and
+    // age, which need no sequence, on three frames (first, middle, last) only, their
+    // median judged.
     let cores = std::thread::available_parallelism()
         .map_or(2, |n| n.get())
         .max(1);
@@ -163,7 +154,7 @@ pub fn analyse_frames(
                             mesh: challenges,
                         };
                         let (all, largest) = engine
-                            .analyze_largest(&img, SEARCH_FACE_PX, what)
+                            .analyze_largest(&img, what)
                             .map_err(|e| CaptureError::Engine(e.to_string()))?;
                         Ok((img, all, largest))
                     });
@@ -189,12 +180,7 @@ pub fn analyse_frames(
                 format!("frame {n}: no face found"),
             ));
         };
-        let width = largest.face.width();
-        if all
-            .iter()
-            .skip(1)
-            .any(|f| f.width() >= width * OTHER_FACE_SHARE)
-        {
+        if vouch_face::subject::other_people(&all) > 0 {
             return Err(CaptureError::image(
                 "several_faces",
                 format!(
@@ -232,7 +218,7 @@ pub fn analyse_frames(
         .zip(&faces)
         .map(|(image, face)| vouch_face::Frame { image, face })
         .collect();
-    let consistency = vouch_face::consistency(&seq, engine.config().match_threshold);
+    let consistency = vouch_face::consistency(&seq, vouch_face::SAME_PERSON_IN_SEQUENCE);
     let measures = faces
         .iter()
         .map(|f| FrameMeasures {

@@ -356,8 +356,8 @@ async fn the_portuguese_page_renders_and_a_denied_camera_says_why() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reviewer_approves_a_borderline_age_on_the_review_page() {
     let s = setup(&[Check::AgeEstimation]).await;
-    // img2 is estimated at ~34: with a minimum age of 33 that is neither 3 years above
-    // nor 2 below, so the session waits for a person.
+    // img2 is estimated at ~35: with a minimum age of 33 that is neither AGE_PASS_MARGIN
+    // (7) years above nor 2 below, so the session waits for a person.
     let mut settings = KeySettings {
         checks: vec![Check::AgeEstimation],
         webhook_url: Some(s.sink.url.clone()),

@@ -516,3 +516,62 @@ async fn repeated_failures_from_one_device_trigger_an_alert_once() {
     assert_eq!(status, 404);
     s.stop().await;
 }
+
+/// A portrait with somebody small far behind the subject, as a photo taken in a street
+/// or an office has: `img1` with `img5` shrunk to a sixth of its size in a corner.
+fn portrait_with_a_small_background_face() -> String {
+    let dir = repo().join("../shared/eval/faces");
+    let subject = image::open(dir.join("img1.jpg")).unwrap().to_rgb8();
+    let other = image::open(dir.join("img5.jpg")).unwrap().to_rgb8();
+    let (w, h) = subject.dimensions();
+    let mut canvas = image::RgbImage::from_pixel(w * 2, h, image::Rgb([90, 100, 110]));
+    image::imageops::overlay(&mut canvas, &subject, 0, 0);
+    let small = image::imageops::resize(
+        &other,
+        other.width() / 6,
+        other.height() / 6,
+        image::imageops::FilterType::Triangle,
+    );
+    image::imageops::overlay(&mut canvas, &small, i64::from(w + w / 2), i64::from(h / 8));
+    let mut out = std::io::Cursor::new(Vec::new());
+    canvas.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    format!(
+        "data:image/png;base64,{}",
+        STANDARD.encode(out.into_inner())
+    )
+}
+
+#[tokio::test]
+async fn a_small_face_in_the_background_does_not_refuse_an_enrolment_but_a_second_person_does() {
+    // Regression: the server and `vouch face analyze` counted faces with two detector
+    // settings, so enrolment refused single-face portraits as `several_faces`.
+    let (s, key) = setup(TestDb::sqlite()).await;
+    let img = portrait_with_a_small_background_face();
+    let bytes = STANDARD
+        .decode(img.trim_start_matches("data:image/png;base64,"))
+        .unwrap();
+    let engine = &engines().face;
+    let decoded = engine.decode(&bytes).unwrap();
+    let faces = engine.faces(&decoded).unwrap();
+    assert_eq!(faces.len(), 2, "both faces are seen");
+    assert_eq!(vouch_face::subject::other_people(&faces), 0);
+    let (status, v) = post(
+        &s,
+        &key,
+        "/api/enroll",
+        json!({"image": img, "email": "street@example.com"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["enrolled"], true, "{v}");
+    let (status, v) = post(
+        &s,
+        &key,
+        "/api/enroll",
+        json!({"image": face("couple.jpg"), "email": "couple@example.com"}),
+    )
+    .await;
+    assert_eq!(status, 400, "{v}");
+    assert_eq!(v["code"], "several_faces", "{v}");
+    s.stop().await;
+}

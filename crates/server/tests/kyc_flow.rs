@@ -602,3 +602,65 @@ async fn capture_images_are_kept_sealed_until_the_decision_plus_the_key_retentio
         s.stop().await;
     }
 }
+
+/// Eight frames of `vouch-footage` footage of an eval face, as the hosted page samples
+/// them (every third frame of the 15 fps script), encoded as JPEG.
+fn footage_frames(face: &str, script: vouch_docsynth::camera::Footage) -> Vec<String> {
+    let bytes = std::fs::read(repo().join("../shared/eval/faces").join(face)).unwrap();
+    let engine = &engines().face;
+    let found = engine.analyze(&engine.decode(&bytes).unwrap()).unwrap();
+    let l = found[0].face.landmarks;
+    let eyes = vouch_docsynth::camera::Eyes {
+        left: (l[0][0], l[0][1]),
+        right: (l[1][0], l[1][1]),
+    };
+    let src = image::load_from_memory(&bytes).unwrap().to_rgb8();
+    vouch_docsynth::camera::frames(&src, eyes, &script)
+        .iter()
+        .step_by(3)
+        .take(8)
+        .map(|f| STANDARD.encode(vouch_docsynth::photo::jpeg(f, 90).unwrap()))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_live_sequence_is_approved_and_the_same_face_replayed_still_is_rejected() {
+    let s = server(TestDb::sqlite()).await;
+    let org = s.org("Acme").await;
+    let (_, key, _) = s
+        .key(
+            &org,
+            key_settings(&[Check::Liveness], None, Thresholds::default()),
+        )
+        .await;
+    let cases = [
+        (
+            vouch_docsynth::camera::Footage::blinking(),
+            "APPROVED",
+            "PASS",
+        ),
+        (
+            vouch_docsynth::camera::Footage::still_photo(),
+            "REJECTED",
+            "FAIL",
+        ),
+    ];
+    for (script, overall, result) in cases {
+        let frames = footage_frames("img2.jpg", script);
+        assert_eq!(frames.len(), 8);
+        let (id, token) = session(&s, &key, json!({})).await;
+        let (status, v) = selfie(&s, &token, &frames).await;
+        assert_eq!(status, 200, "{v}");
+        let (status, v) = complete(&s, &token).await;
+        assert_eq!(status, 200, "{v}");
+        let got = get(&s, &key, &format!("/api/v1/verify/{id}")).await;
+        let l = &got["checks"]["liveness"];
+        assert_eq!(v["overallResult"], overall, "{got}");
+        assert_eq!(l["result"], result, "{l}");
+        if overall == "APPROVED" {
+            assert_eq!(l["blink"], true, "{l}");
+            assert!(l["livenessScore"].as_f64().unwrap() >= 0.85, "{l}");
+        }
+    }
+    s.stop().await;
+}
