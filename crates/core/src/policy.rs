@@ -6,11 +6,11 @@
 //!
 //! Two kinds of evidence, measured on labelled data (docs/accuracy.md):
 //!
-//! - **Passive**: MiniFASNet's score, calibrated so that the key's liveness threshold
-//!   (default 0.85) is its operating point on held-out NUAA subjects; the median over the
-//!   sampled frames is judged.
+//! - **Passive**: MiniFASNet's score, calibrated so that the key's default liveness
+//!   threshold (0.85) is the operating point chosen on NUAA's calibration subjects (it
+//!   holds on the held-out ones); the median over the sampled frames is judged.
 //! - **Active**: the frames form one consistent live capture (the same person throughout,
-//!   no frame repeated, landmarks moving), and a challenge was seen: a blink (eye openness
+//!   few frames repeated, landmarks moving), and a challenge was seen: a blink (eye openness
 //!   dropping to at most [`BLINK_RATIO`] of the person's own widest opening) or a head
 //!   turn (yaw range of at least [`TURN_DEGREES`]).
 //!
