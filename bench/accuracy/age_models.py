@@ -24,6 +24,7 @@ REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), 
 sys.path.insert(0, os.path.join(REPO, 'models', 'scripts'))
 from verify_human import resize_region, faceres_rect, facemesh_rect  # noqa: E402
 from agegender_ref import agegender_input  # noqa: E402
+from stats import BANDS, band, wilson  # noqa: E402
 
 MEAN_BGR = np.array([103.939, 116.779, 123.68], np.float32)
 
@@ -249,21 +250,10 @@ def calibrate(knots, raw):
     return raw
 
 
-BANDS = ['0-12', '13-17', '18-25', '26-40', '41-60', '61+']
 
 
-def band(a):
-    return '0-12' if a <= 12 else '13-17' if a < 18 else '18-25' if a <= 25 else '26-40' if a <= 40 else '41-60' if a <= 60 else '61+'
 
 
-def wilson(k, n, z=1.96):
-    if n == 0:
-        return [None, None]
-    p = k / n
-    d = 1 + z * z / n
-    c = p + z * z / (2 * n)
-    r = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return [round((c - r) / d, 4), round((c + r) / d, 4)]
 
 
 def metrics(est, age):

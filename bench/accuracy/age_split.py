@@ -13,28 +13,14 @@ trade-off at every margin. Without --fit, reports MAE by band and the min-age-18
 half, as `vouch face eval-age` judged them. Standard library only.
 """
 import json
-import math
 import statistics
 import sys
 
-
-def wilson(k, n, z=1.96):
-    if n == 0:
-        return [None, None]
-    p = k / n
-    d = 1 + z * z / n
-    c = p + z * z / (2 * n)
-    r = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return [max(0.0, round((c - r) / d, 4)), round((c + r) / d, 4)]
+from stats import band, wilson
 
 
-def band(a):
-    if a <= 12: return "0-12"
-    if a < 18: return "13-17"
-    if a <= 25: return "18-25"
-    if a <= 40: return "26-40"
-    if a <= 60: return "41-60"
-    return "61+"
+
+
 
 
 def main():

@@ -20,17 +20,11 @@ import json
 import math
 import sys
 
+from stats import wilson
+
 THRESHOLD = 0.85
 
 
-def wilson(k, n, z=1.96):
-    if n == 0:
-        return [None, None]
-    p = k / n
-    d = 1 + z * z / n
-    c = p + z * z / (2 * n)
-    r = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return [max(0.0, round((c - r) / d, 4)), round((c + r) / d, 4)]
 
 
 def logit(p):

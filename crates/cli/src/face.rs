@@ -14,7 +14,7 @@ use std::sync::Mutex;
 use std::time::Instant;
 use vouch_core::check::Thresholds;
 use vouch_core::policy::{self, Outcome};
-use vouch_face::{cosine, EngineConfig, FaceEngine, Measure, Rgb};
+use vouch_face::{cosine, EngineConfig, FaceEngine, Rgb};
 
 #[derive(Subcommand)]
 pub enum FaceCmd {
@@ -547,9 +547,10 @@ fn parse_pad_label(label: &str) -> Option<(bool, Option<&str>)> {
 /// The passive score of the largest face of one image; `None` when there is no face.
 fn passive_score(engine: &FaceEngine, path: &Path) -> Result<Option<(f32, f32)>> {
     let img = load(engine, path)?;
-    let (_, largest) = engine.analyze_largest(&img, Measure::default())?;
-    let Some(face) = largest else { return Ok(None) };
-    let raw = engine.liveness_raw(&img, &face.face)?;
+    let Some(face) = engine.faces(&img)?.into_iter().next() else {
+        return Ok(None);
+    };
+    let raw = engine.liveness_raw(&img, &face)?;
     Ok(Some((vouch_face::liveness::calibrate(raw), raw)))
 }
 
@@ -687,14 +688,10 @@ fn eval_age(
 ) -> Result<()> {
     let estimates = par_map("age", rows, |r| -> Result<Option<f32>> {
         let img = load(engine, &images.join(&r[0]))?;
-        let (_, largest) = engine.analyze_largest(
-            &img,
-            Measure {
-                age: true,
-                ..Measure::default()
-            },
-        )?;
-        Ok(largest.and_then(|f| f.age_gender).map(|a| a.age))
+        match engine.faces(&img)?.first() {
+            Some(face) => Ok(Some(engine.age_gender(&img, face)?.age)),
+            None => Ok(None),
+        }
     });
     let t = Thresholds {
         min_age,

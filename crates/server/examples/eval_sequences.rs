@@ -103,6 +103,30 @@ fn enlarged(photo: image::RgbImage, eyes: Eyes) -> (image::RgbImage, Eyes) {
     (big, eyes)
 }
 
+/// A decoded photo (EXIF orientation applied) as `vouch-footage` films it: enlarged to
+/// arm's length, with the eyes of its subject; `None` when it has no face.
+fn framed(
+    engine: &vouch_face::FaceEngine,
+    img: vouch_face::Rgb,
+) -> Result<Option<(image::RgbImage, Eyes)>, String> {
+    let Some(face) = engine
+        .faces(&img)
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .next()
+    else {
+        return Ok(None);
+    };
+    let l = face.landmarks;
+    let eyes = Eyes {
+        left: (l[0][0], l[0][1]),
+        right: (l[1][0], l[1][1]),
+    };
+    let photo = image::RgbImage::from_raw(img.width, img.height, img.data)
+        .ok_or("decoded image has the wrong size")?;
+    Ok(Some(enlarged(photo, eyes)))
+}
+
 /// The sequence of `script` filmed from `photo`, sampled as the page samples it.
 fn film(photo: &image::RgbImage, eyes: Eyes, script: &Footage) -> Result<Vec<Vec<u8>>, String> {
     frames(photo, eyes, script)
@@ -157,24 +181,10 @@ fn run() -> Result<(), String> {
         eprint!("\reval_sequences: rendering {}/{} ", i + 1, photos.len());
         let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let img = engine.decode(&bytes).map_err(|e| e.to_string())?;
-        let Some(face) = engine
-            .faces(&img)
-            .map_err(|e| e.to_string())?
-            .into_iter()
-            .next()
-        else {
+        let Some((photo, eyes)) = framed(engine, img)? else {
             eprintln!("\n{}: no face, skipped", path.display());
             continue;
         };
-        let l = face.landmarks;
-        let eyes = Eyes {
-            left: (l[0][0], l[0][1]),
-            right: (l[1][0], l[1][1]),
-        };
-        let photo = image::load_from_memory(&bytes)
-            .map_err(|e| e.to_string())?
-            .to_rgb8();
-        let (photo, eyes) = enlarged(photo, eyes);
         let name = path.display().to_string();
         jobs.push((
             name.clone(),
@@ -205,24 +215,10 @@ fn run() -> Result<(), String> {
             };
             let bytes = std::fs::read(dir.join(p)).map_err(|e| format!("{p}: {e}"))?;
             let img = engine.decode(&bytes).map_err(|e| e.to_string())?;
-            let Some(face) = engine
-                .faces(&img)
-                .map_err(|e| e.to_string())?
-                .into_iter()
-                .next()
-            else {
+            let Some((photo, eyes)) = framed(engine, img)? else {
                 count(kind, "REFUSED:no_face");
                 continue;
             };
-            let l = face.landmarks;
-            let eyes = Eyes {
-                left: (l[0][0], l[0][1]),
-                right: (l[1][0], l[1][1]),
-            };
-            let photo = image::load_from_memory(&bytes)
-                .map_err(|e| e.to_string())?
-                .to_rgb8();
-            let (photo, eyes) = enlarged(photo, eyes);
             jobs.push((
                 p.to_string(),
                 kind.to_string(),
