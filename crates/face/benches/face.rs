@@ -7,7 +7,9 @@
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
-use vouch_face::index::{ApproxIndex, ExactIndex, Precision, DIM};
+#[cfg(feature = "approx-index")]
+use vouch_face::index::ApproxIndex;
+use vouch_face::index::{ExactIndex, Precision, DIM};
 use vouch_face::{align, EngineConfig, FaceEngine};
 
 fn rss_mb() -> f64 {
@@ -116,6 +118,7 @@ fn index_benches(c: &mut Criterion) {
     g.finish();
 }
 
+#[cfg(feature = "approx-index")]
 fn noisy(centre: &[f32], seed: &mut u64) -> Vec<f32> {
     let noise = random_unit(seed);
     let mut v: Vec<f32> = centre
@@ -129,7 +132,16 @@ fn noisy(centre: &[f32], seed: &mut u64) -> Vec<f32> {
 }
 
 /// HNSW over a gallery shaped like a real one (people × noisy templates), with recall@10
+/// of the exact best match. Size from VOUCH_BENCH_APPROX_N (default 1,000,000). Needs
+/// `--features vouch-face/approx-index`.
+#[cfg(not(feature = "approx-index"))]
+fn approx_benches(_: &mut Criterion) {
+    eprintln!("index/hnsw skipped: build with --features vouch-face/approx-index");
+}
+
+/// HNSW over a gallery shaped like a real one (people × noisy templates), with recall@10
 /// of the exact best match. Size from VOUCH_BENCH_APPROX_N (default 1,000,000).
+#[cfg(feature = "approx-index")]
 fn approx_benches(c: &mut Criterion) {
     let n: usize = std::env::var("VOUCH_BENCH_APPROX_N")
         .ok()

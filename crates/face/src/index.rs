@@ -170,6 +170,7 @@ impl ExactIndex {
     }
 }
 
+#[cfg(feature = "approx-index")]
 /// An approximate index (HNSW graph, inner-product distance on L2-normalised templates)
 /// for galleries too large to scan; its recall against [`ExactIndex`] is measured in
 /// the benches.
@@ -179,6 +180,7 @@ pub struct ApproxIndex {
     ef_search: usize,
 }
 
+#[cfg(feature = "approx-index")]
 impl ApproxIndex {
     /// An empty index sized for about `expected` templates. `m` links per node (16 is a
     /// good default), `ef_construction` candidates while linking (100–200).
@@ -284,6 +286,7 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "approx-index")]
     #[test]
     fn approximate_search_agrees_with_exact_search() {
         // Like a real gallery: people (random directions), each with a few noisy templates.
