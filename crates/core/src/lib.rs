@@ -8,6 +8,7 @@ pub mod event;
 pub mod identity;
 pub mod ids;
 pub mod model;
+pub mod phone_flow;
 pub mod policy;
 pub mod session;
 pub mod webhook;

@@ -35,6 +35,20 @@
 //! no under-age person of the calibration half passes; the cost is adults near the
 //! minimum age sent to REVIEW (a document check settles them).
 //!
+//! # Live scans
+//!
+//! A presence check and an admin's face factor decide at once, with no reviewer: a scan is
+//! accepted only when the liveness rule above PASSes ([`live_scan`]); REVIEW counts as a
+//! refusal. Both use this one rule (they once had two that disagreed on turns).
+//!
+//! # Names (phone KYC match)
+//!
+//! Every name part the caller claimed must be scored by the network at
+//! [`NAME_MATCH_SCORE`] or more ([`names`]); a part the network has no data for cannot be
+//! confirmed, so it fails. The reported name score is the mean of the parts' scores, but
+//! a pass never rests on the mean: a relative with the same family name and a different
+//! given name (100 and 79) is not the subscriber.
+//!
 //! # Overall
 //!
 //! REJECTED when any requested check FAILs, REVIEW when any is REVIEW, else APPROVED.
@@ -181,6 +195,38 @@ pub fn liveness(e: &LivenessEvidence, t: &Thresholds) -> LivenessResult {
     }
 }
 
+/// Judges a live scan outside a KYC session (presence, an admin's face factor): the
+/// liveness verdict, and whether the scan is accepted (only on PASS).
+pub fn live_scan(e: &LivenessEvidence, t: &Thresholds) -> (bool, LivenessResult) {
+    let verdict = liveness(e, t);
+    (verdict.result == Outcome::Pass, verdict)
+}
+
+/// The score (0–100) each claimed name part must reach.
+pub const NAME_MATCH_SCORE: i64 = 80;
+
+/// The verdict on a name claimed against a subscriber record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NameMatch {
+    /// The mean of the scored parts (the wire's `nameScore`); None when none was scored.
+    pub score: Option<i64>,
+    /// Every claimed part reached [`NAME_MATCH_SCORE`].
+    pub pass: bool,
+}
+
+/// Judges the network's scores of the name parts the caller claimed (given name, family
+/// name, …; None where the network has no data for that part). Rule in the module
+/// documentation.
+pub fn names(claimed: &[Option<i64>]) -> NameMatch {
+    let scored: Vec<i64> = claimed.iter().flatten().copied().collect();
+    let score = (!scored.is_empty()).then(|| scored.iter().sum::<i64>() / scored.len() as i64);
+    let pass = !claimed.is_empty()
+        && claimed
+            .iter()
+            .all(|s| s.is_some_and(|s| s >= NAME_MATCH_SCORE));
+    NameMatch { score, pass }
+}
+
 /// Years above the minimum age an estimate must reach to PASS: 7, so 25 at a minimum age
 /// of 18 ("Challenge 25"). The spec says 3; on UTKFace's calibration half the smallest
 /// margin at which no under-18 passes is 7 (at 3, 6 of 113 pass; docs/accuracy.md).
@@ -225,6 +271,52 @@ pub fn overall(outcomes: &[Outcome]) -> Decision {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_name_passes_only_when_every_claimed_part_matches() {
+        assert_eq!(
+            names(&[Some(100), Some(100)]),
+            NameMatch {
+                score: Some(100),
+                pass: true
+            }
+        );
+        // A relative: the family name matches, the given name is close. The mean (89)
+        // would pass; the rule does not.
+        let relative = names(&[Some(79), Some(100)]);
+        assert_eq!(relative.score, Some(89));
+        assert!(!relative.pass);
+        // A part the network cannot confirm is not a match.
+        assert!(!names(&[Some(100), None]).pass);
+        assert_eq!(names(&[Some(100), None]).score, Some(100));
+        assert!(names(&[Some(80)]).pass);
+        assert_eq!(names(&[]).score, None);
+        assert!(!names(&[]).pass);
+        assert!(!names(&[None]).pass);
+    }
+
+    #[test]
+    fn a_live_scan_is_accepted_on_pass_only_and_a_turn_counts_as_a_challenge() {
+        let t = Thresholds::default();
+        let turn = LivenessEvidence {
+            frames: vec![frame(0.95, 0.3, -10.0), frame(0.95, 0.3, 10.0)],
+            consistent: true,
+        };
+        let (accepted, verdict) = live_scan(&turn, &t);
+        assert!(accepted && verdict.turn && !verdict.blink);
+        let borderline = LivenessEvidence {
+            frames: vec![frame(0.8, 0.3, -10.0), frame(0.8, 0.3, 10.0)],
+            consistent: true,
+        };
+        let (accepted, verdict) = live_scan(&borderline, &t);
+        assert_eq!(verdict.result, Outcome::Review);
+        assert!(!accepted, "REVIEW is a refusal when nobody reviews");
+        let still = LivenessEvidence {
+            frames: vec![frame(0.95, 0.3, 0.0), frame(0.95, 0.3, 0.0)],
+            consistent: true,
+        };
+        assert!(!live_scan(&still, &t).0);
+    }
 
     fn frame(passive: f32, eye: f32, yaw: f32) -> FrameMeasures {
         FrameMeasures {

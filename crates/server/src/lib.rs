@@ -2,7 +2,8 @@
 //! store or an engine, map the result. Shared state is one [`AppState`] passed explicitly.
 
 pub mod admin;
-pub mod analysis;
+/// The engines, moved to the use-case layer; re-exported under their old path.
+pub use vouch_app::analysis;
 pub mod auth;
 pub mod error;
 #[doc(hidden)]
@@ -85,6 +86,9 @@ impl Default for ServerConfig {
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
+    /// The use cases (`vouch-app`): what handlers call for operations that have moved
+    /// there (docs/architecture.md).
+    pub app: Arc<vouch_app::App>,
     /// The store.
     pub store: Arc<Store>,
     /// The settings.
@@ -105,11 +109,13 @@ pub struct AppState {
 impl AppState {
     /// State over a store with settings.
     pub fn new(store: Arc<Store>, config: ServerConfig) -> Self {
+        let outbox_notify = Arc::new(Notify::new());
         AppState {
+            app: Arc::new(vouch_app::App::new(store.clone(), outbox_notify.clone())),
             store,
             config: Arc::new(config),
             metrics: Arc::new(metrics::Metrics::default()),
-            outbox_notify: Arc::new(Notify::new()),
+            outbox_notify,
             galleries: Default::default(),
             engines: None,
             phone: Arc::new(phone::PhoneContext::dev()),

@@ -13,13 +13,14 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 use vouch_core::ids::OrgId;
+use vouch_core::phone_flow::Possession;
 use vouch_core::{now_millis, Millis};
 use vouch_phone::sandbox::Sandbox;
 use vouch_phone::sms::{DevInbox, OutgoingSms, SmsError, SmsSender};
 use vouch_phone::telco::{KycAttributes, Telco, TelcoError, Tri};
 use vouch_phone::template::Template;
 use vouch_phone::{otp, parse_number, Region, E164};
-use vouch_store::phone::PhoneFlow;
+use vouch_store::phone::{PhoneFlow, PhoneIdentity};
 
 /// A flow's lifetime (correlation id and auth token).
 pub const FLOW_TTL_MS: Millis = 15 * 60 * 1000;
@@ -321,7 +322,7 @@ fn take_number(state: &AppState, data: &mut FlowData, input: Option<&str>) -> Ap
 }
 
 fn check_sendable(flow: &PhoneFlow) -> ApiResult<()> {
-    if flow.possession != "pending" {
+    if flow.possession != Possession::Pending {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "possession_done",
@@ -390,10 +391,10 @@ pub async fn check_otp(
     flow: &mut PhoneFlow,
     code: &str,
 ) -> ApiResult<OtpOutcome> {
-    if flow.possession == "failed" {
+    if flow.possession == Possession::Failed {
         return Ok(OtpOutcome::Failed);
     }
-    if flow.possession != "pending" {
+    if flow.possession != Possession::Pending {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "possession_done",
@@ -409,13 +410,13 @@ pub async fn check_otp(
     let outcome = if flow.otp_expires_at.is_none_or(|t| t <= now) {
         OtpOutcome::Expired
     } else if right {
-        flow.possession = "success".into();
+        flow.possession = Possession::Success;
         flow.otp_hash = None;
         OtpOutcome::Success
     } else {
         flow.otp_failures += 1;
         if flow.otp_failures >= MAX_OTP_FAILURES {
-            flow.possession = "failed".into();
+            flow.possession = Possession::Failed;
             flow.otp_hash = None;
             let mut data = FlowData::of(flow);
             data.reasons.push("too_many_otp_attempts".into());
@@ -468,11 +469,14 @@ pub async fn send_link(
 pub async fn decide_possession(
     state: &AppState,
     flow: &mut PhoneFlow,
-    outcome: &str,
+    proved: bool,
     method: &str,
     reason: Option<&str>,
 ) -> ApiResult<()> {
-    flow.possession = outcome.into();
+    flow.possession = flow
+        .possession
+        .decide(proved)
+        .map_err(|e| ApiError::new(StatusCode::CONFLICT, "possession_done", e.to_string()))?;
     flow.possession_method = Some(method.into());
     if let Some(r) = reason {
         let mut data = FlowData::of(flow);
@@ -580,8 +584,8 @@ pub fn name_scores(m: &vouch_phone::telco::KycMatch) -> (Option<i64>, Option<i64
     (score("givenName"), score("familyName"))
 }
 
-/// Matches a first and last name against the subscriber record. True when both
-/// score 80 or more.
+/// Matches a first and last name against the subscriber record by the one name rule
+/// (`vouch_core::policy::names`: every claimed part scores 80 or more).
 pub async fn names_match(
     state: &AppState,
     phone: &E164,
@@ -596,11 +600,85 @@ pub async fn names_match(
     match state.phone.telco.kyc_match(phone, &claims).await {
         Ok(m) => {
             let (f, l) = name_scores(&m);
-            (f.unwrap_or(0) >= 80 && l.unwrap_or(0) >= 80, f, l)
+            let claimed: Vec<Option<i64>> = [(first, f), (last, l)]
+                .into_iter()
+                .filter(|(claim, _)| claim.is_some())
+                .map(|(_, score)| score)
+                .collect();
+            (vouch_core::policy::names(&claimed).pass, f, l)
         }
         Err(e) => {
             tracing::info!(error = %e, "KYC match unavailable");
             (false, None, None)
         }
     }
+}
+
+/// Enrols (or finds) the identity of a number for a customer id: an active identity
+/// with the same number and customer id is reused. Shared by the phone API's identity
+/// manager, its verify and unify flows, and the Ory enroll hook.
+pub async fn enroll(
+    state: &AppState,
+    org: &OrgId,
+    phone: &E164,
+    client_customer_id: Option<String>,
+    client_human_id: Option<String>,
+    device_id: Option<String>,
+) -> vouch_core::Result<String> {
+    let existing = state
+        .store
+        .phone_identities_by_number(org, phone.as_str())
+        .await?;
+    if let Some(i) = existing
+        .into_iter()
+        .find(|i| i.active && i.client_customer_id == client_customer_id)
+    {
+        // Enrolling again after a change event resumes monitoring, as the vendor's
+        // identity manager does.
+        if !i.monitored {
+            state.store.resume_phone_monitoring(org, &i.id).await?;
+        }
+        return Ok(i.id);
+    }
+    let identity = PhoneIdentity {
+        id: uuid::Uuid::new_v4().to_string(),
+        org_id: org.clone(),
+        phone: phone.as_str().to_string(),
+        client_customer_id,
+        client_human_id,
+        device_id,
+        active: true,
+        monitored: true,
+        carrier: None,
+        line_type: Some(phone.line_type().as_str().to_string()),
+        country_code: phone.region().map(str::to_string),
+        created_at: now_millis(),
+    };
+    state.store.create_phone_identity(&identity).await?;
+    subscribe_changes(state, &identity.org_id, &identity.id, phone);
+    Ok(identity.id)
+}
+
+/// Asks the network (in the background) to report changes of an enrolled number to
+/// the sink; the sandbox has no subscriptions (its changes come from the dev trigger).
+fn subscribe_changes(state: &AppState, org: &OrgId, id: &str, phone: &E164) {
+    let (state, org, id, phone) = (state.clone(), org.clone(), id.to_string(), phone.clone());
+    tokio::spawn(async move {
+        let sink = format!("{}/v3/network/change-events", state.config.base_url());
+        let token = sink_token(&state);
+        match state
+            .phone
+            .telco
+            .subscribe_changes(&phone, &sink, &token)
+            .await
+        {
+            Ok(Some(sub)) => {
+                if let Err(e) = state.store.set_phone_subscription(&org, &id, &sub).await {
+                    tracing::warn!(error = %e, "cannot record the change subscription");
+                }
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "the network refused a change subscription"),
+        }
+    });
 }

@@ -9,6 +9,7 @@ use crate::metrics::WebhookLabels;
 use crate::outbound;
 use crate::AppState;
 use rand::Rng;
+use serde_json::{json, Map, Value};
 use std::time::Instant;
 use tokio::sync::watch;
 use vouch_core::event::Dialect;
@@ -99,7 +100,7 @@ async fn deliver(state: &AppState, client: &reqwest::Client, d: DueDelivery) {
         return;
     }
     let result = if kratos {
-        crate::routes::ory::deliver_kratos_patch(state, client, &d).await
+        deliver_kratos_patch(state, client, &d).await
     } else {
         send(state, client, &d).await
     };
@@ -278,4 +279,62 @@ pub fn spawn_housekeeping(
             }
         }
     })
+}
+
+/// Applies a queued `metadata_admin` patch to a Kratos identity (the outbox worker's
+/// Kratos dialect): reads the identity, then sends a JSON Patch that adds the keys,
+/// creating `metadata_admin` when the identity has none. Returns the HTTP status of
+/// the last call, its `Retry-After`, and an excerpt.
+async fn deliver_kratos_patch(
+    state: &AppState,
+    client: &reqwest::Client,
+    d: &vouch_store::outbox::DueDelivery,
+) -> Result<(u16, Option<i64>, String), String> {
+    let config = state
+        .store
+        .ory_config(&d.org_id)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("the organisation has no Kratos configuration any more")?;
+    let keys: Map<String, Value> =
+        serde_json::from_slice(&d.body).map_err(|e| format!("queued patch unreadable: {e}"))?;
+    let auth = |req: reqwest::RequestBuilder| match &config.api_key {
+        Some(k) => req.bearer_auth(k),
+        None => req,
+    };
+    let current = auth(client.get(&d.url))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = current.status().as_u16();
+    if status != 200 {
+        let text = current.text().await.unwrap_or_default();
+        return Ok((status, None, text.chars().take(500).collect()));
+    }
+    let identity: Value = current
+        .json()
+        .await
+        .map_err(|e| format!("identity unreadable: {e}"))?;
+    let ops: Vec<Value> = match identity.get("metadata_admin") {
+        Some(Value::Object(_)) => keys
+            .iter()
+            .map(|(k, v)| json!({"op": "add", "path": format!("/metadata_admin/{}", k.replace('~', "~0").replace('/', "~1")), "value": v}))
+            .collect(),
+        _ => vec![json!({"op": "add", "path": "/metadata_admin", "value": Value::Object(keys)})],
+    };
+    let resp = auth(client.patch(&d.url))
+        .header("content-type", "application/json")
+        .body(Value::Array(ops).to_string())
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = resp.status().as_u16();
+    let retry_after = resp
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .map(|s| s.clamp(0, 3600) * 1000);
+    let text = resp.text().await.unwrap_or_default();
+    Ok((status, retry_after, text.chars().take(500).collect()))
 }

@@ -283,3 +283,27 @@ async fn a_secret_belongs_to_one_organisation() {
     assert!(err.to_string().contains("16"), "{err}");
     s.stop().await;
 }
+
+/// Regression: the enroll hook called the phone API's handler, so a store failure inside
+/// a Kratos hook was answered in the phone API's `{"code": 8000}` shape, which Kratos
+/// cannot show; it is a Kratos interrupt now (fail closed), and nothing is enrolled.
+#[tokio::test]
+async fn the_enroll_hook_answers_a_store_failure_with_a_kratos_interrupt() {
+    let (s, org) = server().await;
+    s.db.execute("ALTER TABLE phone_identities RENAME TO phone_identities_broken")
+        .await;
+    let body = json!({"identity_id": KRATOS_ID, "phone_number": "+12015550100"});
+    let (st, v) = hook(&s, "/hooks/ory/enroll", header(), body).await;
+    assert_eq!(st, 422, "{v}");
+    assert!(v.get("code").is_none(), "not the phone API's shape: {v}");
+    assert_eq!(interrupt_reason(&v), "verification_unavailable");
+    s.db.execute("ALTER TABLE phone_identities_broken RENAME TO phone_identities")
+        .await;
+    assert!(s
+        .store
+        .phone_identities_by_customer(&org, KRATOS_ID)
+        .await
+        .expect("list")
+        .is_empty());
+    s.stop().await;
+}

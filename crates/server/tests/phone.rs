@@ -505,6 +505,45 @@ async fn prefill_walks_start_validate_challenge_complete_in_order() {
     }
 }
 
+/// Regression: `/v3/complete` once passed names on the mean of the given-name and
+/// family-name scores, while the other phone flows needed each part to match; a relative
+/// (same family name, a close given name: 74 and 100, mean 87) passed. One rule now.
+#[tokio::test]
+async fn complete_refuses_a_relative_whose_family_name_alone_matches() {
+    let (s, ta, _) = server(TestDb::sqlite()).await;
+    let (id, _) = start(
+        &s,
+        &ta,
+        json!({"flowType": "mobile", "phoneNumber": "+12001001695", "dob": "1981-07-14"}),
+    )
+    .await;
+    assert_eq!(validate(&s, &ta, &id).await["success"], true);
+    let (st, v) = post(
+        &s,
+        &ta,
+        "/v3/complete",
+        json!({"correlationId": id, "individual": {"firstName": "Mila", "lastName": "Pinson", "dob": "1981-07-14"}}),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    let name = &v["idv"]["dataSource1"]["name"];
+    assert_eq!(name["lastName"], 100, "{v}");
+    assert!(
+        name["firstName"]
+            .as_i64()
+            .is_some_and(|f| (60..80).contains(&f)),
+        "{v}"
+    );
+    assert!(
+        name["nameScore"].as_i64().is_some_and(|m| m >= 80),
+        "the mean alone would pass: {v}"
+    );
+    assert_eq!(v["success"], false, "{v}");
+    assert_eq!(v["idv"]["dataSource1"]["reasonCodes"], json!(["NA"]), "{v}");
+    assert_eq!(v["idv"]["multiCIPConfidence"], "low", "{v}");
+    s.stop().await;
+}
+
 #[tokio::test]
 async fn risky_lines_fail_validate_and_a_missing_record_fails_the_challenge() {
     let (s, ta, _) = server(TestDb::sqlite()).await;

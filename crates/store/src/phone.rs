@@ -13,6 +13,7 @@ use sqlx::Row;
 use vouch_core::event::{Dialect, PHONE_IDENTITY_CHANGE};
 use vouch_core::ids::{KeyId, OrgId};
 use vouch_core::model::{AuditRecord, KeySettings};
+use vouch_core::phone_flow::{FlowKind, Possession, Step};
 use vouch_core::{now_millis, Error, Millis, Result};
 
 /// A possession flow, decoded.
@@ -24,18 +25,18 @@ pub struct PhoneFlow {
     pub org_id: OrgId,
     /// The OAuth client (or credential) that started it.
     pub client_id: String,
-    /// `prefill`, `verify` or `unify`.
-    pub kind: String,
+    /// What the flow is for.
+    pub kind: FlowKind,
     /// `desktop`, `mobile` or `none`.
     pub flow_type: String,
     /// Blind index of the number, when the flow has one.
     pub phone_bidx: Option<String>,
     /// The personal data of the flow (number, names, results), sealed at rest.
     pub data: Value,
-    /// Where the flow is: `started`, `validated`, `challenged`, `completed`, `failed`.
-    pub step: String,
-    /// `pending`, `success`, `failed`, `not_applicable`.
-    pub possession: String,
+    /// Where the flow is (transitions in [`vouch_core::phone_flow`]).
+    pub step: Step,
+    /// Whether possession was proved.
+    pub possession: Possession,
     /// `otp`, `instant_link`, `mobile_auth`, `sandbox`.
     pub possession_method: Option<String>,
     /// Where the Instant Link lands.
@@ -169,12 +170,12 @@ impl Store {
             .bind(&flow.id)
             .bind(flow.org_id.as_str())
             .bind(&flow.client_id)
-            .bind(&flow.kind)
+            .bind(flow.kind.as_str())
             .bind(&flow.flow_type)
             .bind(&flow.phone_bidx)
             .bind(w.sealed.clone())
-            .bind(&flow.step)
-            .bind(&flow.possession)
+            .bind(flow.step.as_str())
+            .bind(flow.possession.as_str())
             .bind(&flow.possession_method)
             .bind(&flow.final_target_url)
             .bind(&flow.sms_message)
@@ -204,8 +205,8 @@ impl Store {
         ))
         .bind(&flow.phone_bidx)
         .bind(w.sealed.clone())
-        .bind(&flow.step)
-        .bind(&flow.possession)
+        .bind(flow.step.as_str())
+        .bind(flow.possession.as_str())
         .bind(&flow.possession_method)
         .bind(&flow.otp_hash)
         .bind(flow.otp_expires_at)
@@ -234,12 +235,12 @@ impl Store {
         Ok(PhoneFlow {
             org_id: OrgId::from_string(r.try_get::<String, _>("org_id").map_err(db_err)?),
             client_id: r.try_get("client_id").map_err(db_err)?,
-            kind: r.try_get("kind").map_err(db_err)?,
+            kind: FlowKind::parse(r.try_get("kind").map_err(db_err)?)?,
             flow_type: r.try_get("flow_type").map_err(db_err)?,
             phone_bidx: r.try_get("phone_bidx").map_err(db_err)?,
             data,
-            step: r.try_get("step").map_err(db_err)?,
-            possession: r.try_get("possession").map_err(db_err)?,
+            step: Step::parse(r.try_get("step").map_err(db_err)?)?,
+            possession: Possession::parse(r.try_get("possession").map_err(db_err)?)?,
             possession_method: r.try_get("possession_method").map_err(db_err)?,
             final_target_url: r.try_get("final_target_url").map_err(db_err)?,
             sms_message: r.try_get("sms_message").map_err(db_err)?,

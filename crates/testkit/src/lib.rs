@@ -82,6 +82,25 @@ impl TestDb {
         out
     }
 
+    /// Runs raw SQL on the database behind the store's back: fault tests break a table
+    /// to see how a failing store is answered.
+    pub async fn execute(&self, sql: &str) {
+        use sqlx::Connection as _;
+        if self.kind == "sqlite" {
+            let mut conn = sqlx::SqliteConnection::connect(&self.url)
+                .await
+                .expect("connect to the SQLite file");
+            sqlx::query(sql).execute(&mut conn).await.expect("execute");
+            let _ = conn.close().await;
+        } else {
+            let mut conn = sqlx::PgConnection::connect(&self.url)
+                .await
+                .expect("connect to PostgreSQL");
+            sqlx::query(sql).execute(&mut conn).await.expect("execute");
+            let _ = conn.close().await;
+        }
+    }
+
     /// Opens the store on this database.
     pub async fn open(&self) -> Store {
         Store::open(StoreOptions::new(

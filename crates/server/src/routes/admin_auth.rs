@@ -13,7 +13,6 @@ use crate::admin::{
     check_new_password, clear_cookie, dummy_hash, hash_password, live_session, new_token,
     session_cookie, verify_password, AdminCaller, ABSOLUTE_MS, PENDING_MS, TOKEN_PREFIX,
 };
-use crate::analysis::analyse_selfie;
 use crate::error::{ApiError, ApiJson, ApiResult};
 use crate::AppState;
 use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
@@ -29,7 +28,7 @@ use std::net::{IpAddr, SocketAddr};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vouch_core::model::{Actor, AuditRecord};
-use vouch_core::policy::{self, Outcome};
+
 use vouch_core::{now_millis, rfc3339};
 use vouch_store::admin::{token_digest, Admin, AdminSession};
 use webauthn_rs::prelude::{
@@ -771,43 +770,11 @@ pub async fn delete_passkey(
 
 // ---------------------------------------------------------------- face
 
-/// A live scan: frames decoded and analysed; liveness must pass with a blink.
+/// A live scan by the one rule presence also applies (`vouch_app::scan`).
 /// Returns the embedding (L2-normalised) and the engine's match threshold.
 async fn live_face(state: &AppState, frames: &[String]) -> ApiResult<(Vec<f32>, f32)> {
-    let engines = state.engines.clone().ok_or_else(|| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "models_missing",
-            super::hosted::MODELS_MISSING,
-        )
-    })?;
-    if frames.len() < 2 || frames.len() > super::hosted::MAX_FRAMES {
-        return Err(ApiError::bad_request(format!(
-            "frames must hold 2 to {} images",
-            super::hosted::MAX_FRAMES
-        )));
-    }
-    let frames = frames
-        .iter()
-        .enumerate()
-        .map(|(i, f)| super::hosted::decode_image(&format!("frame {}", i + 1), f))
-        .collect::<ApiResult<Vec<_>>>()?;
-    let face = engines.face.clone();
-    let analysis = blocking(move || analyse_selfie(&face, &frames))
-        .await?
-        .map_err(super::hosted::capture_error)?;
-    let live = policy::liveness(
-        &analysis.liveness,
-        &vouch_core::check::Thresholds::default(),
-    );
-    if live.result != Outcome::Pass || !live.blink {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "liveness_failed",
-            "Liveness check failed: look at the camera and blink when asked",
-        ));
-    }
-    Ok((analysis.embedding, engines.face.config().match_threshold))
+    let scan = super::hosted::live_scan(state, frames).await?;
+    Ok((scan.embedding, scan.match_threshold))
 }
 
 /// The body of `POST /api/auth/2fa/face/enroll`.

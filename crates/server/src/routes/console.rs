@@ -28,7 +28,7 @@ use vouch_core::ids::{DeliveryId, KeyId, SessionId};
 use vouch_core::model::{ApiKey, Branding, KeySettings};
 use vouch_core::session::{Decision, SessionStatus, VerificationSession};
 use vouch_core::{now_millis, Millis};
-use vouch_store::sessions::{Decider, SessionFilter};
+use vouch_store::sessions::SessionFilter;
 use vouch_store::tenancy::NewApiKey;
 
 const STYLE: &str = include_str!("../../assets/console.css");
@@ -48,7 +48,7 @@ const PAGE_ROWS: i64 = 50;
 const SCAN_PAGES: i64 = 50;
 const DAY_MS: Millis = 24 * 3600 * 1000;
 /// The longest review reason, in characters (as the review API).
-const MAX_REASON_CHARS: usize = 1000;
+const MAX_REASON_CHARS: usize = vouch_app::kyc::MAX_REVIEW_NOTE_CHARS;
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -1089,35 +1089,22 @@ async fn review_decide(
     form: FormData,
 ) -> PageResult {
     form.check(&caller)?;
-    let decision = match form.raw("decision").and_then(Decision::parse) {
-        Some(d @ (Decision::Approved | Decision::Rejected)) => d,
-        _ => return Err(bad("The decision must be APPROVED or REJECTED")),
+    let review = vouch_app::kyc::Review {
+        decision: form.raw("decision").unwrap_or_default(),
+        note: form.raw("reason"),
     };
-    let reason = form.text("reason");
-    if reason
-        .as_ref()
-        .is_some_and(|r| r.chars().count() > MAX_REASON_CHARS)
-    {
-        return Err(bad(format!(
-            "The reason must be at most {MAX_REASON_CHARS} characters"
-        )));
-    }
     let id = SessionId::from_string(id);
-    state
-        .store
-        .decide_session(
+    let session = state
+        .app
+        .kyc
+        .review(
             &caller.admin.org_id,
             &id,
-            Default::default(),
-            decision,
-            Decider::Reviewer {
-                note: reason.as_deref(),
-            },
+            review,
             caller.audit("verification.reviewed"),
         )
         .await?;
-    state.outbox_notify.notify_one();
-    let done = if decision == Decision::Approved {
+    let done = if session.overall_result == Some(Decision::Approved) {
         "approved"
     } else {
         "rejected"

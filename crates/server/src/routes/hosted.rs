@@ -34,7 +34,7 @@ use vouch_store::sessions::Decider;
 /// The largest image, decoded from base64, in bytes.
 pub const MAX_IMAGE_BYTES: usize = 8 * 1024 * 1024;
 /// The most selfie frames one request may carry.
-pub const MAX_FRAMES: usize = 12;
+pub const MAX_FRAMES: usize = vouch_app::scan::MAX_FRAMES;
 
 /// Analysis requests (selfie, document) one session may make in a minute: a person
 /// retrying after a blurred photo needs a few, a script probing the models many.
@@ -53,6 +53,37 @@ fn models_missing() -> ApiError {
 
 fn unprocessable(code: &'static str, message: String) -> ApiError {
     ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+}
+
+/// A live scan outside a KYC session (presence, the admin's face factor): the frames
+/// decoded here, the rest by the one use case (`vouch_app::scan`).
+pub(crate) async fn live_scan(
+    state: &AppState,
+    frames: &[String],
+) -> ApiResult<vouch_app::scan::LiveScan> {
+    use vouch_app::scan::ScanError;
+    let engines = state.engines.clone().ok_or_else(models_missing)?;
+    if frames.len() > MAX_FRAMES {
+        return Err(ApiError::bad_request(format!(
+            "frames must hold {} to {MAX_FRAMES} images",
+            vouch_app::scan::MIN_FRAMES
+        )));
+    }
+    let frames = frames
+        .iter()
+        .enumerate()
+        .map(|(i, f)| decode_image(&format!("frame {}", i + 1), f))
+        .collect::<ApiResult<Vec<_>>>()?;
+    vouch_app::scan::live_scan(engines, frames)
+        .await
+        .map_err(|e| match e {
+            ScanError::Frames(m) => ApiError::bad_request(m),
+            ScanError::Capture(c) => capture_error(c),
+            ScanError::NotLive(_) => unprocessable(
+                "liveness_failed",
+                "Liveness check failed: look at the camera and blink when asked".into(),
+            ),
+        })
 }
 
 /// A capture that could not be analysed: 422 with its code, or 500 for an engine failure.

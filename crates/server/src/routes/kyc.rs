@@ -13,7 +13,7 @@ use vouch_core::credential::{issue, SecretKind};
 use vouch_core::ids::SessionId;
 use vouch_core::session::{Decision, NewSession, SessionStatus};
 use vouch_core::{now_millis, rfc3339};
-use vouch_store::sessions::{Decider, SessionFilter};
+use vouch_store::sessions::SessionFilter;
 
 /// The body of `POST /api/v1/verify`. Every field is optional.
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -270,9 +270,6 @@ pub struct ReviewBody {
     pub note: Option<String>,
 }
 
-/// The longest review note, in characters.
-const MAX_NOTE_CHARS: usize = 1000;
-
 /// Decides a session awaiting review (IN_PROGRESS with overallResult REVIEW): it is
 /// completed with the reviewer's decision, the audit log records who decided, and
 /// `verification.completed` fires. Any other session answers 409.
@@ -289,36 +286,19 @@ pub async fn review_session(
     ApiJson(body): ApiJson<ReviewBody>,
 ) -> ApiResult<Json<Value>> {
     let key = caller.api_key()?;
-    let decision = match Decision::parse(&body.decision) {
-        Some(d @ (Decision::Approved | Decision::Rejected)) => d,
-        _ => {
-            return Err(ApiError::bad_request(
-                "decision must be APPROVED or REJECTED",
-            ))
-        }
+    let review = vouch_app::kyc::Review {
+        decision: &body.decision,
+        note: body.note.as_deref(),
     };
-    if body
-        .note
-        .as_ref()
-        .is_some_and(|n| n.chars().count() > MAX_NOTE_CHARS)
-    {
-        return Err(ApiError::bad_request(format!(
-            "note must be at most {MAX_NOTE_CHARS} characters"
-        )));
-    }
     let session = state
-        .store
-        .decide_session(
+        .app
+        .kyc
+        .review(
             &key.org_id,
             &SessionId::from_string(id),
-            Default::default(),
-            decision,
-            Decider::Reviewer {
-                note: body.note.as_deref(),
-            },
+            review,
             caller.audit("verification.reviewed"),
         )
         .await?;
-    state.outbox_notify.notify_one();
     Ok(Json(session.to_json()))
 }

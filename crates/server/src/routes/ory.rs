@@ -18,8 +18,8 @@
 //! organisation chose fail-open for that hook; either way it is logged and counted.
 
 use crate::error::ApiError;
+use crate::phone::enroll;
 use crate::phone::evaluate_signals;
-use crate::routes::phone::enroll;
 use crate::AppState;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -86,7 +86,8 @@ async fn config(state: &AppState, headers: &HeaderMap) -> Result<OryConfig, Resp
     match state.store.ory_config_by_secret(secret).await {
         Ok(Some(c)) => Ok(c),
         Ok(None) => Err(unauthorized()),
-        Err(e) => Err(ApiError::from(e).into_response()),
+        // Kratos shows an interrupt to the person; any other shape is a generic error.
+        Err(e) => Err(store_failed(state, "config", &e)),
     }
 }
 
@@ -162,6 +163,13 @@ fn count(state: &AppState, hook: &str, outcome: &str) {
             outcome: outcome.into(),
         })
         .inc();
+}
+
+/// The store failed inside a hook: answered as a Kratos interrupt (fail closed), never in
+/// another dialect's error shape.
+fn store_failed(state: &AppState, hook: &str, e: &vouch_core::Error) -> Response {
+    tracing::error!(hook, error = %e, "Ory hook: store failed");
+    undecided(state, hook, false, "store unavailable")
 }
 
 /// vouch could not decide: fail closed (interrupt) unless the organisation chose open.
@@ -350,7 +358,7 @@ pub async fn enroll_hook(
     .await
     {
         Ok(id) => id,
-        Err(e) => return e.into_response(),
+        Err(e) => return store_failed(&state, "enroll", &e),
     };
     let patch = json!({"prove_identity_id": id, "vouch_identity_id": id});
     let audit = AuditRecord::new(Some(&config.org_id), Actor::System, "ory.enrolled")
@@ -360,7 +368,7 @@ pub async fn enroll_hook(
         .enqueue_kratos_patch(&config, kratos_id, &patch, audit)
         .await
     {
-        return ApiError::from(e).into_response();
+        return store_failed(&state, "enroll", &e);
     }
     state.outbox_notify.notify_one();
     count(&state, "enroll", "enrolled");
@@ -498,62 +506,4 @@ pub async fn validate_hook(
     }
     count(&state, "validate", "pass");
     StatusCode::NO_CONTENT.into_response()
-}
-
-/// Applies a queued `metadata_admin` patch to a Kratos identity (the outbox worker's
-/// Kratos dialect): reads the identity, then sends a JSON Patch that adds the keys,
-/// creating `metadata_admin` when the identity has none. Returns the HTTP status of
-/// the last call, its `Retry-After`, and an excerpt.
-pub async fn deliver_kratos_patch(
-    state: &AppState,
-    client: &reqwest::Client,
-    d: &vouch_store::outbox::DueDelivery,
-) -> Result<(u16, Option<i64>, String), String> {
-    let config = state
-        .store
-        .ory_config(&d.org_id)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or("the organisation has no Kratos configuration any more")?;
-    let keys: Map<String, Value> =
-        serde_json::from_slice(&d.body).map_err(|e| format!("queued patch unreadable: {e}"))?;
-    let auth = |req: reqwest::RequestBuilder| match &config.api_key {
-        Some(k) => req.bearer_auth(k),
-        None => req,
-    };
-    let current = auth(client.get(&d.url))
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
-    let status = current.status().as_u16();
-    if status != 200 {
-        let text = current.text().await.unwrap_or_default();
-        return Ok((status, None, text.chars().take(500).collect()));
-    }
-    let identity: Value = current
-        .json()
-        .await
-        .map_err(|e| format!("identity unreadable: {e}"))?;
-    let ops: Vec<Value> = match identity.get("metadata_admin") {
-        Some(Value::Object(_)) => keys
-            .iter()
-            .map(|(k, v)| json!({"op": "add", "path": format!("/metadata_admin/{}", k.replace('~', "~0").replace('/', "~1")), "value": v}))
-            .collect(),
-        _ => vec![json!({"op": "add", "path": "/metadata_admin", "value": Value::Object(keys)})],
-    };
-    let resp = auth(client.patch(&d.url))
-        .header("content-type", "application/json")
-        .body(Value::Array(ops).to_string())
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
-    let status = resp.status().as_u16();
-    let retry_after = resp
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<i64>().ok())
-        .map(|s| s.clamp(0, 3600) * 1000);
-    let text = resp.text().await.unwrap_or_default();
-    Ok((status, retry_after, text.chars().take(500).collect()))
 }

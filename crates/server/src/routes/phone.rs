@@ -22,6 +22,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use vouch_core::ids::OrgId;
 use vouch_core::now_millis;
+use vouch_core::phone_flow::{FlowKind, Possession, Step, Transition};
 use vouch_phone::telco::{KycAttributes, TelcoError, Tri};
 use vouch_phone::template::Template;
 use vouch_phone::E164;
@@ -192,7 +193,7 @@ fn next(steps: &[&str]) -> Value {
 fn new_flow(
     caller: &Caller,
     state: &AppState,
-    kind: &str,
+    kind: FlowKind,
     flow_type: &str,
     phone: Option<&E164>,
     data: FlowData,
@@ -208,17 +209,17 @@ fn new_flow(
         id: uuid::Uuid::new_v4().to_string(),
         org_id: caller.principal.org_id().clone(),
         client_id: client_id(caller),
-        kind: kind.into(),
+        kind,
         flow_type: flow_type.into(),
         phone_bidx: phone.map(|p| state.store.phone_index(p.as_str())),
         data: Value::Null,
-        step: "started".into(),
+        step: Step::Started,
         possession: if flow_type == "none" {
-            "not_applicable".into()
+            Possession::NotApplicable
         } else if auto {
-            "success".into()
+            Possession::Success
         } else {
-            "pending".into()
+            Possession::Pending
         },
         possession_method: auto.then(|| "sandbox".to_string()),
         final_target_url,
@@ -336,7 +337,7 @@ pub async fn start(
     let flow = new_flow(
         &caller,
         &state,
-        "prefill",
+        FlowKind::Prefill,
         &flow_type,
         phone.as_ref(),
         data,
@@ -382,16 +383,16 @@ pub async fn validate(
         req.correlation_id.as_ref(),
     )
     .await?;
-    if flow.kind != "prefill" || flow.step != "started" {
+    if !flow.step.allows(flow.kind, Transition::Validate) {
         return Err(out_of_order(
             "step not allowed: validate follows start, once",
         ));
     }
     let mut data = FlowData::of(&flow);
-    let mut success = flow.possession == "success";
-    if flow.possession == "pending" {
+    let mut success = flow.possession == Possession::Success;
+    if flow.possession == Possession::Pending {
         // The SDK finished without proving possession (cancelled, closed): the flow ends.
-        flow.possession = "failed".into();
+        flow.possession = Possession::Failed;
         data.reasons.push("possession_not_completed".into());
     }
     if success {
@@ -403,7 +404,7 @@ pub async fn validate(
             success = false;
         }
     }
-    flow.step = if success { "validated" } else { "failed" }.into();
+    flow.step = step_after(&flow, Transition::Validate, success)?;
     let challenge_missing = data.dob.is_none() && data.ssn.is_none();
     data.store(&mut flow);
     save(&state, &mut flow).await?;
@@ -485,7 +486,7 @@ pub async fn challenge(
         req.correlation_id.as_ref(),
     )
     .await?;
-    if flow.kind != "prefill" || flow.step != "validated" {
+    if !flow.step.allows(flow.kind, Transition::Challenge) {
         return Err(out_of_order(
             "step not allowed: challenge follows a successful validate",
         ));
@@ -532,7 +533,7 @@ pub async fn challenge(
         _ => true,
     });
     let success = record.is_some();
-    flow.step = if success { "challenged" } else { "failed" }.into();
+    flow.step = step_after(&flow, Transition::Challenge, success)?;
     if !success {
         data.reasons.push("challenge_failed".into());
     }
@@ -628,7 +629,7 @@ pub async fn complete(
         req.correlation_id.as_ref(),
     )
     .await?;
-    if flow.kind != "prefill" || !matches!(flow.step.as_str(), "validated" | "challenged") {
+    if !flow.step.allows(flow.kind, Transition::Complete) {
         return Err(out_of_order(
             "step not allowed: complete follows validate or challenge",
         ));
@@ -693,12 +694,18 @@ pub async fn complete(
     };
     let first_score = score_of(&m, "givenName");
     let last_score = score_of(&m, "familyName");
-    let name_score = match (first_score, last_score) {
-        (Some(a), Some(b)) => Some((a + b) / 2),
-        (a, b) => a.or(b),
-    };
+    let claimed: Vec<Option<i64>> = [
+        (claims.given_name.is_some(), first_score),
+        (claims.family_name.is_some(), last_score),
+    ]
+    .into_iter()
+    .filter(|(claimed, _)| *claimed)
+    .map(|(_, score)| score)
+    .collect();
+    let names = vouch_core::policy::names(&claimed);
+    let name_score = names.score;
     let mut reason_codes = Vec::new();
-    let names_ok = name_score.is_some_and(|s| s >= 80);
+    let names_ok = names.pass;
     if !names_ok {
         reason_codes.push("NA".to_string());
     }
@@ -763,7 +770,7 @@ pub async fn complete(
     };
     source.insert("cipConfidence".into(), json!(cip));
     source.insert("reasonCodes".into(), json!(reason_codes));
-    flow.step = if success { "completed" } else { "failed" }.into();
+    flow.step = step_after(&flow, Transition::Complete, success)?;
     data.first_name = first;
     data.last_name = last;
     data.store(&mut flow);
@@ -854,7 +861,7 @@ pub async fn verify(
     let mut flow = new_flow(
         &caller,
         &state,
-        "verify",
+        FlowKind::Verify,
         &ptype,
         Some(&phone),
         data,
@@ -931,7 +938,7 @@ async fn verify_result(state: &AppState, flow: &mut PhoneFlow) -> ApiResult<Valu
         flow.identity_id = Some(id.clone());
         result["identityId"] = json!(id);
     }
-    flow.step = if ok { "completed" } else { "failed" }.into();
+    flow.step = step_after(flow, Transition::Finish, ok)?;
     data.result = Some(result.clone());
     data.store(flow);
     Ok(result)
@@ -1114,15 +1121,15 @@ pub async fn verify_status(
 ) -> ApiResult<Json<Value>> {
     let req = body(req)?;
     let mut flow = status_flow(&state, &caller, &req).await?;
-    if flow.kind != "verify" {
+    if flow.kind != FlowKind::Verify {
         return Err(out_of_order("verify-status follows verify"));
     }
-    let possession = flow.possession.clone();
-    let out = match possession.as_str() {
-        "pending" => {
+    let possession = flow.possession;
+    let out = match possession {
+        Possession::Pending => {
             json!({"success": "pending", "possessionResult": "pending", "verifyResult": "pending"})
         }
-        "failed" => {
+        Possession::Failed => {
             json!({"success": "false", "possessionResult": "failed", "verifyResult": "not_applicable"})
         }
         p => {
@@ -1133,7 +1140,7 @@ pub async fn verify_status(
             }
             let mut out = json!({
                 "success": result["success"],
-                "possessionResult": if p == "not_applicable" { "not_applicable" } else { "success" },
+                "possessionResult": if p == Possession::NotApplicable { "not_applicable" } else { "success" },
                 "verifyResult": result["verifyResult"],
             });
             if let Some(id) = result.get("identityId") {
@@ -1202,7 +1209,7 @@ pub async fn unify(
     let flow = new_flow(
         &caller,
         &state,
-        "unify",
+        FlowKind::Unify,
         &ptype,
         phone.as_ref(),
         data,
@@ -1234,7 +1241,7 @@ async fn bind(state: &AppState, flow: &mut PhoneFlow, phone: &E164) -> ApiResult
     )
     .await?;
     flow.identity_id = Some(id.clone());
-    flow.step = "completed".into();
+    flow.step = step_after(flow, Transition::Finish, true)?;
     save(state, flow).await?;
     Ok(id)
 }
@@ -1253,7 +1260,7 @@ pub async fn unify_status(
 ) -> ApiResult<Json<Value>> {
     let req = body(req)?;
     let mut flow = status_flow(&state, &caller, &req).await?;
-    if flow.kind != "unify" {
+    if flow.kind != FlowKind::Unify {
         return Err(out_of_order("unify-status follows unify"));
     }
     let data = FlowData::of(&flow);
@@ -1263,10 +1270,10 @@ pub async fn unify_status(
         .or(data.phone.clone())
         .unwrap_or_default();
     let mut out = json!({"phoneNumber": phone_out});
-    match flow.possession.as_str() {
-        "pending" => out["success"] = json!("pending"),
-        "failed" => out["success"] = json!("false"),
-        "not_applicable" => {
+    match flow.possession {
+        Possession::Pending => out["success"] = json!("pending"),
+        Possession::Failed => out["success"] = json!("false"),
+        Possession::NotApplicable => {
             // No possession in this flow: true only if the number is already bound.
             let phone = data
                 .e164()
@@ -1320,7 +1327,9 @@ pub async fn unify_bind(
 ) -> ApiResult<Json<Value>> {
     let req = body(req)?;
     let mut flow = status_flow(&state, &caller, &req).await?;
-    if flow.kind != "unify" || flow.possession == "failed" || flow.possession == "pending" {
+    if flow.kind != FlowKind::Unify
+        || matches!(flow.possession, Possession::Failed | Possession::Pending)
+    {
         return Err(out_of_order(
             "unify-bind needs a unify flow whose possession succeeded or was not applicable",
         ));
@@ -1357,10 +1366,17 @@ pub async fn unify_bind(
     })))
 }
 
+/// The step a transition leads to (`vouch_core::phone_flow`), or 403 out of order.
+fn step_after(flow: &PhoneFlow, t: Transition, ok: bool) -> ApiResult<Step> {
+    flow.step
+        .after(flow.kind, t, ok)
+        .map_err(|e| out_of_order(e.to_string()))
+}
+
 // ---- Identity Manager ----------------------------------------------------------------
 
-/// Enrols (or finds) the identity of a number for a customer id: an active identity
-/// with the same number and customer id is reused.
+/// Enrols (or finds) the identity of a number (`crate::phone::enroll`), answered in
+/// the phone API's error shape.
 pub async fn enroll(
     state: &AppState,
     org: &OrgId,
@@ -1369,77 +1385,18 @@ pub async fn enroll(
     client_human_id: Option<String>,
     device_id: Option<String>,
 ) -> ApiResult<String> {
-    let existing = prove(
-        state
-            .store
-            .phone_identities_by_number(org, phone.as_str())
-            .await
-            .map_err(ApiError::from),
-    )?;
-    if let Some(i) = existing
-        .into_iter()
-        .find(|i| i.active && i.client_customer_id == client_customer_id)
-    {
-        // Enrolling again after a change event resumes monitoring, as the vendor's
-        // identity manager does.
-        if !i.monitored {
-            prove(
-                state
-                    .store
-                    .resume_phone_monitoring(org, &i.id)
-                    .await
-                    .map_err(ApiError::from),
-            )?;
-        }
-        return Ok(i.id);
-    }
-    let identity = PhoneIdentity {
-        id: uuid::Uuid::new_v4().to_string(),
-        org_id: org.clone(),
-        phone: phone.as_str().to_string(),
-        client_customer_id,
-        client_human_id,
-        device_id,
-        active: true,
-        monitored: true,
-        carrier: None,
-        line_type: Some(phone.line_type().as_str().to_string()),
-        country_code: phone.region().map(str::to_string),
-        created_at: now_millis(),
-    };
     prove(
-        state
-            .store
-            .create_phone_identity(&identity)
-            .await
-            .map_err(ApiError::from),
-    )?;
-    subscribe_changes(state, &identity.org_id, &identity.id, phone);
-    Ok(identity.id)
-}
-
-/// Asks the network (in the background) to report changes of an enrolled number to
-/// the sink; the sandbox has no subscriptions (its changes come from the dev trigger).
-fn subscribe_changes(state: &AppState, org: &OrgId, id: &str, phone: &E164) {
-    let (state, org, id, phone) = (state.clone(), org.clone(), id.to_string(), phone.clone());
-    tokio::spawn(async move {
-        let sink = format!("{}/v3/network/change-events", state.config.base_url());
-        let token = crate::phone::sink_token(&state);
-        match state
-            .phone
-            .telco
-            .subscribe_changes(&phone, &sink, &token)
-            .await
-        {
-            Ok(Some(sub)) => {
-                if let Err(e) = state.store.set_phone_subscription(&org, &id, &sub).await {
-                    tracing::warn!(error = %e, "cannot record the change subscription");
-                }
-            }
-            Ok(None) => {}
-            Err(e) => tracing::warn!(error = %e, "the network refused a change subscription"),
-        }
-    });
+        crate::phone::enroll(
+            state,
+            org,
+            phone,
+            client_customer_id,
+            client_human_id,
+            device_id,
+        )
+        .await
+        .map_err(ApiError::from),
+    )
 }
 
 /// `POST /v3/identity`.

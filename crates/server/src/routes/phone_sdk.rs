@@ -22,6 +22,7 @@ use std::convert::Infallible;
 use std::time::Duration;
 use vouch_core::model::{Actor, AuditRecord};
 use vouch_core::now_millis;
+use vouch_core::phone_flow::Possession;
 use vouch_phone::telco::{ChangeEvent, DeviceProof, NumberCheck};
 use vouch_phone::{otp, E164};
 use vouch_store::phone::PhoneFlow;
@@ -52,7 +53,7 @@ fn session_json(flow: &PhoneFlow) -> Value {
         "correlationId": flow.id,
         "flowType": flow.flow_type,
         "methods": methods,
-        "possession": flow.possession,
+        "possession": flow.possession.as_str(),
         "phoneNumberNeeded": data.phone.is_none(),
         "maskedNumber": data.e164().map(|p| p.masked()),
         "sendsLeft": (MAX_SENDS - flow.otp_sends - flow.link_sends).max(0),
@@ -208,8 +209,8 @@ pub async fn link_start(
     security(("flow_token" = [])))]
 pub async fn cancel(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Json<Value>> {
     let mut flow = flow(&state, &headers).await?;
-    if flow.possession == "pending" {
-        decide_possession(&state, &mut flow, "failed", "cancelled", Some("cancelled")).await?;
+    if flow.possession == Possession::Pending {
+        decide_possession(&state, &mut flow, false, "cancelled", Some("cancelled")).await?;
     }
     Ok(Json(session_json(&flow)))
 }
@@ -233,8 +234,8 @@ pub async fn mobile_auth(
             "Network authentication is for mobile flows",
         ));
     }
-    if flow.possession != "pending" {
-        return Ok(Json(json!({"status": flow.possession})));
+    if flow.possession != Possession::Pending {
+        return Ok(Json(json!({"status": flow.possession.as_str()})));
     }
     let mut data = FlowData::of(&flow);
     let Some(phone) = data.e164() else {
@@ -260,14 +261,14 @@ pub async fn mobile_auth(
         .await
     {
         Ok(NumberCheck::Verified) => {
-            decide_possession(&state, &mut flow, "success", "mobile_auth", None).await?;
+            decide_possession(&state, &mut flow, true, "mobile_auth", None).await?;
             "success"
         }
         Ok(NumberCheck::NotVerified) => {
             decide_possession(
                 &state,
                 &mut flow,
-                "failed",
+                false,
                 "mobile_auth",
                 Some("network_number_mismatch"),
             )
@@ -316,7 +317,7 @@ pub async fn mobile_auth_callback(
     if !bool::from(subtle::ConstantTimeEq::ct_eq(
         expected.as_bytes(),
         given.as_bytes(),
-    )) || flow.possession != "pending"
+    )) || flow.possession != Possession::Pending
         || flow.expired(now_millis())
     {
         return Err(ApiError::bad_request(
@@ -347,13 +348,13 @@ pub async fn mobile_auth_callback(
     };
     match check {
         NumberCheck::Verified => {
-            decide_possession(&state, &mut flow, "success", "mobile_auth", None).await?
+            decide_possession(&state, &mut flow, true, "mobile_auth", None).await?
         }
         NumberCheck::NotVerified => {
             decide_possession(
                 &state,
                 &mut flow,
-                "failed",
+                false,
                 "mobile_auth",
                 Some("network_number_mismatch"),
             )
@@ -415,18 +416,18 @@ fn async_stream(
             go?;
             loop {
                 let flow = state.store.phone_flow(&org, &id).await.ok();
-                let possession = flow.as_ref().map(|f| f.possession.clone());
-                match possession.as_deref() {
-                    Some("pending") if now_millis() < deadline => {}
-                    Some(p @ ("pending" | "success" | "failed" | "not_applicable")) => {
-                        let name = if p == "pending" {
+                let possession = flow.as_ref().map(|f| f.possession);
+                match possession {
+                    Some(Possession::Pending) if now_millis() < deadline => {}
+                    Some(p) => {
+                        let name = if p == Possession::Pending {
                             "timeout"
                         } else {
                             "possession"
                         };
                         let event = Event::default()
                             .event(name)
-                            .data(json!({"possession": p}).to_string());
+                            .data(json!({"possession": p.as_str()}).to_string());
                         return Some((Ok(event), None));
                     }
                     _ => {
@@ -490,7 +491,7 @@ pub async fn open_link(State(state): State<AppState>, Path(token): Path<String>)
     let now = now_millis();
     if flow.link_expires_at.is_none_or(|t| t <= now)
         || flow.expired(now)
-        || flow.possession != "pending"
+        || flow.possession != Possession::Pending
     {
         return (
             StatusCode::GONE,
@@ -502,7 +503,7 @@ pub async fn open_link(State(state): State<AppState>, Path(token): Path<String>)
             .into_response();
     }
     flow.link_hash = None;
-    if decide_possession(&state, &mut flow, "success", "instant_link", None)
+    if decide_possession(&state, &mut flow, true, "instant_link", None)
         .await
         .is_err()
     {

@@ -5,7 +5,6 @@
 //! fetches a signed JWT (ES256; keys at `/.well-known/jwks.json`) that anyone can verify
 //! offline, or that `POST /api/presence/verify-token` checks (and redeems once on request).
 
-use crate::analysis::analyse_selfie;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiJson, ApiResult};
 use crate::AppState;
@@ -17,7 +16,7 @@ use serde_json::{json, Value};
 use vouch_core::credential::{hash_secret, issue, SecretKind};
 use vouch_core::ids::{OrgId, PresenceId};
 use vouch_core::model::ServiceToken;
-use vouch_core::policy::{self, Outcome};
+
 use vouch_core::{now_millis, rfc3339};
 use vouch_store::presence::{PresenceSession, PresenceStatus};
 use vouch_store::tenancy::Principal;
@@ -350,45 +349,21 @@ pub async fn scan(
     ApiJson(body): ApiJson<ScanBody>,
 ) -> ApiResult<Json<Value>> {
     let s = page_session(&state, &token).await?;
-    let engines = state.engines.clone().ok_or_else(|| {
-        ApiError::new(
+    if state.engines.is_none() {
+        return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "models_missing",
             super::hosted::MODELS_MISSING,
-        )
-    })?;
-    super::hosted::count_attempt(&state, &format!("presence:{}", s.id.as_str())).await?;
-    if body.frames.len() < 2 || body.frames.len() > super::hosted::MAX_FRAMES {
-        return Err(ApiError::bad_request("frames must hold 2 to 12 images"));
-    }
-    let frames = body
-        .frames
-        .iter()
-        .enumerate()
-        .map(|(i, f)| super::hosted::decode_image(&format!("frame {}", i + 1), f))
-        .collect::<ApiResult<Vec<_>>>()?;
-    let face = engines.face.clone();
-    let analysis = tokio::task::spawn_blocking(move || analyse_selfie(&face, &frames))
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(super::hosted::capture_error)?;
-    let live = policy::liveness(
-        &analysis.liveness,
-        &vouch_core::check::Thresholds::default(),
-    );
-    if live.result != Outcome::Pass {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "liveness_failed",
-            "Liveness check failed: look at the camera and blink when asked",
         ));
     }
-    let threshold = engines.face.config().match_threshold;
+    super::hosted::count_attempt(&state, &format!("presence:{}", s.id.as_str())).await?;
+    let scan = super::hosted::live_scan(&state, &body.frames).await?;
+    let live = scan.liveness;
     let matched = state
         .galleries
-        .best_match(&state.store, &s.org_id, &analysis.embedding)
+        .best_match(&state.store, &s.org_id, &scan.embedding)
         .await?
-        .filter(|(_, sim)| *sim >= threshold);
+        .filter(|(_, sim)| *sim >= scan.match_threshold);
     let Some((person, similarity)) = matched else {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
