@@ -21,6 +21,8 @@ echo "== cargo fmt" >&2
 cargo fmt --all -- --check
 echo "== cargo clippy" >&2
 cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== supply chain: cargo deny (advisories, licences, bans, sources)" >&2
+scripts/supply-chain.sh
 echo "== cargo test (SQLite and PostgreSQL)" >&2
 cargo test --workspace --locked
 echo "== fuzzing: every target, bounded" >&2
