@@ -49,6 +49,15 @@
 //! a pass never rests on the mean: a relative with the same family name and a different
 //! given name (100 and 79) is not the subscriber.
 //!
+//! # Documents
+//!
+//! The document reader measures: which of its checks failed (`readable`, `checkDigits`,
+//! `expiry`, `structure`, `issuer`, `barcode`, `visualZone`) and how confident the OCR
+//! was. [`document`] decides: an unreadable document, a failed check digit or an expired
+//! document FAILs (each is proof, not doubt); a visual zone that disagrees with the MRZ,
+//! an unknown issuer, an inconsistent MRZ, an incomplete barcode or an OCR confidence
+//! under [`DOCUMENT_MIN_OCR_CONFIDENCE`] is REVIEW (a person should look).
+//!
 //! # Overall
 //!
 //! REJECTED when any requested check FAILs, REVIEW when any is REVIEW, else APPROVED.
@@ -227,6 +236,52 @@ pub fn names(claimed: &[Option<i64>]) -> NameMatch {
     NameMatch { score, pass }
 }
 
+/// The OCR confidence (0–1) under which a read document goes to REVIEW.
+pub const DOCUMENT_MIN_OCR_CONFIDENCE: f32 = 0.6;
+
+/// Judges a document from the reader's evidence: the names of the checks that failed and,
+/// when a format was read, the OCR confidence. Returns the outcome and a machine reason for
+/// each problem (`UNREADABLE`, `CHECK_DIGIT_FAILED`, `DOCUMENT_EXPIRED`,
+/// `VISUAL_ZONE_MISMATCH`, `UNKNOWN_ISSUER`, `MRZ_INCONSISTENT`, `BARCODE_INCOMPLETE`,
+/// `LOW_CONFIDENCE`, `CHECK_FAILED`). Rule in the module documentation.
+pub fn document(
+    failed_checks: &[&str],
+    ocr_confidence: Option<f32>,
+    min_confidence: f32,
+) -> (Outcome, Vec<&'static str>) {
+    let mut reasons = Vec::new();
+    let (mut fail, mut review) = (false, false);
+    for name in failed_checks {
+        let (reason, fails) = match *name {
+            "readable" => ("UNREADABLE", true),
+            "checkDigits" => ("CHECK_DIGIT_FAILED", true),
+            "expiry" => ("DOCUMENT_EXPIRED", true),
+            "barcode" => ("BARCODE_INCOMPLETE", false),
+            "visualZone" => ("VISUAL_ZONE_MISMATCH", false),
+            "issuer" => ("UNKNOWN_ISSUER", false),
+            "structure" => ("MRZ_INCONSISTENT", false),
+            _ => ("CHECK_FAILED", false),
+        };
+        if !reasons.contains(&reason) {
+            reasons.push(reason);
+        }
+        fail |= fails;
+        review |= !fails;
+    }
+    if ocr_confidence.is_some_and(|c| c < min_confidence) {
+        reasons.push("LOW_CONFIDENCE");
+        review = true;
+    }
+    let outcome = if fail {
+        Outcome::Fail
+    } else if review {
+        Outcome::Review
+    } else {
+        Outcome::Pass
+    };
+    (outcome, reasons)
+}
+
 /// Years above the minimum age an estimate must reach to PASS: 7, so 25 at a minimum age
 /// of 18 ("Challenge 25"). The spec says 3; on UTKFace's calibration half the smallest
 /// margin at which no under-18 passes is 7 (at 3, 6 of 113 pass; docs/accuracy.md).
@@ -271,6 +326,33 @@ pub fn overall(outcomes: &[Outcome]) -> Decision {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_document_fails_on_proof_and_goes_to_review_on_doubt() {
+        let m = DOCUMENT_MIN_OCR_CONFIDENCE;
+        assert_eq!(document(&[], Some(0.9), m), (Outcome::Pass, vec![]));
+        assert_eq!(
+            document(&["expiry", "visualZone"], Some(0.9), m),
+            (
+                Outcome::Fail,
+                vec!["DOCUMENT_EXPIRED", "VISUAL_ZONE_MISMATCH"]
+            )
+        );
+        assert_eq!(
+            document(&["issuer"], Some(0.5), m),
+            (Outcome::Review, vec!["UNKNOWN_ISSUER", "LOW_CONFIDENCE"])
+        );
+        assert_eq!(
+            document(&["readable"], None, m),
+            (Outcome::Fail, vec!["UNREADABLE"])
+        );
+        // Confidence only counts when something was read.
+        assert_eq!(document(&[], None, m).0, Outcome::Pass);
+        assert_eq!(
+            document(&["somethingNew"], Some(0.9), m),
+            (Outcome::Review, vec!["CHECK_FAILED"])
+        );
+    }
 
     #[test]
     fn a_name_passes_only_when_every_claimed_part_matches() {

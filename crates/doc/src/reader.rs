@@ -47,24 +47,16 @@ impl Default for ReaderConfig {
             ocr: OcrConfig::default(),
             workers: 1,
             decode: DecodeLimits::default(),
-            min_confidence: 0.6,
+            min_confidence: vouch_core::policy::DOCUMENT_MIN_OCR_CONFIDENCE,
             visual_zone: true,
             fast_mrz: true,
         }
     }
 }
 
-/// The verdict on a document.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Verdict {
-    /// Read, checked, nothing wrong.
-    Pass,
-    /// Something is wrong (expired, a check digit fails, unreadable).
-    Fail,
-    /// A person should look (visual zone disagrees, low confidence, unknown issuer).
-    Review,
-}
+/// The verdict on a document: the one outcome type of the decision policy
+/// (`vouch_core::policy`), which decides from the reader's checks.
+pub use vouch_core::policy::Outcome as Verdict;
 
 /// Outcome of one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -1654,59 +1646,17 @@ fn compare_visual_zone(lines: &[String], out: &DocumentRead) -> VisualZone {
     }
 }
 
-/// Sets the result and reasons from the checks.
+/// Sets the result and reasons: the reader reports which checks failed and its OCR
+/// confidence; the policy (`vouch_core::policy::document`) decides.
 fn verdict(out: &mut DocumentRead, min_confidence: f32) {
-    let mut reasons = Vec::new();
-    let mut fail = false;
-    let mut review = false;
-    for c in &out.checks {
-        if c.outcome != Outcome::Fail {
-            continue;
-        }
-        match c.name {
-            "readable" => {
-                reasons.push("UNREADABLE");
-                fail = true;
-            }
-            "checkDigits" => {
-                reasons.push("CHECK_DIGIT_FAILED");
-                fail = true;
-            }
-            "barcode" => {
-                reasons.push("BARCODE_INCOMPLETE");
-                review = true;
-            }
-            "expiry" => {
-                reasons.push("DOCUMENT_EXPIRED");
-                fail = true;
-            }
-            "visualZone" => {
-                reasons.push("VISUAL_ZONE_MISMATCH");
-                review = true;
-            }
-            "issuer" => {
-                reasons.push("UNKNOWN_ISSUER");
-                review = true;
-            }
-            "structure" => {
-                reasons.push("MRZ_INCONSISTENT");
-                review = true;
-            }
-            _ => review = true,
-        }
-    }
-    if out.format.is_some() && out.ocr_confidence < min_confidence {
-        reasons.push("LOW_CONFIDENCE");
-        review = true;
-    }
-    out.reasons = reasons;
-    out.result = if fail {
-        Verdict::Fail
-    } else if review {
-        Verdict::Review
-    } else {
-        Verdict::Pass
-    };
+    let failed: Vec<&str> = out
+        .checks
+        .iter()
+        .filter(|c| c.outcome == Outcome::Fail)
+        .map(|c| c.name)
+        .collect();
+    let confidence = out.format.is_some().then_some(out.ocr_confidence);
+    (out.result, out.reasons) = vouch_core::policy::document(&failed, confidence, min_confidence);
 }
 
 #[cfg(test)]
