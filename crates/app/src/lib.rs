@@ -11,6 +11,7 @@
 pub mod analysis;
 pub mod kyc;
 pub mod scan;
+pub mod tokens;
 
 use std::sync::Arc;
 use tokio::sync::Notify;
@@ -19,6 +20,8 @@ use tokio::sync::Notify;
 pub struct App {
     /// KYC sessions: manual review.
     pub kyc: kyc::Kyc,
+    /// Signed tokens: presence tokens, the phone SDK's auth tokens.
+    pub tokens: tokens::Tokens,
 }
 
 impl App {
@@ -26,7 +29,8 @@ impl App {
     /// writes an event.
     pub fn new(store: Arc<vouch_store::Store>, events: Arc<Notify>) -> App {
         App {
-            kyc: kyc::Kyc::new(store, events),
+            kyc: kyc::Kyc::new(store.clone(), events),
+            tokens: tokens::Tokens::new(store),
         }
     }
 }

@@ -224,7 +224,11 @@ pub async fn sign_auth_token(state: &AppState, flow: &PhoneFlow) -> ApiResult<St
         "exp": flow.expires_at / 1000,
         "jti": uuid::Uuid::new_v4().to_string(),
     });
-    Ok(state.store.sign_jwt_hs256(&claims).await?)
+    Ok(state
+        .app
+        .tokens
+        .sign(jsonwebtoken::Algorithm::HS256, &claims)
+        .await?)
 }
 
 /// Checks an SDK auth token; returns the flow it names (401 otherwise).
@@ -233,14 +237,14 @@ pub async fn flow_of_token(state: &AppState, token: &str) -> ApiResult<PhoneFlow
     if token.len() > 2048 {
         return Err(unauthorized());
     }
-    let claims = match state.store.verify_issued_jwt(token).await? {
+    let expect = vouch_app::tokens::Expect {
+        audience: Some(SDK_AUDIENCE),
+        issuer: None,
+    };
+    let claims = match state.app.tokens.verify(token, expect).await? {
         Ok(c) => c,
         Err(_) => return Err(unauthorized()),
     };
-    let now = now_millis() / 1000;
-    if claims["aud"] != SDK_AUDIENCE || claims["exp"].as_i64().is_none_or(|e| e <= now) {
-        return Err(unauthorized());
-    }
     let (Some(flow_id), Some(org)) = (claims["sub"].as_str(), claims["org"].as_str()) else {
         return Err(unauthorized());
     };

@@ -215,14 +215,13 @@ async fn a_live_scan_yields_a_token_verifiable_offline_and_redeemable_once() {
         .iter()
         .find(|k| k["kid"] == header["kid"])
         .unwrap();
-    let mut point = vec![4u8];
-    point.extend(URL_SAFE_NO_PAD.decode(jwk["x"].as_str().unwrap()).unwrap());
-    point.extend(URL_SAFE_NO_PAD.decode(jwk["y"].as_str().unwrap()).unwrap());
-    let keys = [vouch_store::presence::PublicKey {
-        kid: jwk["kid"].as_str().unwrap().into(),
-        point,
-    }];
-    let claims = vouch_store::presence::verify_jwt(&token, &keys).expect("valid ES256 signature");
+    // Verified as a relying party would: the JWK from the JWKS document, ES256 only.
+    let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(jwk.clone()).expect("a JWK");
+    let key = jsonwebtoken::DecodingKey::from_jwk(&jwk).expect("an EC key");
+    let mut rules = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+    rules.validate_aud = false;
+    let verify = |t: &str| jsonwebtoken::decode::<Value>(t, &key, &rules).map(|d| d.claims);
+    let claims = verify(&token).expect("valid ES256 signature");
     assert_eq!(claims["sub"], "alice@example.com");
     assert_eq!(claims["nonce"], "n-123");
     assert_eq!(
@@ -237,7 +236,7 @@ async fn a_live_scan_yields_a_token_verifiable_offline_and_redeemable_once() {
             .replace("alice", "mallo"),
     );
     forged[1] = &tampered;
-    assert!(vouch_store::presence::verify_jwt(&forged.join("."), &keys).is_err());
+    assert!(verify(&forged.join(".")).is_err());
 
     // The API: claims when everything matches; invalid otherwise; once when redeemed.
     let check = |body: Value| {
@@ -398,4 +397,34 @@ async fn hs256_tokens_are_verified_by_the_server_only() {
         "{jwks}"
     );
     a.s.stop().await;
+}
+
+/// The JWKS publishes the signing key from the first start, before any token exists
+/// (a relying party caches it at deploy time), and later tokens are signed with it.
+#[tokio::test]
+async fn the_jwks_has_a_key_before_the_first_token() {
+    let s = TestServer::start(TestDb::sqlite(), test_config()).await;
+    let fetch = || async {
+        s.http
+            .get(s.at("/.well-known/jwks.json"))
+            .send()
+            .await
+            .expect("jwks")
+            .json::<Value>()
+            .await
+            .expect("json")
+    };
+    let first = fetch().await;
+    let keys = first["keys"].as_array().cloned().unwrap_or_default();
+    assert_eq!(keys.len(), 1, "{first}");
+    assert_eq!(keys[0]["alg"], "ES256");
+    assert_eq!(keys[0]["crv"], "P-256");
+    assert_eq!(
+        fetch().await,
+        first,
+        "the same key, not a new one per request"
+    );
+    let (kid, _) = s.store.es256_signing_key().await.expect("key");
+    assert_eq!(keys[0]["kid"], kid.as_str());
+    s.stop().await;
 }

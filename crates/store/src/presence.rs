@@ -289,8 +289,9 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// The current signing key, created (sealed) on first use.
-    async fn signing_key(&self) -> Result<(String, EcdsaKeyPair)> {
+    /// The current ES256 signing key (kid, PKCS#8 DER), created (sealed) on first use.
+    /// The store keeps key material; signing and verification are `vouch_app::tokens`'.
+    pub async fn es256_signing_key(&self) -> Result<(String, Vec<u8>)> {
         let rng = SystemRandom::new();
         if let Some(row) = sqlx::query(
             &self.sql("SELECT kid, private_sealed FROM signing_keys WHERE alg = 'ES256' ORDER BY created_at DESC LIMIT 1"),
@@ -311,9 +312,7 @@ impl Store {
                     &sealed,
                 )
                 .await?;
-            let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &pkcs8, &rng)
-                .map_err(|e| Error::Internal(format!("signing key: {e}")))?;
-            return Ok((kid, pair));
+            return Ok((kid, pkcs8));
         }
         let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
             .map_err(|e| Error::Internal(format!("signing key: {e}")))?;
@@ -340,17 +339,11 @@ impl Store {
         .await
         .map_err(db_err)?;
         tx.commit().await.map_err(db_err)?;
-        Ok((kid, pair))
-    }
-
-    /// Signs claims as a compact JWS (ES256) with the current key.
-    pub async fn sign_jwt(&self, claims: &Value) -> Result<String> {
-        let (kid, pair) = self.signing_key().await?;
-        sign_es256(&pair, &kid, claims)
+        Ok((kid, pkcs8.as_ref().to_vec()))
     }
 
     /// The HS256 secret (32 random bytes, sealed), created on first use; cached.
-    async fn hs256_secret(&self) -> Result<(String, Vec<u8>)> {
+    pub async fn hs256_secret(&self) -> Result<(String, Vec<u8>)> {
         if let Ok(guard) = self.hs256_cache.read() {
             if let Some(cached) = guard.as_ref() {
                 return Ok(cached.clone());
@@ -414,26 +407,6 @@ impl Store {
         Box::pin(self.hs256_secret_uncached()).await
     }
 
-    /// Signs claims as a compact JWS with HS256 (the spec's style; only this server can
-    /// verify it, through `verify-token`).
-    pub async fn sign_jwt_hs256(&self, claims: &Value) -> Result<String> {
-        let (kid, secret) = self.hs256_secret().await?;
-        Ok(sign_hs256(&secret, &kid, claims))
-    }
-
-    /// Checks a token this server issued, ES256 or HS256; returns its claims.
-    pub async fn verify_issued_jwt(
-        &self,
-        token: &str,
-    ) -> Result<std::result::Result<Value, &'static str>> {
-        if jwt_header(token).is_some_and(|h| h["alg"] == "HS256") {
-            let (kid, secret) = self.hs256_secret().await?;
-            return Ok(verify_hs256(token, &kid, &secret));
-        }
-        let keys = self.public_keys().await?;
-        Ok(verify_jwt(token, &keys))
-    }
-
     /// Every public signing key (for the JWKS document and verification).
     pub async fn public_keys(&self) -> Result<Vec<PublicKey>> {
         let rows = sqlx::query(&self.sql(
@@ -450,143 +423,5 @@ impl Store {
                 })
             })
             .collect()
-    }
-}
-
-/// `header.claims` of a compact JWS: base64url JSON of each, as signed.
-fn jws_input(alg: &str, kid: &str, claims: &Value) -> String {
-    let header = serde_json::json!({"alg": alg, "typ": "JWT", "kid": kid});
-    format!(
-        "{}.{}",
-        URL_SAFE_NO_PAD.encode(header.to_string()),
-        URL_SAFE_NO_PAD.encode(claims.to_string())
-    )
-}
-
-/// Signs claims as a compact JWS with ES256 under `kid`.
-pub fn sign_es256(pair: &EcdsaKeyPair, kid: &str, claims: &Value) -> Result<String> {
-    let input = jws_input("ES256", kid, claims);
-    let sig = pair
-        .sign(&SystemRandom::new(), input.as_bytes())
-        .map_err(|e| Error::Internal(format!("signing: {e}")))?;
-    Ok(format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig.as_ref())))
-}
-
-/// Signs claims as a compact JWS with HS256 under `kid`.
-pub fn sign_hs256(secret: &[u8], kid: &str, claims: &Value) -> String {
-    let input = jws_input("HS256", kid, claims);
-    let tag = ring::hmac::sign(
-        &ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret),
-        input.as_bytes(),
-    );
-    format!("{input}.{}", URL_SAFE_NO_PAD.encode(tag.as_ref()))
-}
-
-/// A compact JWS split into its three base64url parts.
-fn jws_parts(token: &str) -> std::result::Result<(&str, &str, &str), &'static str> {
-    let mut parts = token.split('.');
-    match (parts.next(), parts.next(), parts.next(), parts.next()) {
-        (Some(h), Some(c), Some(s), None) => Ok((h, c, s)),
-        _ => Err("not a compact JWS"),
-    }
-}
-
-fn json_part(part: &str) -> Option<Value> {
-    URL_SAFE_NO_PAD
-        .decode(part)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-}
-
-/// The header of a compact JWS, if it reads as JSON.
-fn jwt_header(token: &str) -> Option<Value> {
-    token.split('.').next().and_then(json_part)
-}
-
-/// Checks a compact HS256 JWS made with `secret` under `kid` (the SDK's auth tokens,
-/// presence tokens in HS256 mode); returns its claims. Expiry and the claims' meaning
-/// are the caller's to check.
-pub fn verify_hs256(
-    token: &str,
-    kid: &str,
-    secret: &[u8],
-) -> std::result::Result<Value, &'static str> {
-    let (h, c, s) = jws_parts(token)?;
-    let header = json_part(h).ok_or("bad header")?;
-    if header["alg"] != "HS256" {
-        return Err("unsupported alg");
-    }
-    if header["kid"] != kid {
-        return Err("unknown kid");
-    }
-    let sig = URL_SAFE_NO_PAD
-        .decode(s)
-        .map_err(|_| "bad signature encoding")?;
-    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret);
-    ring::hmac::verify(&key, format!("{h}.{c}").as_bytes(), &sig).map_err(|_| "bad signature")?;
-    json_part(c).ok_or("bad claims")
-}
-
-/// Checks a compact ES256 JWS against the keys; returns its claims. Expiry and the
-/// claims' meaning are the caller's to check.
-pub fn verify_jwt(token: &str, keys: &[PublicKey]) -> std::result::Result<Value, &'static str> {
-    let (h, c, s) = jws_parts(token)?;
-    let header = json_part(h).ok_or("bad header")?;
-    if header["alg"] != "ES256" {
-        return Err("unsupported alg");
-    }
-    let key = keys
-        .iter()
-        .find(|k| header["kid"] == k.kid.as_str())
-        .ok_or("unknown kid")?;
-    let sig = URL_SAFE_NO_PAD
-        .decode(s)
-        .map_err(|_| "bad signature encoding")?;
-    ring::signature::UnparsedPublicKey::new(&ring::signature::ECDSA_P256_SHA256_FIXED, &key.point)
-        .verify(format!("{h}.{c}").as_bytes(), &sig)
-        .map_err(|_| "bad signature")?;
-    json_part(c).ok_or("bad claims")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hs256_tokens_verify_only_as_signed() {
-        let claims = serde_json::json!({"sub": "flow_1", "exp": 10});
-        let token = sign_hs256(b"secret", "hs-1", &claims);
-        assert_eq!(verify_hs256(&token, "hs-1", b"secret"), Ok(claims.clone()));
-        assert_eq!(verify_hs256(&token, "hs-2", b"secret"), Err("unknown kid"));
-        assert_eq!(verify_hs256(&token, "hs-1", b"other"), Err("bad signature"));
-        // The signature covers exactly header.claims: a fourth part is not a token.
-        assert!(verify_hs256(&format!("{token}.x"), "hs-1", b"secret").is_err());
-        // Another alg in the header, with a valid HMAC over it: refused all the same.
-        let input = jws_input("ES256", "hs-1", &claims);
-        let tag = ring::hmac::sign(
-            &ring::hmac::Key::new(ring::hmac::HMAC_SHA256, b"secret"),
-            input.as_bytes(),
-        );
-        let es = format!("{input}.{}", URL_SAFE_NO_PAD.encode(tag.as_ref()));
-        assert_eq!(verify_hs256(&es, "hs-1", b"secret"), Err("unsupported alg"));
-    }
-
-    #[test]
-    fn es256_tokens_verify_with_the_public_key() {
-        let rng = SystemRandom::new();
-        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
-        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng)
-            .unwrap();
-        let keys = [PublicKey {
-            kid: "hpt-1".into(),
-            point: pair.public_key().as_ref().to_vec(),
-        }];
-        let claims = serde_json::json!({"sub": "user_1"});
-        let token = sign_es256(&pair, "hpt-1", &claims).unwrap();
-        assert_eq!(verify_jwt(&token, &keys), Ok(claims));
-        assert_eq!(
-            verify_jwt(&token.replacen('.', "..", 1), &keys),
-            Err("not a compact JWS")
-        );
     }
 }
