@@ -3,6 +3,9 @@
 //! cross-identity pair of their images), passive liveness (APCER, BPCER, EER) and age
 //! (MAE, the minimum-age rule's errors). Models load once; images are processed on all
 //! cores; JSON goes to stdout, progress and errors to stderr.
+//!
+//! Size (over 800 lines): four evaluation commands sharing CSV reading, the worker pool and
+//! the error-rate maths.
 
 use anyhow::{bail, Context as _, Result};
 use clap::Subcommand;

@@ -1,5 +1,8 @@
 //! `vouch`: the server and its command-line tools. The commands work on the same data
 //! directory or database as a running server. JSON goes to stdout, messages to stderr.
+//!
+//! Size (over 800 lines): the whole command tree (clap) and the small commands; the large
+//! ones live in `face.rs` and `doc.rs`.
 
 mod config;
 mod doc;

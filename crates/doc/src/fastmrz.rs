@@ -23,6 +23,9 @@
 //!
 //! The reader parses what comes out and uses it only when every check digit holds;
 //! otherwise it goes on with the neural pipeline. See `crates/doc/train/README.md`.
+//!
+//! Size (over 800 lines): one algorithm (locator, cell cutter, classifier) over shared
+//! private geometry; split, the stages would have to expose it.
 
 use crate::geometry::RotRect;
 use crate::ocr::Text;

@@ -1,8 +1,12 @@
 //! Reading a photographed document end to end: find the MRZ band among the text lines the
 //! detector finds (any scale, any rotation, mild perspective: each line is rectified on its
 //! own), read it with the MRZ alphabet, parse and check it; or decode the PDF417 barcode of
-//! a driver's licence; cross-check with the visual zone; find the portrait; give a verdict
-//! with reasons.
+//! a driver's licence; cross-check with the visual zone; find the portrait; report each
+//! check, from which the policy gives the verdict and its reasons.
+//!
+//! Size (over 800 lines): one pipeline whose stages share private types (bands, candidate
+//! reads, the visual zone); the verdict itself is `vouch_core::policy::document`'s. Its
+//! unit tests are at the bottom.
 
 use crate::geometry::RotRect;
 use crate::mrz::{self, DocumentType, Mrz};

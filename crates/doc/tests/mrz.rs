@@ -1,5 +1,8 @@
 #![allow(clippy::unwrap_used)]
 //! The MRZ parser against the ICAO specimens, hand-made damage, and generated zones.
+//!
+//! Size (over 800 lines): specimen MRZs of every format and property tests, sharing one
+//! builder.
 
 use chrono::{Duration, NaiveDate};
 use proptest::prelude::*;

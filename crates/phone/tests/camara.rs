@@ -4,6 +4,9 @@
 //! versioned paths under an `apiRoot` with a path, the request schemas with their
 //! required fields and ranges, `ErrorInfo` error bodies, the `x-correlator` echo, and
 //! an OAuth token endpoint with client credentials and authorization codes.
+//!
+//! Size (over 800 lines): the CAMARA client against a loopback double of each API, sharing
+//! the double.
 
 use axum::body::Bytes;
 use axum::extract::State;

@@ -1,6 +1,9 @@
 //! The foundation's HTTP behaviour, against a real server on loopback, on SQLite and
 //! (when configured) PostgreSQL: authentication, org scoping, the bad-input table, rate
 //! limits, errors, operations endpoints and the OpenAPI document.
+//!
+//! Size (over 800 lines): the foundation's HTTP suite (auth, limits, errors, OpenAPI),
+//! sharing one server helper.
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 

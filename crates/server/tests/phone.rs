@@ -6,6 +6,9 @@
 //! Identity Manager run on SQLite and (when `VOUCH_TEST_PG_URL` is set) PostgreSQL.
 //!
 //! Not covered: OTP expiry (2 minutes, no clock to move from outside the server).
+//!
+//! Size (over 800 lines): the phone API's end-to-end suite, one test per behaviour of the
+//! v3 dialect, sharing one set of HTTP and inbox helpers.
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 

@@ -1,4 +1,7 @@
 //! Connecting, migrating and the keyring of a store.
+//!
+//! Size (over 800 lines): connecting, migrating, the keyring and the transaction helpers
+//! every store module uses.
 
 use crate::crypto::{self, Keyring, MasterKeySource, SecretKey, Slot};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};

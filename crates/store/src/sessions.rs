@@ -2,6 +2,9 @@
 //! session by the digest of its URL token instead. A session past its lifetime is expired
 //! when it is read (and by the housekeeping sweep), in the transaction that writes its
 //! `verification.expired` event, so that the webhook fires exactly once whoever notices.
+//!
+//! Size (over 800 lines): the session table's queries, group commit and expiry sweep share
+//! one row decoder and the transaction helpers.
 
 use crate::audit::append_in_tx;
 use crate::crypto::Slot;

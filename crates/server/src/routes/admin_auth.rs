@@ -8,6 +8,10 @@
 //! stage session whose token (`tmp_sess_…`) only the 2FA endpoints accept; passing the
 //! second factor deletes it and opens a `full` session (`vas_…`, also set as the
 //! `vouch_admin` cookie).
+//!
+//! Size (over 800 lines): one ceremony per factor (password, passkey, face), sharing the
+//! pending-session and throttling helpers; moving them to `vouch-app` is the next step
+//! (docs/architecture.md).
 
 use crate::admin::{
     check_new_password, clear_cookie, dummy_hash, hash_password, live_session, new_token,
