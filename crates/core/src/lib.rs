@@ -1,6 +1,7 @@
 //! vouch-core: the domain of vouch — typed ids, credentials, checks, events and webhook
 //! signing. No I/O lives here: the store, the engines and the server build on these types.
 
+pub mod admin_login;
 pub mod check;
 pub mod credential;
 pub mod error;
@@ -10,6 +11,7 @@ pub mod ids;
 pub mod model;
 pub mod phone_flow;
 pub mod policy;
+pub mod presence;
 pub mod session;
 pub mod webhook;
 

@@ -58,6 +58,17 @@
 //! an unknown issuer, an inconsistent MRZ, an incomplete barcode or an OCR confidence
 //! under [`DOCUMENT_MIN_OCR_CONFIDENCE`] is REVIEW (a person should look).
 //!
+//! # Phone lines
+//!
+//! The network's answers about a number (SIM swap in the last 24 hours, the date of the
+//! last SIM change, reachability) become a trust score ([`phone_line`]): a SIM swap in the
+//! last 24 hours or a disconnected line sets it to 0; a SIM change in the last
+//! [`RECENT_SIM_CHANGE_DAYS`] days costs 50, an SMS-only line 20, each unanswered question
+//! 10; [`LINE_PASS_TRUST`] passes. The phone API's validate and unify steps and the Ory
+//! hooks judge lines by this one score ([`line_risk`]: the reason a line is refused). A
+//! completed KYC match reports `changeDetected` when the SIM changed within
+//! [`SIM_CHANGE_DETECTED_DAYS`] days ([`sim_change_detected`]).
+//!
 //! # Overall
 //!
 //! REJECTED when any requested check FAILs, REVIEW when any is REVIEW, else APPROVED.
@@ -282,6 +293,133 @@ pub fn document(
     (outcome, reasons)
 }
 
+/// The trust (0–100) at which a line passes.
+pub const LINE_PASS_TRUST: i64 = 60;
+/// A SIM change within this many days lowers a line's trust.
+pub const RECENT_SIM_CHANGE_DAYS: i64 = 7;
+/// A SIM change within this many days is reported by a KYC match (`changeDetected`).
+pub const SIM_CHANGE_DETECTED_DAYS: i64 = 30;
+
+/// What the network answered about a line; `None` where it did not answer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LineEvidence {
+    /// The SIM was swapped in the last 24 hours.
+    pub swapped_24h: Option<bool>,
+    /// Days since the last SIM change (`Some(None)`: never changed).
+    pub days_since_sim_change: Option<Option<i64>>,
+    /// Reachability: (reachable, has data connectivity).
+    pub reachability: Option<(bool, bool)>,
+}
+
+/// A line's signals and trust.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LineSignals {
+    /// SIM changed in the last 24 hours.
+    pub sim_swapped_24h: bool,
+    /// Days since the last SIM change, when known.
+    pub days_since_sim_change: Option<i64>,
+    /// The network can reach the line.
+    pub reachable: bool,
+    /// Only SMS, no data.
+    pub sms_only: bool,
+    /// 0–100.
+    pub trust: i64,
+    /// Why trust was lowered (`sim_swap_24h`, `recent_sim_change`, `disconnected`,
+    /// `sms_only_line`, `<question>_unavailable`).
+    pub reasons: Vec<String>,
+}
+
+impl LineSignals {
+    /// Whether the line is trustworthy enough to pass.
+    pub fn pass(&self) -> bool {
+        self.trust >= LINE_PASS_TRUST
+    }
+
+    /// Whether some question went unanswered (the score is then partly a guess).
+    pub fn undecided(&self) -> bool {
+        self.reasons.iter().any(|r| r.ends_with("_unavailable"))
+    }
+}
+
+/// Scores a line from the network's answers (rule in the module documentation).
+pub fn phone_line(e: &LineEvidence) -> LineSignals {
+    let mut s = LineSignals {
+        trust: 100,
+        reachable: true,
+        ..Default::default()
+    };
+    let unanswered = |s: &mut LineSignals, what: &str| {
+        s.trust -= 10;
+        s.reasons.push(format!("{what}_unavailable"));
+    };
+    match e.swapped_24h {
+        Some(true) => {
+            s.sim_swapped_24h = true;
+            s.trust = 0;
+            s.reasons.push("sim_swap_24h".into());
+        }
+        Some(false) => {}
+        None => unanswered(&mut s, "sim_swap"),
+    }
+    match e.days_since_sim_change {
+        Some(days) => {
+            s.days_since_sim_change = days;
+            if !s.sim_swapped_24h && days.is_some_and(|d| d < RECENT_SIM_CHANGE_DAYS) {
+                s.trust -= 50;
+                s.reasons.push("recent_sim_change".into());
+            }
+        }
+        None => unanswered(&mut s, "sim_swap_date"),
+    }
+    match e.reachability {
+        Some((reachable, data)) => {
+            s.reachable = reachable;
+            s.sms_only = reachable && !data;
+            if !reachable {
+                s.trust = 0;
+                s.reasons.push("disconnected".into());
+            } else if s.sms_only {
+                s.trust -= 20;
+                s.reasons.push("sms_only_line".into());
+            }
+        }
+        None => unanswered(&mut s, "reachability"),
+    }
+    s.trust = s.trust.clamp(0, 100);
+    s
+}
+
+/// Why a line is refused, most serious first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineRisk {
+    /// The SIM was swapped in the last 24 hours.
+    SimSwap,
+    /// The network cannot reach the line.
+    Disconnected,
+    /// Trust under [`LINE_PASS_TRUST`] for other reasons.
+    LowTrust,
+}
+
+/// The reason a line is refused, or None when it passes.
+pub fn line_risk(s: &LineSignals) -> Option<LineRisk> {
+    if s.sim_swapped_24h {
+        Some(LineRisk::SimSwap)
+    } else if !s.reachable {
+        Some(LineRisk::Disconnected)
+    } else if !s.pass() {
+        Some(LineRisk::LowTrust)
+    } else {
+        None
+    }
+}
+
+/// Whether a KYC match reports a SIM change (`changeDetected`): days since the last
+/// change, when the network knows one.
+pub fn sim_change_detected(days_since_change: Option<i64>) -> bool {
+    days_since_change.is_some_and(|d| d < SIM_CHANGE_DETECTED_DAYS)
+}
+
 /// Years above the minimum age an estimate must reach to PASS: 7, so 25 at a minimum age
 /// of 18 ("Challenge 25"). The spec says 3; on UTKFace's calibration half the smallest
 /// margin at which no under-18 passes is 7 (at 3, 6 of 113 pass; docs/accuracy.md).
@@ -326,6 +464,54 @@ pub fn overall(outcomes: &[Outcome]) -> Decision {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_line_is_scored_by_its_worst_signal_and_unanswered_questions_cost_trust() {
+        let good = LineEvidence {
+            swapped_24h: Some(false),
+            days_since_sim_change: Some(None),
+            reachability: Some((true, true)),
+        };
+        let s = phone_line(&good);
+        assert_eq!((s.trust, s.pass(), s.undecided()), (100, true, false));
+        assert_eq!(line_risk(&s), None);
+        let swapped = phone_line(&LineEvidence {
+            swapped_24h: Some(true),
+            ..good.clone()
+        });
+        assert_eq!(
+            (swapped.trust, line_risk(&swapped)),
+            (0, Some(LineRisk::SimSwap))
+        );
+        let recent = phone_line(&LineEvidence {
+            days_since_sim_change: Some(Some(3)),
+            ..good.clone()
+        });
+        assert_eq!(recent.trust, 50);
+        assert_eq!(line_risk(&recent), Some(LineRisk::LowTrust));
+        let old_change = phone_line(&LineEvidence {
+            days_since_sim_change: Some(Some(RECENT_SIM_CHANGE_DAYS)),
+            ..good.clone()
+        });
+        assert!(old_change.pass());
+        let dead = phone_line(&LineEvidence {
+            reachability: Some((false, false)),
+            ..good.clone()
+        });
+        assert_eq!(line_risk(&dead), Some(LineRisk::Disconnected));
+        let sms = phone_line(&LineEvidence {
+            reachability: Some((true, false)),
+            ..good.clone()
+        });
+        assert_eq!((sms.trust, sms.sms_only, sms.pass()), (80, true, true));
+        let silent = phone_line(&LineEvidence::default());
+        assert_eq!(silent.trust, 70);
+        assert!(silent.pass() && silent.undecided());
+        assert_eq!(silent.reasons.len(), 3);
+        assert!(sim_change_detected(Some(29)));
+        assert!(!sim_change_detected(Some(30)));
+        assert!(!sim_change_detected(None));
+    }
 
     #[test]
     fn a_document_fails_on_proof_and_goes_to_review_on_doubt() {

@@ -11,6 +11,7 @@ use axum::extract::FromRequestParts;
 use axum::http::{header, request::Parts, HeaderMap, HeaderValue, Method};
 use rand::RngCore;
 use subtle::ConstantTimeEq;
+use vouch_core::admin_login::LoginStage;
 use vouch_core::now_millis;
 use vouch_core::Millis;
 use vouch_store::admin::{token_digest, Admin, AdminSession};
@@ -86,7 +87,7 @@ pub fn csrf_ok(session: &AdminSession, given: &str) -> bool {
 pub async fn live_session(
     state: &AppState,
     token: &str,
-    stage: &str,
+    stage: LoginStage,
 ) -> Result<Option<AdminSession>, ApiError> {
     if token.len() > 128 {
         return Ok(None);
@@ -146,7 +147,7 @@ impl FromRequestParts<AppState> for AdminCaller {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let unauthorized = || ApiError::unauthorized("Sign in to the console first");
         let (token, via_cookie) = presented(&parts.headers).ok_or_else(unauthorized)?;
-        let session = live_session(state, token, "full")
+        let session = live_session(state, token, LoginStage::SignedIn)
             .await?
             .ok_or_else(unauthorized)?;
         let admin = state.store.admin(&session.admin_id).await?;

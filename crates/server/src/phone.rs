@@ -492,34 +492,11 @@ pub async fn decide_possession(
     Ok(())
 }
 
-/// What the network says about a number, reduced to a trust decision.
-#[derive(Debug, Clone, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Signals {
-    /// SIM changed in the last 24 hours.
-    pub sim_swapped_24h: bool,
-    /// Days since the last SIM change, when known.
-    pub days_since_sim_change: Option<i64>,
-    /// The network can reach the line.
-    pub reachable: bool,
-    /// Only SMS, no data.
-    pub sms_only: bool,
-    /// 0–100.
-    pub trust: i64,
-    /// Why trust was lowered.
-    pub reasons: Vec<String>,
-}
+/// A line's signals and trust (`vouch_core::policy::phone_line`).
+pub use vouch_core::policy::LineSignals as Signals;
 
-impl Signals {
-    /// Whether the line is trustworthy enough to pass.
-    pub fn pass(&self) -> bool {
-        self.trust >= 60
-    }
-}
-
-/// Asks the network about a number (SIM swap, reachability) and scores it: a SIM
-/// swap in the last 24 hours or a disconnected line fails; a SIM change in the last
-/// 7 days costs 50, an SMS-only line 20, an unanswered question 10; 60 passes.
+/// Asks the network about a number (SIM swap, reachability) and scores it by the one
+/// line rule, `vouch_core::policy::phone_line`.
 pub async fn evaluate_signals(state: &AppState, phone: &E164) -> Signals {
     let telco = &state.phone.telco;
     let (swap, date, reach) = tokio::join!(
@@ -527,53 +504,24 @@ pub async fn evaluate_signals(state: &AppState, phone: &E164) -> Signals {
         telco.sim_swap_date(phone),
         telco.reachability(phone)
     );
-    let mut s = Signals {
-        trust: 100,
-        reachable: true,
-        ..Default::default()
-    };
-    let unknown = |s: &mut Signals, what: &str, e: &TelcoError| {
+    let unavailable = |what: &str, e: &TelcoError| {
         tracing::info!(error = %e, what, "telco signal unavailable");
-        s.trust -= 10;
-        s.reasons.push(format!("{what}_unavailable"));
     };
-    match swap {
-        Ok(true) => {
-            s.sim_swapped_24h = true;
-            s.trust = 0;
-            s.reasons.push("sim_swap_24h".into());
-        }
-        Ok(false) => {}
-        Err(e) => unknown(&mut s, "sim_swap", &e),
-    }
-    match date {
-        Ok(d) => {
-            s.days_since_sim_change = d
-                .latest_sim_change
-                .map(|t| (chrono::Utc::now() - t).num_days());
-            if !s.sim_swapped_24h && s.days_since_sim_change.is_some_and(|d| d < 7) {
-                s.trust -= 50;
-                s.reasons.push("recent_sim_change".into());
-            }
-        }
-        Err(e) => unknown(&mut s, "sim_swap_date", &e),
-    }
-    match reach {
-        Ok(r) => {
-            s.reachable = r.reachable;
-            s.sms_only = r.reachable && !r.connectivity.iter().any(|c| c == "DATA");
-            if !r.reachable {
-                s.trust = 0;
-                s.reasons.push("disconnected".into());
-            } else if s.sms_only {
-                s.trust -= 20;
-                s.reasons.push("sms_only_line".into());
-            }
-        }
-        Err(e) => unknown(&mut s, "reachability", &e),
-    }
-    s.trust = s.trust.clamp(0, 100);
-    s
+    let evidence = vouch_core::policy::LineEvidence {
+        swapped_24h: swap.map_err(|e| unavailable("sim_swap", &e)).ok(),
+        days_since_sim_change: date
+            .map(|d| {
+                d.latest_sim_change
+                    .map(|t| (chrono::Utc::now() - t).num_days())
+            })
+            .map_err(|e| unavailable("sim_swap_date", &e))
+            .ok(),
+        reachability: reach
+            .map(|r| (r.reachable, r.connectivity.iter().any(|c| c == "DATA")))
+            .map_err(|e| unavailable("reachability", &e))
+            .ok(),
+    };
+    vouch_core::policy::phone_line(&evidence)
 }
 
 /// A KYC Match answer for names, as 0–100 scores (None: the network has no data).

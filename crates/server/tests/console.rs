@@ -35,7 +35,13 @@ async fn admin(s: &TestServer, org: &OrgId, email: &str) -> Admin {
     let csrf = new_token("");
     let expires = vouch_core::now_millis() + 3_600_000;
     s.store
-        .create_admin_session(&a, &token_digest(&token), "full", &csrf, expires)
+        .create_admin_session(
+            &a,
+            &token_digest(&token),
+            vouch_core::admin_login::LoginStage::SignedIn,
+            &csrf,
+            expires,
+        )
         .await
         .unwrap();
     Admin {
@@ -683,7 +689,7 @@ async fn the_sms_inbox_exists_only_in_dev_mode() {
             .create_admin_session(
                 &adm,
                 &token_digest(&token),
-                "full",
+                vouch_core::admin_login::LoginStage::SignedIn,
                 &csrf,
                 vouch_core::now_millis() + 3_600_000,
             )

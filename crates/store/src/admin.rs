@@ -8,6 +8,7 @@ use crate::crypto::Slot;
 use crate::db::{db_err, Store};
 use sha2::{Digest, Sha256};
 use sqlx::Row;
+use vouch_core::admin_login::LoginStage;
 use vouch_core::ids::OrgId;
 use vouch_core::{now_millis, Error, Millis, Result};
 
@@ -46,8 +47,8 @@ pub struct AdminSession {
     pub admin_id: String,
     /// The organisation.
     pub org_id: OrgId,
-    /// `password` (2FA pending) or `full`.
-    pub stage: String,
+    /// Where the sign-in is (`vouch_core::admin_login`).
+    pub stage: LoginStage,
     /// The CSRF token of the session's forms.
     pub csrf: String,
     /// A pending WebAuthn ceremony's state (serialised), if any.
@@ -325,7 +326,7 @@ impl Store {
         &self,
         admin: &Admin,
         token_hash: &str,
-        stage: &str,
+        stage: LoginStage,
         csrf: &str,
         expires_at: Millis,
     ) -> Result<AdminSession> {
@@ -340,7 +341,7 @@ impl Store {
         .bind(token_hash)
         .bind(&admin.id)
         .bind(admin.org_id.as_str())
-        .bind(stage)
+        .bind(stage.as_str())
         .bind(csrf)
         .bind(now)
         .bind(expires_at)
@@ -352,7 +353,7 @@ impl Store {
             id,
             admin_id: admin.id.clone(),
             org_id: admin.org_id.clone(),
-            stage: stage.into(),
+            stage,
             csrf: csrf.into(),
             challenge: None,
             created_at: now,
@@ -378,7 +379,7 @@ impl Store {
             id: r.try_get("id").map_err(db_err)?,
             admin_id: r.try_get("admin_id").map_err(db_err)?,
             org_id: OrgId::from_string(r.try_get::<String, _>("org_id").map_err(db_err)?),
-            stage: r.try_get("stage").map_err(db_err)?,
+            stage: LoginStage::parse(r.try_get("stage").map_err(db_err)?)?,
             csrf: r.try_get("csrf").map_err(db_err)?,
             challenge: r.try_get("challenge").map_err(db_err)?,
             created_at: r.try_get("created_at").map_err(db_err)?,

@@ -16,39 +16,8 @@ use sqlx::Row;
 use vouch_core::ids::{OrgId, PersonId, PresenceId, TokenId};
 use vouch_core::{now_millis, Error, Millis, Result};
 
-/// Where a presence session is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PresenceStatus {
-    /// Waiting for the person.
-    Pending,
-    /// The person was seen and matched.
-    Verified,
-    /// Nobody came in time.
-    Expired,
-    /// Cancelled.
-    Cancelled,
-}
-
-impl PresenceStatus {
-    /// The wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PresenceStatus::Pending => "PENDING",
-            PresenceStatus::Verified => "VERIFIED",
-            PresenceStatus::Expired => "EXPIRED",
-            PresenceStatus::Cancelled => "CANCELLED",
-        }
-    }
-
-    fn parse(s: &str) -> PresenceStatus {
-        match s {
-            "VERIFIED" => PresenceStatus::Verified,
-            "EXPIRED" => PresenceStatus::Expired,
-            "CANCELLED" => PresenceStatus::Cancelled,
-            _ => PresenceStatus::Pending,
-        }
-    }
-}
+/// Where a presence session is (states and transitions in `vouch_core::presence`).
+pub use vouch_core::presence::PresenceStatus;
 
 /// A presence session, opened.
 #[derive(Debug, Clone)]
@@ -179,10 +148,7 @@ impl Store {
         };
         let status: String = r.try_get("status").map_err(db_err)?;
         let expires_at: Millis = r.try_get("expires_at").map_err(db_err)?;
-        let mut status = PresenceStatus::parse(&status);
-        if status == PresenceStatus::Pending && expires_at <= now_millis() {
-            status = PresenceStatus::Expired;
-        }
+        let status = PresenceStatus::parse(&status)?.at(expires_at, now_millis());
         Ok(PresenceSession {
             email_lock: open("email_lock", r.try_get("email_lock").map_err(db_err)?).await?,
             verified_email: open(

@@ -31,6 +31,7 @@ use sha2::{Digest, Sha256};
 use std::net::{IpAddr, SocketAddr};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+use vouch_core::admin_login::LoginStage;
 use vouch_core::model::{Actor, AuditRecord};
 
 use vouch_core::{now_millis, rfc3339};
@@ -137,7 +138,7 @@ async fn sign_in(state: &AppState, admin: &Admin, mut body: Value) -> ApiResult<
         .create_admin_session(
             admin,
             &token_digest(&token),
-            "full",
+            LoginStage::SignedIn,
             &csrf,
             now_millis() + ABSOLUTE_MS,
         )
@@ -168,7 +169,7 @@ async fn pending(state: &AppState, token: &str) -> ApiResult<(AdminSession, Admi
     if !token.starts_with(PENDING_PREFIX) {
         return Err(expired());
     }
-    let session = live_session(state, token, "password")
+    let session = live_session(state, token, LoginStage::SecondFactor)
         .await?
         .ok_or_else(expired)?;
     let admin = state.store.admin(&session.admin_id).await?;
@@ -328,7 +329,7 @@ pub async fn login(
             .create_admin_session(
                 &admin,
                 &token_digest(&token),
-                "password",
+                LoginStage::after_password(true),
                 &new_token(""),
                 now_millis() + PENDING_MS,
             )

@@ -192,33 +192,24 @@ fn undecided(state: &AppState, hook: &str, fail_open: bool, why: &str) -> Respon
 }
 
 fn risky(signals: &crate::phone::Signals) -> Option<(u64, &'static str, &'static str)> {
-    if signals.sim_swapped_24h {
-        return Some((
+    use vouch_core::policy::LineRisk;
+    Some(match vouch_core::policy::line_risk(signals)? {
+        LineRisk::SimSwap => (
             message_id::SIM_SWAP,
             "Your phone's SIM card was changed very recently. For your security, please try again later or contact support.",
             "sim_swap",
-        ));
-    }
-    if !signals.reachable {
-        return Some((
+        ),
+        LineRisk::Disconnected => (
             message_id::DISCONNECTED,
             "This phone number is not connected to a mobile network. Please use an active mobile number.",
             "disconnected",
-        ));
-    }
-    if !signals.pass() {
-        return Some((
+        ),
+        LineRisk::LowTrust => (
             message_id::LOW_TRUST,
             "We could not confirm this phone number is yours. Please use another number or contact support.",
             "low_trust",
-        ));
-    }
-    None
-}
-
-/// Signals that did not answer (each costs trust but must not pass for an answer).
-fn unanswered(signals: &crate::phone::Signals) -> bool {
-    signals.reasons.iter().any(|r| r.ends_with("_unavailable"))
+        ),
+    })
 }
 
 /// Registration lookup: signals, then prefill.
@@ -253,12 +244,12 @@ pub async fn lookup(
     };
     let signals = evaluate_signals(&state, &phone).await;
     if let Some((id, text, reason)) = risky(&signals) {
-        if !(reason == "low_trust" && unanswered(&signals)) {
+        if !(reason == "low_trust" && signals.undecided()) {
             count(&state, "lookup", reason);
             return interrupt(StatusCode::FORBIDDEN, "#/traits/phone", id, text, reason);
         }
     }
-    if unanswered(&signals) {
+    if signals.undecided() {
         return undecided(
             &state,
             "lookup",
@@ -496,7 +487,7 @@ pub async fn validate_hook(
             "disconnected",
         );
     }
-    if unanswered(&signals) {
+    if signals.undecided() {
         return undecided(
             &state,
             "validate",

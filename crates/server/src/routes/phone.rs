@@ -782,7 +782,8 @@ pub async fn complete(
         .await
         .ok()
         .and_then(|d| d.latest_sim_change)
-        .is_some_and(|t| (chrono::Utc::now() - t).num_days() < 30);
+        .map(|t| (chrono::Utc::now() - t).num_days());
+    let changed = vouch_core::policy::sim_change_detected(changed);
     Ok(Json(json!({
         "success": success,
         "changeDetected": changed,

@@ -7,6 +7,7 @@ use crate::AppState;
 use askama::Template;
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap};
+use vouch_core::admin_login::LoginStage;
 
 /// `login.html`.
 #[derive(Template)]
@@ -22,7 +23,10 @@ struct SetupPage {
 
 async fn signed_in(state: &AppState, headers: &HeaderMap) -> bool {
     match presented(headers) {
-        Some((token, _)) => matches!(live_session(state, token, "full").await, Ok(Some(_))),
+        Some((token, _)) => matches!(
+            live_session(state, token, LoginStage::SignedIn).await,
+            Ok(Some(_))
+        ),
         None => false,
     }
 }

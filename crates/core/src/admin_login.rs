@@ -1,0 +1,71 @@
+//! An administrator's sign-in to the console, as a session stage.
+//!
+//! ```text
+//!   (signed out) ──password ok, no second factor enrolled──────────────▶ SignedIn
+//!        │                                                               ▲
+//!        └──password ok, a passkey or face enrolled──▶ SecondFactor ─────┘ passkey or live
+//!                                                      │  (5 minutes)      face scan ok
+//!                                                      └─ too many wrong factors, or
+//!                                                         the 5 minutes pass ──▶ (signed out)
+//!   SignedIn ──sign-out, 30 minutes idle or 12 hours in all──▶ (signed out)
+//! ```
+//!
+//! A pending session opens nothing but the second-factor endpoints; only a signed-in
+//! session opens the console and the admin API. The database keeps
+//! [`LoginStage::as_str`].
+
+use crate::{Error, Result};
+
+/// Where a console session is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LoginStage {
+    /// The password was right; a second factor is owed (`password`).
+    SecondFactor,
+    /// Signed in (`full`).
+    SignedIn,
+}
+
+impl LoginStage {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LoginStage::SecondFactor => "password",
+            LoginStage::SignedIn => "full",
+        }
+    }
+
+    /// Parses the stored name.
+    pub fn parse(s: &str) -> Result<LoginStage> {
+        match s {
+            "password" => Ok(LoginStage::SecondFactor),
+            "full" => Ok(LoginStage::SignedIn),
+            other => Err(Error::Internal(format!(
+                "unknown admin session stage {other:?}"
+            ))),
+        }
+    }
+
+    /// The stage after the password: a second factor is owed when one is enrolled.
+    pub fn after_password(second_factor_enrolled: bool) -> LoginStage {
+        if second_factor_enrolled {
+            LoginStage::SecondFactor
+        } else {
+            LoginStage::SignedIn
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stages_round_trip_and_a_second_factor_is_owed_only_when_enrolled() {
+        for s in [LoginStage::SecondFactor, LoginStage::SignedIn] {
+            assert_eq!(LoginStage::parse(s.as_str()).ok(), Some(s));
+        }
+        assert!(LoginStage::parse("FULL").is_err());
+        assert_eq!(LoginStage::after_password(true), LoginStage::SecondFactor);
+        assert_eq!(LoginStage::after_password(false), LoginStage::SignedIn);
+    }
+}
