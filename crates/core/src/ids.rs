@@ -6,19 +6,35 @@ use serde::{Deserialize, Serialize};
 
 macro_rules! typed_id {
     ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
+        typed_id!(@common $(#[$doc])* $name, $prefix);
+
+        impl $name {
+            /// A fresh random id (UUIDv7: time-ordered, 74 random bits).
+            pub fn generate() -> Self {
+                Self(format!("{}{}", $prefix, uuid::Uuid::now_v7().simple()))
+            }
+        }
+    };
+    ($(#[$doc:meta])* $name:ident, uuid) => {
+        typed_id!(@common $(#[$doc])* $name, "");
+
+        impl $name {
+            /// A fresh random id: a hyphenated UUIDv7 (time-ordered, 74 random bits), as
+            /// the spec spells it, so that a client may keep it in a `uuid` column.
+            pub fn generate() -> Self {
+                Self(uuid::Uuid::now_v7().hyphenated().to_string())
+            }
+        }
+    };
+    (@common $(#[$doc:meta])* $name:ident, $prefix:literal) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(transparent)]
         pub struct $name(String);
 
         impl $name {
-            /// The prefix every id of this kind starts with.
+            /// The prefix every id of this kind starts with (none for UUID ids).
             pub const PREFIX: &'static str = $prefix;
-
-            /// A fresh random id (UUIDv7: time-ordered, 74 random bits).
-            pub fn generate() -> Self {
-                Self(format!("{}{}", $prefix, uuid::Uuid::now_v7().simple()))
-            }
 
             /// Wraps a string read from storage or the wire without checking it; lookups
             /// with a malformed id simply find nothing.
@@ -54,8 +70,9 @@ typed_id!(/// An event (and its webhook message id).
     EventId, "msg_");
 typed_id!(/// A webhook delivery.
     DeliveryId, "dlv_");
-typed_id!(/// A verification session.
-    SessionId, "ses_");
+typed_id!(/// A verification session: a UUID, as the KYC sessions spec has it (sessions made
+    /// before vouch followed it have `ses_…` ids, which keep resolving).
+    SessionId, uuid);
 typed_id!(/// A verification profile (1:N identity checks).
     ProfileId, "vpr_");
 typed_id!(/// One 1:N identity verification.

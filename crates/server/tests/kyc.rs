@@ -74,7 +74,13 @@ async fn create_uses_the_key_checks_by_default_and_explicit_checks_when_given() 
         let before = vouch_core::now_millis();
         let v = create(&s, &key, json!({"externalRef": "user_1"})).await;
         assert_eq!(v["requestedChecks"], json!(["liveness", "face_match"]));
-        assert!(sid(&v).starts_with("ses_"));
+        // The spec's sessionId is a UUID: a client may store it in a uuid column.
+        let id = uuid::Uuid::parse_str(&sid(&v)).expect("sessionId is a UUID");
+        assert_eq!(
+            id.hyphenated().to_string(),
+            sid(&v),
+            "lower-case, hyphenated"
+        );
         let url = v["verificationUrl"].as_str().unwrap();
         let prefix = format!("{}/verify/vvt_", s.url);
         assert!(url.starts_with(&prefix), "{url}");
