@@ -265,6 +265,13 @@ async fn a_live_scan_yields_a_token_verifiable_offline_and_redeemable_once() {
     }
     let (_, v) = check(json!({"token": forged.join("."), "expectedOrgId": a.org})).await;
     assert_eq!(v["valid"], false);
+    // The spec's SDK example sends the token alone: checked against the caller's org.
+    let (status, v) = check(json!({"token": token})).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["valid"], true, "{v}");
+    assert_eq!(v["orgId"], json!(a.org), "{v}");
+    let (_, v) = check(json!({"token": forged.join(".")})).await;
+    assert_eq!(v["valid"], false, "{v}");
     let mut redeem = good.clone();
     redeem["redeem"] = json!(true);
     assert_eq!(check(redeem.clone()).await.1["valid"], true);

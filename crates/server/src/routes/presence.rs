@@ -14,7 +14,7 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use vouch_core::credential::{hash_secret, issue, SecretKind};
-use vouch_core::ids::{OrgId, PresenceId};
+use vouch_core::ids::PresenceId;
 use vouch_core::model::ServiceToken;
 
 use vouch_core::{now_millis, rfc3339};
@@ -217,8 +217,9 @@ pub async fn token(
 pub struct VerifyToken {
     /// The HPT.
     pub token: String,
-    /// The organisation it must be for.
-    pub expected_org_id: String,
+    /// The organisation it must be for; the caller's own when absent (the spec's SDK
+    /// example sends only the token).
+    pub expected_org_id: Option<String>,
     /// The person it must name.
     pub expected_email: Option<String>,
     /// The nonce it must carry.
@@ -255,9 +256,12 @@ pub async fn verify_token(
         Ok(c) => c,
         Err(why) => return Ok(invalid(why)),
     };
-    if claims["org_id"] != body.expected_org_id.as_str()
-        || body.expected_org_id != token.org_id.as_str()
-    {
+    // A service token checks tokens of its own organisation only, named or not.
+    let expected_org = body
+        .expected_org_id
+        .as_deref()
+        .unwrap_or(token.org_id.as_str());
+    if claims["org_id"] != expected_org || expected_org != token.org_id.as_str() {
         return Ok(invalid("token is for another organisation"));
     }
     if let Some(e) = &body.expected_email {
@@ -274,7 +278,7 @@ pub async fn verify_token(
         let jti = claims["jti"].as_str().unwrap_or_default();
         if !state
             .store
-            .redeem_presence_token(&OrgId::from_string(body.expected_org_id.clone()), jti)
+            .redeem_presence_token(&token.org_id, jti)
             .await?
         {
             return Ok(invalid("token already redeemed"));
