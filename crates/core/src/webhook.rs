@@ -234,3 +234,152 @@ mod tests {
         assert_eq!(honoured, 60_000);
     }
 }
+
+/// A webhook body as JavaScript writes it: `JSON.stringify(JSON.parse(body)) === body`, so
+/// a receiver that verifies the signature over its framework's re-serialised body (the
+/// KYC spec's Express example) sees exactly the bytes vouch signed. Strings are escaped as
+/// both write them; numbers follow ECMAScript's `Number::toString` (`28`, not `28.0`; `0`
+/// for `-0`; `1e+21`; `0.000001`); object keys come in the order JavaScript keeps them
+/// (array-index keys first, ascending, then the others in the map's order).
+pub fn wire_json(v: &serde_json::Value) -> String {
+    let mut out = String::new();
+    write_js(v, &mut out);
+    out
+}
+
+fn write_js(v: &serde_json::Value, out: &mut String) {
+    use serde_json::Value;
+    match v {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
+            (Some(i), _, _) => out.push_str(&js_number(i as f64, Some(i.to_string()))),
+            (_, Some(u), _) => out.push_str(&js_number(u as f64, Some(u.to_string()))),
+            (_, _, Some(f)) => out.push_str(&js_number(f, None)),
+            _ => out.push_str("null"),
+        },
+        Value::String(s) => out.push_str(&Value::String(s.clone()).to_string()),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_js(item, out);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            let index = |k: &str| -> Option<u32> {
+                let n: u32 = k.parse().ok()?;
+                (n != u32::MAX && n.to_string() == k).then_some(n)
+            };
+            let mut keys: Vec<(&String, &Value)> = map.iter().collect();
+            // Array-index keys first in ascending order; the sort is stable, so the other
+            // keys keep the map's order.
+            keys.sort_by_key(|(k, _)| match index(k) {
+                Some(n) => (0u8, n),
+                None => (1u8, 0),
+            });
+            out.push('{');
+            for (i, (k, item)) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(k.clone()).to_string());
+                out.push(':');
+                write_js(item, out);
+            }
+            out.push('}');
+        }
+    }
+}
+
+/// ECMAScript `Number::toString(x)` for a finite double. `exact` is the integer's own
+/// digits when the JSON had an integer (JavaScript reads it as the nearest double).
+fn js_number(x: f64, exact: Option<String>) -> String {
+    if !x.is_finite() {
+        return "null".into();
+    }
+    if x == 0.0 {
+        return "0".into();
+    }
+    if let Some(digits) = exact {
+        // Integers JavaScript holds exactly print as themselves.
+        if x.abs() < 9_007_199_254_740_992.0 {
+            return digits;
+        }
+    }
+    // Shortest round-trip digits and exponent, from Rust's `{:e}` (for example
+    // `-1.2345e-7`): x = 0.d1d2…dk × 10^n in ECMAScript's terms.
+    let sci = format!("{:e}", x.abs());
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let digits = digits.trim_end_matches('0');
+    let digits = if digits.is_empty() { "0" } else { digits };
+    let k = digits.len() as i64;
+    let n = exp.parse::<i64>().unwrap_or(0) + 1;
+    let sign = if x < 0.0 { "-" } else { "" };
+    let body = if k <= n && n <= 21 {
+        format!("{digits}{}", "0".repeat((n - k) as usize))
+    } else if 0 < n && n <= 21 {
+        format!("{}.{}", &digits[..n as usize], &digits[n as usize..])
+    } else if -6 < n && n <= 0 {
+        format!("0.{}{digits}", "0".repeat((-n) as usize))
+    } else {
+        let e = n - 1;
+        let e = if e >= 0 {
+            format!("+{e}")
+        } else {
+            e.to_string()
+        };
+        if k == 1 {
+            format!("{digits}e{e}")
+        } else {
+            format!("{}.{}e{e}", &digits[..1], &digits[1..])
+        }
+    };
+    format!("{sign}{body}")
+}
+
+#[cfg(test)]
+mod wire_json_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn numbers_are_written_as_javascript_writes_them() {
+        // Expected values are what node prints for JSON.stringify(JSON.parse(...)).
+        for (x, js) in [
+            (28.0, "28"),
+            (-0.0, "0"),
+            (0.5, "0.5"),
+            (0.1 + 0.2, "0.30000000000000004"),
+            (1e-7, "1e-7"),
+            (0.000001, "0.000001"),
+            (1.5e-10, "1.5e-10"),
+            (1e21, "1e+21"),
+            (1.2345e21, "1.2345e+21"),
+            (123456789012345680000.0, "123456789012345680000"),
+            (9007199254740992.0, "9007199254740992"),
+            (1e16, "10000000000000000"),
+            (-12.75, "-12.75"),
+            (0.857, "0.857"),
+            (100.0, "100"),
+        ] {
+            assert_eq!(wire_json(&json!(x)), js, "{x:e}");
+        }
+        assert_eq!(wire_json(&json!(42)), "42");
+        assert_eq!(wire_json(&json!(-7)), "-7");
+        assert_eq!(wire_json(&json!(u64::MAX)), "18446744073709552000");
+    }
+
+    #[test]
+    fn objects_keep_javascript_key_order_and_strings_escape_alike() {
+        let v = json!({"b": 1, "a": [true, null, "x\"\\\n\u{1}é\u{2028}"], "10": 0, "2": 28.0, "-1": 1, "01": 2});
+        assert_eq!(
+            wire_json(&v),
+            "{\"2\":28,\"10\":0,\"-1\":1,\"01\":2,\"a\":[true,null,\"x\\\"\\\\\\n\\u0001é\u{2028}\"],\"b\":1}"
+        );
+    }
+}

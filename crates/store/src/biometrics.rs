@@ -178,7 +178,7 @@ impl Store {
                     key_id: key.clone(),
                     url,
                     dialect: Dialect::Proof,
-                    body: body.to_string().into_bytes(),
+                    body: vouch_core::webhook::wire_json(&body).into_bytes(),
                 });
             }
         }

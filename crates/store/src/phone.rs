@@ -599,7 +599,7 @@ impl Store {
         .fetch_all(&mut *tx)
         .await
         .map_err(db_err)?;
-        let bytes = body.to_string().into_bytes();
+        let bytes = vouch_core::webhook::wire_json(body).into_bytes();
         let mut outbound = Vec::new();
         for row in rows {
             let settings: KeySettings =

@@ -613,7 +613,8 @@ impl Store {
                 key_id: session.key_id.clone(),
                 url,
                 dialect: Dialect::Kyc,
-                body: session.webhook_body(event, now).to_string().into_bytes(),
+                body: vouch_core::webhook::wire_json(&session.webhook_body(event, now))
+                    .into_bytes(),
             })
             .into_iter()
             .collect();

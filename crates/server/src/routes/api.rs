@@ -99,7 +99,7 @@ pub async fn send_test_webhook(
         key_id: key.id.clone(),
         url,
         dialect: Dialect::Kyc,
-        body: body.to_string().into_bytes(),
+        body: vouch_core::webhook::wire_json(&body).into_bytes(),
     };
     let event_id = state
         .store
