@@ -15,8 +15,8 @@ pub const MAX_REVIEW_NOTE_CHARS: usize = 1000;
 /// Storage a review needs.
 #[async_trait]
 pub trait ReviewStore: Send + Sync {
-    /// Completes a session awaiting review (IN_PROGRESS, overall REVIEW) with a reviewer's
-    /// decision, writes the audit record and the `verification.completed` event, in one
+    /// Decides a session awaiting review (completed with REVIEW) with a reviewer's
+    /// decision, writes the audit record and the `verification.reviewed` event, in one
     /// transaction; `Conflict` for any other session, `NotFound` outside the org.
     async fn decide_reviewed(
         &self,
@@ -72,8 +72,8 @@ impl Kyc {
     }
 
     /// Decides a session awaiting review: APPROVED or REJECTED, a note of at most
-    /// [`MAX_REVIEW_NOTE_CHARS`]; the session completes and `verification.completed`
-    /// fires. Bad input is `Invalid` and changes nothing.
+    /// [`MAX_REVIEW_NOTE_CHARS`]; the session takes the decision and
+    /// `verification.reviewed` fires. Bad input is `Invalid` and changes nothing.
     pub async fn review(
         &self,
         org: &OrgId,

@@ -60,8 +60,12 @@ impl Dialect {
 /// Event type sent by `POST /api/v1/webhooks/test`.
 pub const WEBHOOK_TEST: &str = "webhook.test";
 
-/// A KYC verification session finished with a decision.
+/// A KYC verification session finished with a decision: APPROVED, REJECTED, or REVIEW
+/// when a check was borderline (a person decides later).
 pub const VERIFICATION_COMPLETED: &str = "verification.completed";
+/// A reviewer decided a session that completed with REVIEW: the same body as
+/// `verification.completed`, with the final `overallResult` (APPROVED or REJECTED).
+pub const VERIFICATION_REVIEWED: &str = "verification.reviewed";
 /// A KYC verification session was cancelled through the API.
 pub const VERIFICATION_CANCELLED: &str = "verification.cancelled";
 /// A KYC verification session ran out of time before it finished.

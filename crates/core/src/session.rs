@@ -2,17 +2,22 @@
 //! decision they end with. The KYC sessions dialect shows them on the wire.
 //!
 //! ```text
-//!             user starts              all checks done: APPROVED | REJECTED
+//!             user starts              all checks done: APPROVED | REJECTED | REVIEW
 //!   PENDING ───────────────▶ IN_PROGRESS ─────────────────────────────────────▶ COMPLETED
-//!      │                          │  all checks done: REVIEW           reviewer ▲
-//!      │                          └──────────▶ IN_PROGRESS + REVIEW ─────────────┘
-//!      ├── cancel (API) ──────────┴──────────────────┴───────▶ CANCELLED
-//!      └── lifetime over (not once awaiting review) ─────────▶ EXPIRED
+//!      │                          │                                  (verification.completed)
+//!      ├── cancel (API) ──────────┴──────────▶ CANCELLED           COMPLETED + REVIEW
+//!      └── lifetime over ────────────────────▶ EXPIRED                  │ reviewer decides
+//!                                                                        ▼
+//!                                                  COMPLETED + APPROVED | REJECTED
+//!                                                           (verification.reviewed)
 //! ```
 //!
-//! COMPLETED, CANCELLED and EXPIRED are final. A session awaiting review keeps its
-//! overall result REVIEW while IN_PROGRESS, accepts no more captures, and does not
-//! expire; `POST /api/v1/verify/{id}/review` completes it as APPROVED or REJECTED.
+//! COMPLETED, CANCELLED and EXPIRED are final states; the one change after COMPLETED is a
+//! reviewer's decision on a session that completed with REVIEW, as the spec has it: the
+//! session is COMPLETED with `overallResult: "REVIEW"`, `verification.completed` fires and
+//! the redirect carries `result=REVIEW`; `POST /api/v1/verify/{id}/review` then sets
+//! APPROVED or REJECTED and fires `verification.reviewed`. (Sessions queued by earlier
+//! versions wait IN_PROGRESS with REVIEW; they are reviewed the same way.)
 
 use crate::check::Check;
 use crate::ids::{KeyId, OrgId, SessionId};
@@ -259,6 +264,16 @@ impl VerificationSession {
             out.insert(key.to_string(), v);
         }
         Value::Object(out)
+    }
+
+    /// Whether a reviewer may decide it: overall REVIEW, completed (or IN_PROGRESS, as
+    /// earlier versions queued it).
+    pub fn awaiting_review(&self) -> bool {
+        self.overall_result == Some(Decision::Review)
+            && matches!(
+                self.status,
+                SessionStatus::Completed | SessionStatus::InProgress
+            )
     }
 
     /// The session as `GET /api/v1/verify/:id` shows it.

@@ -1,6 +1,6 @@
 // vouch review queue: a plain page for deciding sessions that await review, until the
 // admin console exists. It calls the API with the API key typed into it (kept in this
-// tab's sessionStorage only): GET /api/v1/verify?status=IN_PROGRESS&overallResult=REVIEW,
+// tab's sessionStorage only): GET /api/v1/verify?overallResult=REVIEW,
 // the sessions' kept images, and POST /api/v1/verify/{id}/review.
 'use strict';
 
@@ -81,7 +81,7 @@
     status.textContent = 'Loading…';
     let r;
     try {
-      r = await api('/api/v1/verify?status=IN_PROGRESS&overallResult=REVIEW&limit=50');
+      r = await api('/api/v1/verify?overallResult=REVIEW&limit=50');
     } catch (e) {
       status.textContent = 'No connection to the server.';
       return;

@@ -415,15 +415,32 @@ async fn a_reviewer_approves_a_borderline_age_on_the_review_page() {
     let got = s.get_as(&key, &format!("/api/v1/verify/{id}")).await;
     assert_eq!(got["status"], "COMPLETED", "{got}");
     assert_eq!(got["overallResult"], "APPROVED", "{got}");
-    let hook = s
+    // Two events, as the spec has it: completed with REVIEW, then the reviewer's decision.
+    let hooks: Vec<Value> = s
         .sink
-        .wait_for(1, WAIT)
+        .wait_for(2, WAIT)
         .await
         .iter()
         .map(|r| r.kyc_json(&secret))
-        .find(|p| p["sessionId"] == id.as_str())
-        .unwrap();
-    assert_eq!(hook["overallResult"], "APPROVED");
+        .filter(|p| p["sessionId"] == id.as_str())
+        .collect();
+    let events: Vec<(&str, &str)> = hooks
+        .iter()
+        .map(|p| {
+            (
+                p["event"].as_str().unwrap_or_default(),
+                p["overallResult"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        events,
+        [
+            ("verification.completed", "REVIEW"),
+            ("verification.reviewed", "APPROVED")
+        ],
+        "{hooks:?}"
+    );
     let audit = s.get_as(&key, "/api/v1/audit?limit=10").await;
     assert!(audit.to_string().contains("ID checked by phone"), "{audit}");
     // The kept selfie was deleted with the decision (retention 0).

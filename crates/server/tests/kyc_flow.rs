@@ -331,11 +331,12 @@ async fn a_borderline_age_waits_for_review_and_the_reviewer_completes_it() {
         assert_eq!(status, 200, "{v}");
         assert_eq!(v["overallResult"], "REVIEW");
 
-        // Queued: IN_PROGRESS with REVIEW, no webhook, no more captures.
+        // As the spec has it: COMPLETED with REVIEW, the webhook fires with REVIEW, no
+        // more captures; the review queue is the REVIEW sessions.
         let queue = get(
             &s,
             &key,
-            "/api/v1/verify?status=IN_PROGRESS&overallResult=REVIEW",
+            "/api/v1/verify?status=COMPLETED&overallResult=REVIEW",
         )
         .await;
         assert_eq!(queue["total"], 1);
@@ -344,10 +345,14 @@ async fn a_borderline_age_waits_for_review_and_the_reviewer_completes_it() {
             queue["data"][0]["checks"]["ageEstimation"]["result"],
             "REVIEW"
         );
-        let (status, _) = selfie(&s, &token, std::slice::from_ref(&photo)).await;
+        let (status, v) = selfie(&s, &token, std::slice::from_ref(&photo)).await;
         assert_eq!(status, 409);
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        assert!(sink.received().is_empty());
+        assert_eq!(v["code"], "awaiting_review", "{v}");
+        let first = sink.wait_for(1, WAIT).await;
+        let p = first[0].kyc_json(&secret);
+        assert_eq!(p["event"], "verification.completed");
+        assert_eq!(p["overallResult"], "REVIEW");
+        assert_eq!(p["status"], "COMPLETED");
 
         // A bad decision, another org's key, a probe session not in review: refused.
         let path = format!("/api/v1/verify/{id}/review");
@@ -379,9 +384,10 @@ async fn a_borderline_age_waits_for_review_and_the_reviewer_completes_it() {
         let (status, _) = post(&s, Some(&key), &path, json!({"decision": "REJECTED"})).await;
         assert_eq!(status, 409);
 
-        let hooks = sink.wait_for(1, WAIT).await;
-        let p = hooks[0].kyc_json(&secret);
-        assert_eq!(p["event"], "verification.completed");
+        // The second event: the reviewer's decision.
+        let hooks = sink.wait_for(2, WAIT).await;
+        let p = hooks[1].kyc_json(&secret);
+        assert_eq!(p["event"], "verification.reviewed");
         assert_eq!(p["overallResult"], "APPROVED");
         assert_eq!(p["externalRef"], "kid?");
 

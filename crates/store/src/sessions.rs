@@ -16,6 +16,7 @@ use sqlx::Row;
 use vouch_core::check::Check;
 use vouch_core::event::{
     Dialect, VERIFICATION_CANCELLED, VERIFICATION_COMPLETED, VERIFICATION_EXPIRED,
+    VERIFICATION_REVIEWED,
 };
 use vouch_core::ids::{KeyId, OrgId, SessionId};
 use vouch_core::model::{Actor, AuditRecord, KeySettings};
@@ -769,8 +770,7 @@ impl Store {
         let mut tx = self.begin_write().await?;
         let (mut session, _, _) = self.fetch_in_tx(&mut tx, org, id).await?;
         let eligible = if review {
-            session.status == SessionStatus::InProgress
-                && session.overall_result == Some(Decision::Review)
+            session.awaiting_review()
         } else {
             session.status.is_open() && session.overall_result.is_none() && session.expires_at > now
         };
@@ -786,14 +786,16 @@ impl Store {
             )));
         }
         session.results.extend(results);
-        let completed = decision != Decision::Review;
-        let (status, finished) = if completed {
-            (SessionStatus::Completed, Some(now))
+        // Every decision completes the session (REVIEW too, as the spec has it); a
+        // review keeps the time the flow finished.
+        let status = SessionStatus::Completed;
+        let finished = if review {
+            session.finished_at.or(Some(now))
         } else {
-            (SessionStatus::InProgress, None)
+            Some(now)
         };
         let guard = if review {
-            "status = 'IN_PROGRESS' AND overall_result = 'REVIEW'"
+            "overall_result = 'REVIEW' AND status IN ('IN_PROGRESS', 'COMPLETED')"
         } else {
             UNDECIDED
         };
@@ -818,11 +820,17 @@ impl Store {
         session.status = status;
         session.overall_result = Some(decision);
         session.finished_at = finished;
-        if completed {
+        // A session in review keeps its images for the reviewer until decided.
+        if decision != Decision::Review {
             crate::images::schedule_deletion(self, &mut tx, id, now).await?;
-            self.enqueue_session_event(&mut tx, &session, VERIFICATION_COMPLETED, now)
-                .await?;
         }
+        let event = if review {
+            VERIFICATION_REVIEWED
+        } else {
+            VERIFICATION_COMPLETED
+        };
+        self.enqueue_session_event(&mut tx, &session, event, now)
+            .await?;
         let mut details = serde_json::json!({"overallResult": decision.as_str(), "review": review});
         if let Some(n) = note {
             details["note"] = Value::String(n.to_string());

@@ -119,6 +119,11 @@ async fn open_session(state: &AppState, token: &str) -> ApiResult<VerificationSe
             "session_cancelled",
             "This verification was cancelled",
         )),
+        _ if s.awaiting_review() => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "awaiting_review",
+            "This verification is awaiting review",
+        )),
         SessionStatus::Completed => Err(ApiError::new(
             StatusCode::CONFLICT,
             "already_complete",
@@ -404,9 +409,10 @@ fn redirect(session: &VerificationSession, decision: Decision) -> Option<String>
 }
 
 /// Ends the capture: face match is judged, then the overall decision (REJECTED if any
-/// requested check failed, REVIEW if any needs a person, else APPROVED). APPROVED and
-/// REJECTED complete the session and fire `verification.completed`; REVIEW queues it for
-/// a reviewer (`POST /api/v1/verify/{id}/review`). The biometric templates are deleted.
+/// requested check failed, REVIEW if any needs a person, else APPROVED). Every decision
+/// completes the session and fires `verification.completed`; a REVIEW waits for a
+/// reviewer (`POST /api/v1/verify/{id}/review`, then `verification.reviewed`). The
+/// biometric templates are deleted.
 #[utoipa::path(post, path = "/verify/{token}/complete", tag = "kyc",
     params(("token" = String, Path, description = "The token of the session's verificationUrl")),
     responses((status = 200, description = "sessionId, overallResult, redirectUrl"),

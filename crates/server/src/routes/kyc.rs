@@ -166,8 +166,7 @@ pub struct ListQuery {
     pub status: Option<String>,
     /// Only sessions with this external reference.
     pub external_ref: Option<String>,
-    /// APPROVED, REJECTED or REVIEW (`status=IN_PROGRESS&overallResult=REVIEW` is the
-    /// review queue).
+    /// APPROVED, REJECTED or REVIEW (`overallResult=REVIEW` is the review queue).
     pub overall_result: Option<String>,
     /// Page number from 1 (default 1).
     pub page: Option<i64>,
@@ -270,9 +269,10 @@ pub struct ReviewBody {
     pub note: Option<String>,
 }
 
-/// Decides a session awaiting review (IN_PROGRESS with overallResult REVIEW): it is
-/// completed with the reviewer's decision, the audit log records who decided, and
-/// `verification.completed` fires. Any other session answers 409.
+/// Decides a session awaiting review (COMPLETED with overallResult REVIEW): it is
+/// given the reviewer's decision, the audit log records who decided, and
+/// `verification.reviewed` fires (the same body as `verification.completed`, with the
+/// final overallResult). Any other session answers 409.
 #[utoipa::path(post, path = "/api/v1/verify/{sessionId}/review", tag = "kyc", request_body = ReviewBody,
     params(("sessionId" = String, Path, description = "Session id")),
     security(("bearer" = []), ("api_key" = [])),

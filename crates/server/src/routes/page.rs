@@ -392,6 +392,13 @@ pub async fn hosted_page(
             "cancelledTitle",
             "err.session_cancelled",
         ),
+        _ if s.awaiting_review() => message_page(
+            StatusCode::OK,
+            lang,
+            &brand,
+            "reviewTitle",
+            "err.awaiting_review",
+        ),
         SessionStatus::Completed => message_page(
             StatusCode::OK,
             lang,

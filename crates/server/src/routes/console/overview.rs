@@ -123,7 +123,6 @@ pub(super) async fn overview(State(state): State<AppState>, Signed(caller): Sign
         .list_sessions(
             org,
             &SessionFilter {
-                status: Some(SessionStatus::InProgress),
                 overall_result: Some(Decision::Review),
                 ..Default::default()
             },

@@ -7,7 +7,7 @@ use crate::AppState;
 use askama::Template;
 use axum::extract::{Path, RawQuery, State};
 use vouch_core::ids::SessionId;
-use vouch_core::session::{Decision, SessionStatus, VerificationSession};
+use vouch_core::session::{Decision, VerificationSession};
 use vouch_store::images::ImageInfo;
 use vouch_store::sessions::SessionFilter;
 
@@ -35,8 +35,8 @@ pub(super) async fn review_queue(
     Signed(caller): Signed,
     RawQuery(raw): RawQuery,
 ) -> PageResult {
+    // Completed with REVIEW (and IN_PROGRESS with REVIEW, as earlier versions queued).
     let filter = SessionFilter {
-        status: Some(SessionStatus::InProgress),
         overall_result: Some(Decision::Review),
         ..Default::default()
     };

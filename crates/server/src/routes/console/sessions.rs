@@ -140,7 +140,7 @@ pub(super) fn check_rows(s: &VerificationSession) -> Vec<CheckRow> {
 }
 
 pub(super) fn awaiting_review(s: &VerificationSession) -> bool {
-    s.status == SessionStatus::InProgress && s.overall_result == Some(Decision::Review)
+    s.awaiting_review()
 }
 
 fn parse_day(s: &str, what: &str) -> Result<Millis, ConsoleError> {
