@@ -17,6 +17,8 @@ VOUCH_TEST_PG_URL=$(scripts/pg-cluster.sh start "$pg_dir" "$pg_port")
 export VOUCH_TEST_PG_URL
 echo "PostgreSQL for tests: $VOUCH_TEST_PG_URL" >&2
 
+echo "== docs: no dead relative links in README.md and docs/" >&2
+scripts/check-links.py
 echo "== cargo fmt" >&2
 cargo fmt --all -- --check
 echo "== cargo clippy" >&2
