@@ -672,6 +672,9 @@ async fn operations_endpoints_answer() {
         (st.as_u16(), v["checks"]["database"].as_str()),
         (200, Some("ok"))
     );
+    // This server has no models: ready for traffic, and it says which capability is down.
+    assert_eq!(v["checks"]["models"], "missing", "{v}");
+    assert_eq!(v["status"], "degraded", "{v}");
     let resp = s.http.get(s.at("/healthz")).send().await.unwrap();
     assert!(uuid_like(resp.headers()["x-request-id"].to_str().unwrap()));
     let _ = s.http.get(s.at("/nope")).send().await.unwrap();
@@ -696,6 +699,47 @@ async fn operations_endpoints_answer() {
     s.store.close().await;
     let (st, v) = body(s.http.get(s.at("/readyz")).send().await.unwrap()).await;
     assert_error(st, &v, StatusCode::SERVICE_UNAVAILABLE, "unavailable");
+    s.stop().await;
+}
+
+/// `GET /` is a page for a person who just started the server: what it is, whether the
+/// database and models are ready, and where the console, the API reference and the
+/// health endpoints are.
+#[tokio::test]
+async fn the_front_page_says_what_this_is_and_where_to_go() {
+    let s = TestServer::start(TestDb::sqlite(), test_config()).await;
+    let resp = s.http.get(s.at("/")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    assert!(resp.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("default-src 'none'"));
+    let html = resp.text().await.unwrap();
+    assert!(html.contains(&format!(
+        "<span id=\"version\">{}</span>",
+        env!("CARGO_PKG_VERSION")
+    )));
+    assert!(
+        html.contains("<td id=\"status-database\">ready</td>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<td id=\"status-models\">not installed</td>"),
+        "{html}"
+    );
+    assert!(html.contains("id=\"models-help\""));
+    for link in ["/admin", "/openapi.json", "/healthz", "/readyz", "/metrics"] {
+        assert!(html.contains(&format!("href=\"{link}\"")), "{link}");
+        let st = s.http.get(s.at(link)).send().await.unwrap().status();
+        assert!(st.is_success() || st.is_redirection(), "{link}: {st}");
+    }
+    // Only GET: other methods get the JSON 405 of every route.
+    let st = s.http.post(s.at("/")).send().await.unwrap().status();
+    assert_eq!(st, 405);
     s.stop().await;
 }
 

@@ -25,8 +25,20 @@ pub async fn healthz() -> Json<Value> {
     (status = 503, description = "Not ready", body = crate::error::ErrorBody)))]
 pub async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Value>> {
     state.store.ping().await.map_err(ApiError::from)?;
+    // Without models the node still serves every API but analysis (which answers 503
+    // models_missing): ready for traffic, and it says which capability is down.
+    let models = if state.engines.is_some() {
+        "ok"
+    } else {
+        "missing"
+    };
+    let status = if state.engines.is_some() {
+        "ready"
+    } else {
+        "degraded"
+    };
     Ok(Json(
-        json!({"status": "ready", "checks": {"database": "ok"}}),
+        json!({"status": status, "checks": {"database": "ok", "models": models}}),
     ))
 }
 

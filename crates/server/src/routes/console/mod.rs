@@ -18,6 +18,7 @@
 //! | verification profiles, alert rules | `/admin/profiles…`, `/admin/alerts…` | `profiles.rs` | `profiles.html`, `alerts.html` |
 //! | security: passkeys, face 2FA | `/admin/security…` | `security.rs` | `security.html` |
 //! | audit log, dev SMS inbox | `/admin/audit`, `/admin/sms` | `audit.rs` | `audit.html`, `sms.html` |
+//! | the server's front page (public) | `/` | `home.rs` | `../home.html` |
 //!
 //! This file holds what they share: the router, the security headers, the extractors
 //! ([`Signed`], [`FormData`]), the error page ([`ConsoleError`], `error.html`), the page
@@ -39,6 +40,7 @@
 mod audit;
 mod auth;
 mod filters;
+mod home;
 mod keys;
 mod overview;
 mod profiles;
@@ -124,6 +126,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .route("/admin/security/face/delete", post(security::remove_face))
         .route("/admin/audit", get(audit::audit))
         .route("/admin/sms", get(audit::sms))
+        .route("/", get(home::home))
         .route("/admin/assets/console.css", get(style))
         .route("/admin/assets/console.js", get(script))
         .route("/admin/assets/login.js", get(login_script))
