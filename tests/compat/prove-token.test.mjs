@@ -384,7 +384,10 @@ test("Pre-Fill through the package: start, validate, challenge, complete (sandbo
   });
   const done = complete.v3CompleteResponse;
   assert.equal(done.success, true);
-  assert.deepEqual(Object.keys(done.next), ["done"]);
+  assert.deepEqual(done.next, { done: "done" });
+  // The AML block the SDK types is there (empty: vouch screens no lists yet).
+  assert.equal(done.kyc.totalHits, 0);
+  assert.deepEqual(done.kyc.amlTypeLists, []);
   assert.equal(done.idv.dataSource1.name.firstName, 100);
   assert.equal(done.idv.dataSource1.name.lastName, 100);
   assert.equal(done.idv.dataSource1.identifiers.dob, true);

@@ -30,8 +30,18 @@ pub const OTP_TTL_MS: Millis = 2 * 60 * 1000;
 pub const LINK_TTL_MS: Millis = 3 * 60 * 1000;
 /// OTP (or link) messages per flow.
 pub const MAX_SENDS: i64 = 3;
-/// Wrong OTPs per flow before it fails.
-pub const MAX_OTP_FAILURES: i64 = 5;
+/// Re-entries after a wrong OTP in a flow started with `allowOTPRetry` (the vendor's
+/// "re-enter the OTP up to three times"); without it, one wrong code fails possession.
+pub const OTP_RETRIES: i64 = 3;
+
+/// The OTP entries a flow allows: 1, or 1 + [`OTP_RETRIES`] with `allowOTPRetry`.
+pub fn otp_attempts(flow: &PhoneFlow) -> i64 {
+    if flow.allow_otp_retry {
+        1 + OTP_RETRIES
+    } else {
+        1
+    }
+}
 /// Audience of the client SDK's auth token.
 pub const SDK_AUDIENCE: &str = "vouch-phone-sdk";
 
@@ -419,7 +429,7 @@ pub async fn check_otp(
         OtpOutcome::Success
     } else {
         flow.otp_failures += 1;
-        if flow.otp_failures >= MAX_OTP_FAILURES {
+        if flow.otp_failures >= otp_attempts(flow) {
             flow.possession = Possession::Failed;
             flow.otp_hash = None;
             let mut data = FlowData::of(flow);
@@ -427,7 +437,7 @@ pub async fn check_otp(
             data.store(flow);
             OtpOutcome::Failed
         } else {
-            OtpOutcome::Wrong(MAX_OTP_FAILURES - flow.otp_failures)
+            OtpOutcome::Wrong(otp_attempts(flow) - flow.otp_failures)
         }
     };
     if outcome != OtpOutcome::Expired {

@@ -455,7 +455,7 @@ async fn prefill_walks_start_validate_challenge_complete_in_order() {
         .await;
         assert_eq!(st, 200, "{v}");
         assert_eq!(v["success"], true, "{v}");
-        assert_eq!(v["next"], json!({"done": ""}), "{v}");
+        assert_eq!(v["next"], json!({"done": "done"}), "{v}");
         let src = &v["idv"]["dataSource1"];
         assert_eq!(
             src["name"],
@@ -467,6 +467,12 @@ async fn prefill_walks_start_validate_challenge_complete_in_order() {
         assert_eq!(src["address"]["addressScore"], 100, "{v}");
         assert_eq!(src["cipConfidence"], "high", "{v}");
         assert_eq!(src["reasonCodes"], json!([]), "{v}");
+        // The AML block is present and says no list was screened (none is, yet).
+        assert_eq!(
+            v["kyc"],
+            json!({"amlTypeLists": [], "totalHits": 0, "screened": false}),
+            "{v}"
+        );
         let (st, v) = post(
             &s,
             &ta,
@@ -560,7 +566,7 @@ async fn risky_lines_fail_validate_and_a_missing_record_fails_the_challenge() {
         .await;
         let v = validate(&s, &ta, &id).await;
         assert_eq!(v["success"], false, "{number}: {v}");
-        assert_eq!(v["next"], json!({"done": ""}), "{number}: {v}");
+        assert_eq!(v["next"], json!({"done": "done"}), "{number}: {v}");
         let (st, v) = post(
             &s,
             &ta,
@@ -606,7 +612,7 @@ async fn risky_lines_fail_validate_and_a_missing_record_fails_the_challenge() {
     assert_eq!(st, 200, "{v}");
     assert_eq!(v["success"], false, "{v}");
     assert!(v.get("individual").is_none(), "{v}");
-    assert_eq!(v["next"], json!({"done": ""}), "{v}");
+    assert_eq!(v["next"], json!({"done": "done"}), "{v}");
     let (st, v) = post(
         &s,
         &ta,
@@ -675,7 +681,7 @@ async fn an_otp_from_the_inbox_proves_possession_once() {
     let (id, auth) = start(
         &s,
         &ta,
-        json!({"flowType": "mobile", "phoneNumber": "2015550100"}),
+        json!({"flowType": "mobile", "phoneNumber": "2015550100", "allowOTPRetry": true}),
     )
     .await;
     let (st, v) = get(&s, &auth, "/v3/sdk/session").await;
@@ -683,7 +689,9 @@ async fn an_otp_from_the_inbox_proves_possession_once() {
     assert_eq!(v["correlationId"], id.as_str());
     assert_eq!(v["possession"], "pending", "{v}");
     assert_eq!(v["sendsLeft"], 3, "{v}");
-    assert_eq!(v["attemptsLeft"], 5, "{v}");
+    // allowOTPRetry: the first entry and three re-entries.
+    assert_eq!(v["attemptsLeft"], 4, "{v}");
+    assert_eq!(v["allowOtpRetry"], true, "{v}");
     assert!(
         v["methods"].as_array().unwrap().contains(&json!("otp")),
         "{v}"
@@ -714,7 +722,7 @@ async fn an_otp_from_the_inbox_proves_possession_once() {
     assert_eq!(st, 400, "{v}");
     assert_eq!(v["code"], "otp_invalid", "{v}");
     assert!(
-        v["error"].as_str().unwrap().contains("4 attempts left"),
+        v["error"].as_str().unwrap().contains("3 attempts left"),
         "{v}"
     );
     let (st, v) = sdk(&s, &auth, "/v3/sdk/otp/finish", json!({"otp": code})).await;
@@ -737,7 +745,7 @@ async fn an_otp_from_the_inbox_proves_possession_once() {
 #[tokio::test]
 async fn otp_limits_sends_attempts_resends_and_flows() {
     let (s, ta, _) = server(TestDb::sqlite()).await;
-    let mobile = |n: &str| json!({"flowType": "mobile", "phoneNumber": n});
+    let mobile = |n: &str| json!({"flowType": "mobile", "phoneNumber": n, "allowOTPRetry": true});
 
     // At most three texts per flow.
     let (_, auth) = start(&s, &ta, mobile("2015550100")).await;
@@ -755,12 +763,35 @@ async fn otp_limits_sends_attempts_resends_and_flows() {
     let (st, v) = sdk(&s, &auth, "/v3/sdk/otp/finish", json!({"otp": code})).await;
     assert_eq!(st, 200, "{v}");
 
-    // Five wrong codes fail the flow; the right one no longer helps.
+    // Without allowOTPRetry (the vendor's default) one wrong code fails possession.
+    let (id1, auth1) = start(
+        &s,
+        &ta,
+        json!({"flowType": "mobile", "phoneNumber": "2015550100"}),
+    )
+    .await;
+    sdk(&s, &auth1, "/v3/sdk/otp/start", json!({})).await;
+    let code1 = latest_code(&s, "2015550100").await;
+    let (st, v) = sdk(
+        &s,
+        &auth1,
+        "/v3/sdk/otp/finish",
+        json!({"otp": wrong(&code1)}),
+    )
+    .await;
+    assert_eq!(st, 403, "{v}");
+    assert_eq!(v["code"], "possession_failed", "{v}");
+    let (st, _) = sdk(&s, &auth1, "/v3/sdk/otp/finish", json!({"otp": code1})).await;
+    assert_eq!(st, 403);
+    assert_eq!(validate(&s, &ta, &id1).await["success"], false);
+
+    // With allowOTPRetry: three re-entries; the fourth wrong code fails the flow and the
+    // right one no longer helps.
     let (id, auth) = start(&s, &ta, mobile("2015550100")).await;
     let (st, _) = sdk(&s, &auth, "/v3/sdk/otp/start", json!({})).await;
     assert_eq!(st, 200);
     let code = latest_code(&s, "2015550100").await;
-    for left in [4, 3, 2, 1] {
+    for left in [3, 2, 1] {
         let (st, v) = sdk(
             &s,
             &auth,
@@ -815,29 +846,22 @@ async fn otp_limits_sends_attempts_resends_and_flows() {
     let second = latest_code(&s, "2015550100").await;
     let (_, v) = get(&s, &auth, "/v3/sdk/session").await;
     assert_eq!(
-        v["attemptsLeft"], 3,
+        v["attemptsLeft"], 2,
         "a resend does not reset attempts: {v}"
     );
-    let (st, v) = sdk(
-        &s,
-        &auth,
-        "/v3/sdk/otp/finish",
-        json!({"otp": wrong(&second)}),
-    )
-    .await;
-    assert_eq!(st, 400, "{v}");
+    // The replaced code no longer works (if the new code happens to be the same, a
+    // wrong one stands in for it).
+    let stale = if first != second {
+        first.clone()
+    } else {
+        wrong(&second)
+    };
+    let (st, v) = sdk(&s, &auth, "/v3/sdk/otp/finish", json!({"otp": stale})).await;
+    assert_eq!(st, 400, "the replaced code: {v}");
     assert!(
-        v["error"].as_str().unwrap().contains("2 attempts left"),
+        v["error"].as_str().unwrap().contains("1 attempts left"),
         "{v}"
     );
-    if first != second {
-        let (st, v) = sdk(&s, &auth, "/v3/sdk/otp/finish", json!({"otp": first})).await;
-        assert_eq!(st, 400, "the replaced code: {v}");
-        assert!(
-            v["error"].as_str().unwrap().contains("1 attempts left"),
-            "{v}"
-        );
-    }
     let (st, v) = sdk(&s, &auth, "/v3/sdk/otp/finish", json!({"otp": second})).await;
     assert_eq!(st, 200, "{v}");
     assert_eq!(validate(&s, &ta, &id).await["success"], true);

@@ -209,7 +209,7 @@ async fn an_sms_code_typed_after_a_wrong_one_proves_possession() {
         out["otpErrorText"]
             .as_str()
             .unwrap()
-            .contains("That code is not right; 4 attempts left"),
+            .contains("That code is not right; 3 attempts left"),
         "{out}"
     );
     assert_eq!(out["resultText"], "validated: true", "{out}");

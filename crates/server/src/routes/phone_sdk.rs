@@ -7,7 +7,7 @@
 use crate::error::{ApiError, ApiJson, ApiQuery, ApiResult};
 use crate::phone::{
     check_otp, decide_possession, flow_of_token, send_link, send_otp, FlowData, OtpOutcome,
-    LINK_TTL_MS, MAX_OTP_FAILURES, MAX_SENDS, OTP_TTL_MS,
+    LINK_TTL_MS, MAX_SENDS, OTP_TTL_MS,
 };
 use crate::AppState;
 use axum::extract::{Path, State};
@@ -57,7 +57,7 @@ fn session_json(flow: &PhoneFlow) -> Value {
         "phoneNumberNeeded": data.phone.is_none(),
         "maskedNumber": data.e164().map(|p| p.masked()),
         "sendsLeft": (MAX_SENDS - flow.otp_sends - flow.link_sends).max(0),
-        "attemptsLeft": (MAX_OTP_FAILURES - flow.otp_failures).max(0),
+        "attemptsLeft": (crate::phone::otp_attempts(flow) - flow.otp_failures).max(0),
         "allowOtpRetry": flow.allow_otp_retry,
         "expiresAt": vouch_core::rfc3339(flow.expires_at),
     })
