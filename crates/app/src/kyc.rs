@@ -1,13 +1,108 @@
-//! KYC session use cases: the manual review of a session awaiting one, the single rule
-//! behind `POST /api/v1/verify/{id}/review` and the console's review queue.
+//! KYC session use cases: create, read, list and cancel sessions, their kept images (each
+//! view audited), and the manual review of a session awaiting one, the single rule behind
+//! `POST /api/v1/verify/{id}/review` and the console's review queue.
 
 use async_trait::async_trait;
 use std::sync::Arc;
 use tokio::sync::Notify;
-use vouch_core::ids::{OrgId, SessionId};
+use vouch_core::ids::{KeyId, OrgId, SessionId};
 use vouch_core::model::AuditRecord;
-use vouch_core::session::{Decision, VerificationSession};
-use vouch_core::{Error, Result};
+use vouch_core::session::{Decision, NewSession, VerificationSession};
+use vouch_core::{Error, Millis, Result};
+use vouch_store::images::ImageInfo;
+use vouch_store::sessions::{SessionFilter, SessionPage};
+
+/// The images a session may hold.
+pub const IMAGE_NAMES: [&str; 3] = ["selfie", "document_front", "document_back"];
+
+/// Storage of sessions and their images.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// Creates a session (group-committed with others).
+    async fn create(
+        &self,
+        org: &OrgId,
+        key: &KeyId,
+        new: &NewSession,
+        token_hash: &str,
+        expires_at: Millis,
+        audit: AuditRecord,
+    ) -> Result<VerificationSession>;
+    /// One session of the org (`NotFound` otherwise).
+    async fn get(&self, org: &OrgId, id: &SessionId) -> Result<VerificationSession>;
+    /// A page of the org's sessions.
+    async fn list(
+        &self,
+        org: &OrgId,
+        filter: &SessionFilter,
+        page: i64,
+        limit: i64,
+    ) -> Result<SessionPage>;
+    /// Cancels an open session, with its event and audit record.
+    async fn cancel(
+        &self,
+        org: &OrgId,
+        id: &SessionId,
+        audit: AuditRecord,
+    ) -> Result<VerificationSession>;
+    /// The images a session still holds.
+    async fn images(&self, org: &OrgId, id: &SessionId) -> Result<Vec<ImageInfo>>;
+    /// One image: content type and bytes.
+    async fn image(&self, org: &OrgId, id: &SessionId, name: &str) -> Result<(String, Vec<u8>)>;
+    /// Appends an audit record.
+    async fn audit(&self, record: &AuditRecord) -> Result<()>;
+}
+
+#[async_trait]
+impl SessionStore for vouch_store::Store {
+    async fn create(
+        &self,
+        org: &OrgId,
+        key: &KeyId,
+        new: &NewSession,
+        token_hash: &str,
+        expires_at: Millis,
+        audit: AuditRecord,
+    ) -> Result<VerificationSession> {
+        self.create_session(org, key, new, token_hash, expires_at, audit)
+            .await
+    }
+
+    async fn get(&self, org: &OrgId, id: &SessionId) -> Result<VerificationSession> {
+        self.session(org, id).await
+    }
+
+    async fn list(
+        &self,
+        org: &OrgId,
+        filter: &SessionFilter,
+        page: i64,
+        limit: i64,
+    ) -> Result<SessionPage> {
+        self.list_sessions(org, filter, page, limit).await
+    }
+
+    async fn cancel(
+        &self,
+        org: &OrgId,
+        id: &SessionId,
+        audit: AuditRecord,
+    ) -> Result<VerificationSession> {
+        self.cancel_session(org, id, audit).await
+    }
+
+    async fn images(&self, org: &OrgId, id: &SessionId) -> Result<Vec<ImageInfo>> {
+        self.session_images(org, id).await
+    }
+
+    async fn image(&self, org: &OrgId, id: &SessionId, name: &str) -> Result<(String, Vec<u8>)> {
+        self.session_image(org, id, name).await
+    }
+
+    async fn audit(&self, record: &AuditRecord) -> Result<()> {
+        self.append_audit(record).await
+    }
+}
 
 /// The longest review note, in characters.
 pub const MAX_REVIEW_NOTE_CHARS: usize = 1000;
@@ -62,13 +157,101 @@ pub struct Review<'a> {
 /// KYC session use cases.
 pub struct Kyc {
     store: Arc<dyn ReviewStore>,
+    sessions: Arc<dyn SessionStore>,
     events: Arc<Notify>,
 }
 
 impl Kyc {
     /// Over a store; `events` wakes the webhook worker.
-    pub fn new(store: Arc<dyn ReviewStore>, events: Arc<Notify>) -> Kyc {
-        Kyc { store, events }
+    pub fn new(
+        store: Arc<dyn ReviewStore>,
+        sessions: Arc<dyn SessionStore>,
+        events: Arc<Notify>,
+    ) -> Kyc {
+        Kyc {
+            store,
+            sessions,
+            events,
+        }
+    }
+
+    /// Creates a validated session. The write runs in a task of its own: a client that
+    /// hangs up must not cancel a group commit that carries other clients' sessions.
+    pub async fn create(
+        &self,
+        org: &OrgId,
+        key: &KeyId,
+        new: NewSession,
+        token_hash: String,
+        expires_at: Millis,
+        audit: AuditRecord,
+    ) -> Result<VerificationSession> {
+        let (store, org, key) = (self.sessions.clone(), org.clone(), key.clone());
+        tokio::spawn(async move {
+            store
+                .create(&org, &key, &new, &token_hash, expires_at, audit)
+                .await
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("session create task: {e}")))?
+    }
+
+    /// One session of the org.
+    pub async fn get(&self, org: &OrgId, id: &SessionId) -> Result<VerificationSession> {
+        self.sessions.get(org, id).await
+    }
+
+    /// A page of the org's sessions.
+    pub async fn list(
+        &self,
+        org: &OrgId,
+        filter: &SessionFilter,
+        page: i64,
+        limit: i64,
+    ) -> Result<SessionPage> {
+        self.sessions.list(org, filter, page, limit).await
+    }
+
+    /// Cancels an open session (`verification.cancelled` fires); `Conflict` otherwise.
+    pub async fn cancel(
+        &self,
+        org: &OrgId,
+        id: &SessionId,
+        audit: AuditRecord,
+    ) -> Result<VerificationSession> {
+        let session = self.sessions.cancel(org, id, audit).await?;
+        self.events.notify_one();
+        Ok(session)
+    }
+
+    /// The images a session of the org still holds (`NotFound` for another org's).
+    pub async fn images(&self, org: &OrgId, id: &SessionId) -> Result<Vec<ImageInfo>> {
+        self.sessions.get(org, id).await?;
+        self.sessions.images(org, id).await
+    }
+
+    /// One image of a session, as received; every view is audited (`audit` names the
+    /// viewer; the image's name is added to it).
+    pub async fn image(
+        &self,
+        org: &OrgId,
+        id: &SessionId,
+        name: &str,
+        audit: AuditRecord,
+    ) -> Result<(String, Vec<u8>)> {
+        if !IMAGE_NAMES.contains(&name) {
+            return Err(Error::NotFound("image"));
+        }
+        let image = self.sessions.image(org, id, name).await?;
+        self.sessions
+            .audit(
+                &audit
+                    .in_org(org)
+                    .target(id)
+                    .details(serde_json::json!({ "image": name })),
+            )
+            .await?;
+        Ok(image)
     }
 
     /// Decides a session awaiting review: APPROVED or REJECTED, a note of at most
@@ -138,9 +321,99 @@ mod tests {
         }
     }
 
+    /// Sessions: one image, every audit record kept.
+    #[derive(Default)]
+    struct Sessions {
+        audits: Mutex<Vec<AuditRecord>>,
+        image_reads: Mutex<usize>,
+    }
+
+    #[async_trait]
+    impl SessionStore for Sessions {
+        async fn create(
+            &self,
+            _: &OrgId,
+            _: &KeyId,
+            _: &NewSession,
+            _: &str,
+            _: Millis,
+            _: AuditRecord,
+        ) -> Result<VerificationSession> {
+            Err(Error::Unavailable("fake".into()))
+        }
+        async fn get(&self, _: &OrgId, _: &SessionId) -> Result<VerificationSession> {
+            Err(Error::NotFound("session"))
+        }
+        async fn list(&self, _: &OrgId, _: &SessionFilter, _: i64, _: i64) -> Result<SessionPage> {
+            Err(Error::Unavailable("fake".into()))
+        }
+        async fn cancel(
+            &self,
+            _: &OrgId,
+            _: &SessionId,
+            _: AuditRecord,
+        ) -> Result<VerificationSession> {
+            Err(Error::Conflict("not open".into()))
+        }
+        async fn images(&self, _: &OrgId, _: &SessionId) -> Result<Vec<ImageInfo>> {
+            Ok(Vec::new())
+        }
+        async fn image(&self, _: &OrgId, _: &SessionId, _: &str) -> Result<(String, Vec<u8>)> {
+            *self
+                .image_reads
+                .lock()
+                .map_err(|_| Error::Internal("poisoned".into()))? += 1;
+            Ok(("image/jpeg".into(), vec![0xff, 0xd8]))
+        }
+        async fn audit(&self, record: &AuditRecord) -> Result<()> {
+            self.audits
+                .lock()
+                .map_err(|_| Error::Internal("poisoned".into()))?
+                .push(record.clone());
+            Ok(())
+        }
+    }
+
     fn kyc(fake: Arc<Fake>) -> (Kyc, Arc<Notify>) {
         let events = Arc::new(Notify::new());
-        (Kyc::new(fake, events.clone()), events)
+        (
+            Kyc::new(fake, Arc::new(Sessions::default()), events.clone()),
+            events,
+        )
+    }
+
+    #[tokio::test]
+    async fn an_image_view_is_audited_and_only_known_names_reach_storage() {
+        let sessions = Arc::new(Sessions::default());
+        let kyc = Kyc::new(
+            Arc::new(Fake::default()),
+            sessions.clone(),
+            Arc::new(Notify::new()),
+        );
+        let (org, id) = (OrgId::from_string("o"), SessionId::from_string("s"));
+        for name in ["../master.key", "selfie.jpg", ""] {
+            let e = kyc.image(&org, &id, name, audit()).await;
+            assert!(matches!(e, Err(Error::NotFound(_))), "{name}: {e:?}");
+        }
+        assert_eq!(sessions.image_reads.lock().map(|n| *n).unwrap_or(9), 0);
+        let (kind, bytes) = kyc
+            .image(&org, &id, "selfie", audit())
+            .await
+            .expect("the image");
+        assert_eq!((kind.as_str(), bytes.len()), ("image/jpeg", 2));
+        let audits = sessions
+            .audits
+            .lock()
+            .map(|a| a.clone())
+            .unwrap_or_default();
+        assert_eq!(audits.len(), 1);
+        assert_eq!(audits[0].details["image"], "selfie");
+        assert_eq!(audits[0].target.as_deref(), Some("s"));
+        // Another org's session: NotFound before any image is listed.
+        assert!(matches!(
+            kyc.images(&org, &id).await,
+            Err(Error::NotFound(_))
+        ));
     }
 
     fn audit() -> AuditRecord {

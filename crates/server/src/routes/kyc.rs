@@ -55,18 +55,18 @@ pub async fn create_session(
     )?;
     let token = issue(SecretKind::SessionToken);
     let expires_at = now_millis() + i64::from(key.settings.session_ttl_secs) * 1000;
-    // In a task of its own: a client that hangs up must not cancel a group commit that
-    // carries other clients' sessions (see Store::create_session).
-    let store = state.store.clone();
-    let (org, key_id, hash) = (key.org_id.clone(), key.id.clone(), token.hash.clone());
-    let audit = caller.audit("verification.created");
-    let session = tokio::spawn(async move {
-        store
-            .create_session(&org, &key_id, &new, &hash, expires_at, audit)
-            .await
-    })
-    .await
-    .map_err(ApiError::internal)??;
+    let session = state
+        .app
+        .kyc
+        .create(
+            &key.org_id,
+            &key.id,
+            new,
+            token.hash.clone(),
+            expires_at,
+            caller.audit("verification.created"),
+        )
+        .await?;
     let url = format!("{}/verify/{}", state.config.base_url(), token.secret);
     Ok((
         StatusCode::CREATED,
@@ -92,8 +92,9 @@ pub async fn get_session(
 ) -> ApiResult<Json<Value>> {
     let key = caller.api_key()?;
     let session = state
-        .store
-        .session(&key.org_id, &SessionId::from_string(id))
+        .app
+        .kyc
+        .get(&key.org_id, &SessionId::from_string(id))
         .await?;
     Ok(Json(session.to_json()))
 }
@@ -111,10 +112,11 @@ pub async fn list_images(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let key = caller.api_key()?;
-    let id = SessionId::from_string(id);
-    // 404 for another organisation's session, as everywhere.
-    state.store.session(&key.org_id, &id).await?;
-    let images = state.store.session_images(&key.org_id, &id).await?;
+    let images = state
+        .app
+        .kyc
+        .images(&key.org_id, &SessionId::from_string(id))
+        .await?;
     Ok(Json(json!({ "images": images })))
 }
 
@@ -132,19 +134,14 @@ pub async fn get_image(
 ) -> ApiResult<axum::response::Response> {
     use axum::response::IntoResponse;
     let key = caller.api_key()?;
-    let id = SessionId::from_string(id);
-    if !["selfie", "document_front", "document_back"].contains(&name.as_str()) {
-        return Err(ApiError::not_found("No such image"));
-    }
-    let (content_type, bytes) = state.store.session_image(&key.org_id, &id, &name).await?;
-    state
-        .store
-        .append_audit(
-            &caller
-                .audit("verification.image_viewed")
-                .in_org(&key.org_id)
-                .target(&id)
-                .details(json!({ "image": name })),
+    let (content_type, bytes) = state
+        .app
+        .kyc
+        .image(
+            &key.org_id,
+            &SessionId::from_string(id),
+            &name,
+            caller.audit("verification.image_viewed"),
         )
         .await?;
     Ok((
@@ -222,8 +219,9 @@ pub async fn list_sessions(
         overall_result,
     };
     let found = state
-        .store
-        .list_sessions(&key.org_id, &filter, page, limit)
+        .app
+        .kyc
+        .list(&key.org_id, &filter, page, limit)
         .await?;
     let data: Vec<Value> = found.items.iter().map(|s| s.to_json()).collect();
     Ok(Json(json!({
@@ -248,14 +246,14 @@ pub async fn cancel_session(
 ) -> ApiResult<Json<Value>> {
     let key = caller.api_key()?;
     let session = state
-        .store
-        .cancel_session(
+        .app
+        .kyc
+        .cancel(
             &key.org_id,
             &SessionId::from_string(id),
             caller.audit("verification.cancelled"),
         )
         .await?;
-    state.outbox_notify.notify_one();
     Ok(Json(session.to_json()))
 }
 
