@@ -1,36 +1,63 @@
-//! Fuzzes every JWT verification of vouch: Human Presence Tokens (ES256, `verify_jwt`)
-//! and the HS256 tokens only vouch verifies (`verify_hs256`: the phone SDK's authToken,
-//! presence tokens in HS256 mode). Any text gives claims or a clean error, never a
-//! panic; claims signed by `sign_es256` / `sign_hs256` verify to the same claims, and
-//! the token with one byte changed does not verify.
+//! Fuzzes every JWT verification of vouch through the one place that does it,
+//! `vouch_app::tokens::Tokens` (jsonwebtoken with the ES256/HS256 allow-list): Human
+//! Presence Tokens (ES256) and the HS256 tokens only vouch verifies (the phone SDK's
+//! authToken, presence tokens in HS256 mode). Any text gives claims or a clean refusal,
+//! never a panic; claims signed by `Tokens::sign` verify to the same claims in both
+//! algorithms, and the token with one byte changed does not verify.
 //! Input: the token as text; also read as JSON claims (or a string claim) to sign.
 //! Run: `scripts/fuzz.sh jwt_verify [seconds]`.
 #![no_main]
 
+use async_trait::async_trait;
 use libfuzzer_sys::fuzz_target;
 use ring::rand::SystemRandom;
 use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
 use serde_json::{json, Value};
-use std::sync::OnceLock;
-use vouch_store::presence::{sign_es256, sign_hs256, verify_hs256, verify_jwt, PublicKey};
+use std::sync::{Arc, OnceLock};
+use vouch_app::tokens::Algorithm;
+use vouch_app::tokens::{Expect, SigningKeys, Tokens};
+use vouch_store::presence::PublicKey;
 
-const KID: &str = "hpt-fuzz";
-const HS_KID: &str = "hs-fuzz";
-const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+/// Keys made once, in memory.
+struct Keys {
+    pkcs8: Vec<u8>,
+    public: Vec<PublicKey>,
+}
 
-fn keys() -> &'static (EcdsaKeyPair, Vec<PublicKey>) {
-    static KEYS: OnceLock<(EcdsaKeyPair, Vec<PublicKey>)> = OnceLock::new();
-    KEYS.get_or_init(|| {
+#[async_trait]
+impl SigningKeys for Keys {
+    async fn es256_private(&self) -> vouch_core::Result<(String, Vec<u8>)> {
+        Ok(("hpt-fuzz".into(), self.pkcs8.clone()))
+    }
+    async fn es256_public(&self) -> vouch_core::Result<Vec<PublicKey>> {
+        Ok(self.public.clone())
+    }
+    async fn hs256_secret(&self) -> vouch_core::Result<(String, Vec<u8>)> {
+        Ok((
+            "hs-fuzz".into(),
+            b"0123456789abcdef0123456789abcdef".to_vec(),
+        ))
+    }
+}
+
+fn setup() -> &'static (tokio::runtime::Runtime, Tokens) {
+    static SETUP: OnceLock<(tokio::runtime::Runtime, Tokens)> = OnceLock::new();
+    SETUP.get_or_init(|| {
         let rng = SystemRandom::new();
-        let pkcs8 =
-            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).expect("a key");
-        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng)
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+            .expect("a key")
+            .as_ref()
+            .to_vec();
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &pkcs8, &rng)
             .expect("a key");
         let public = vec![PublicKey {
-            kid: KID.into(),
+            kid: "hpt-fuzz".into(),
             point: pair.public_key().as_ref().to_vec(),
         }];
-        (pair, public)
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("a runtime");
+        (rt, Tokens::new(Arc::new(Keys { pkcs8, public })))
     })
 }
 
@@ -63,33 +90,39 @@ fn same(a: &Value, b: &Value) -> bool {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let (pair, public) = keys();
+    let (rt, tokens) = setup();
     let text = String::from_utf8_lossy(data);
+    rt.block_on(async {
+        // Arbitrary tokens (the seeds include valid ones): claims or a refusal, no panic.
+        let _ = tokens.verify(&text, Expect::default()).await.expect("keys");
 
-    // Arbitrary tokens (the seeds include valid ones): claims or an error, no panic.
-    let _ = verify_jwt(&text, public);
-    let _ = verify_hs256(&text, HS_KID, SECRET);
-
-    // Round trip: any claims signed verify to the same claims.
-    let claims: Value = serde_json::from_slice(data).unwrap_or_else(|_| json!({"sub": text}));
-    let token = sign_es256(pair, KID, &claims).expect("signing");
-    let back = verify_jwt(&token, public).expect("a signed token verifies");
-    assert!(same(&back, &claims), "{back} is not {claims}");
-    assert!(
-        verify_hs256(&token, KID, SECRET).is_err(),
-        "ES256 is not HS256"
-    );
-    let bad = tampered(&token, data.len());
-    assert!(verify_jwt(&bad, public).is_err(), "tampered {bad}");
-
-    let token = sign_hs256(SECRET, HS_KID, &claims);
-    let back = verify_hs256(&token, HS_KID, SECRET).expect("a signed token verifies");
-    assert!(same(&back, &claims), "{back} is not {claims}");
-    assert!(verify_jwt(&token, public).is_err(), "HS256 is not ES256");
-    assert!(verify_hs256(&token, HS_KID, b"another secret").is_err());
-    let bad = tampered(&token, data.len());
-    assert!(
-        verify_hs256(&bad, HS_KID, SECRET).is_err(),
-        "tampered {bad}"
-    );
+        // Round trip: any claims, with an expiry in the future, verify to themselves.
+        let mut claims = match serde_json::from_slice::<Value>(data) {
+            Ok(Value::Object(m)) => Value::Object(m),
+            Ok(other) => json!({"sub": other}),
+            Err(_) => json!({"sub": text}),
+        };
+        claims["exp"] = json!(vouch_core::now_millis() / 1000 + 3600);
+        if let Some(m) = claims.as_object_mut() {
+            m.remove("nbf");
+        }
+        for alg in [Algorithm::ES256, Algorithm::HS256] {
+            let token = tokens.sign(alg, &claims).await.expect("signing");
+            let back = tokens
+                .verify(&token, Expect::default())
+                .await
+                .expect("keys")
+                .expect("a signed token verifies");
+            assert!(same(&back, &claims), "{back} is not {claims}");
+            let bad = tampered(&token, data.len());
+            assert!(
+                tokens
+                    .verify(&bad, Expect::default())
+                    .await
+                    .expect("keys")
+                    .is_err(),
+                "tampered {bad}"
+            );
+        }
+    });
 });

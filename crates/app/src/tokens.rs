@@ -7,7 +7,10 @@
 
 use async_trait::async_trait;
 use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation};
+
+/// The JWS algorithms (re-exported so callers need not name jsonwebtoken).
+pub use jsonwebtoken::Algorithm;
 use serde_json::Value;
 use std::sync::Arc;
 use vouch_core::{Error, Result};
