@@ -69,10 +69,8 @@ pub async fn live_scan(
         .await
         .map_err(|e| ScanError::Capture(CaptureError::Engine(e.to_string())))?
         .map_err(ScanError::Capture)?;
-    let (accepted, liveness) = policy::live_scan(&analysis.liveness, &Thresholds::default());
-    if !accepted {
-        return Err(ScanError::NotLive(liveness));
-    }
+    let liveness = policy::live_scan(&analysis.liveness, &Thresholds::default())
+        .map_err(ScanError::NotLive)?;
     Ok(LiveScan {
         embedding: analysis.embedding,
         liveness,

@@ -44,15 +44,6 @@ impl LoginStage {
             ))),
         }
     }
-
-    /// The stage after the password: a second factor is owed when one is enrolled.
-    pub fn after_password(second_factor_enrolled: bool) -> LoginStage {
-        if second_factor_enrolled {
-            LoginStage::SecondFactor
-        } else {
-            LoginStage::SignedIn
-        }
-    }
 }
 
 #[cfg(test)]
@@ -60,12 +51,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn stages_round_trip_and_a_second_factor_is_owed_only_when_enrolled() {
+    fn stages_round_trip_and_unknown_ones_are_errors() {
         for s in [LoginStage::SecondFactor, LoginStage::SignedIn] {
             assert_eq!(LoginStage::parse(s.as_str()).ok(), Some(s));
         }
         assert!(LoginStage::parse("FULL").is_err());
-        assert_eq!(LoginStage::after_password(true), LoginStage::SecondFactor);
-        assert_eq!(LoginStage::after_password(false), LoginStage::SignedIn);
     }
 }

@@ -216,10 +216,14 @@ pub fn liveness(e: &LivenessEvidence, t: &Thresholds) -> LivenessResult {
 }
 
 /// Judges a live scan outside a KYC session (presence, an admin's face factor): the
-/// liveness verdict, and whether the scan is accepted (only on PASS).
-pub fn live_scan(e: &LivenessEvidence, t: &Thresholds) -> (bool, LivenessResult) {
+/// liveness verdict, accepted (`Ok`) only on PASS.
+pub fn live_scan(e: &LivenessEvidence, t: &Thresholds) -> Result<LivenessResult, LivenessResult> {
     let verdict = liveness(e, t);
-    (verdict.result == Outcome::Pass, verdict)
+    if verdict.result == Outcome::Pass {
+        Ok(verdict)
+    } else {
+        Err(verdict)
+    }
 }
 
 /// The score (0–100) each claimed name part must reach.
@@ -570,20 +574,20 @@ mod tests {
             frames: vec![frame(0.95, 0.3, -10.0), frame(0.95, 0.3, 10.0)],
             consistent: true,
         };
-        let (accepted, verdict) = live_scan(&turn, &t);
-        assert!(accepted && verdict.turn && !verdict.blink);
+        let verdict = live_scan(&turn, &t).expect("accepted");
+        assert!(verdict.turn && !verdict.blink);
         let borderline = LivenessEvidence {
             frames: vec![frame(0.8, 0.3, -10.0), frame(0.8, 0.3, 10.0)],
             consistent: true,
         };
-        let (accepted, verdict) = live_scan(&borderline, &t);
-        assert_eq!(verdict.result, Outcome::Review);
-        assert!(!accepted, "REVIEW is a refusal when nobody reviews");
+        let refused =
+            live_scan(&borderline, &t).expect_err("REVIEW is a refusal when nobody reviews");
+        assert_eq!(refused.result, Outcome::Review);
         let still = LivenessEvidence {
             frames: vec![frame(0.95, 0.3, 0.0), frame(0.95, 0.3, 0.0)],
             consistent: true,
         };
-        assert!(!live_scan(&still, &t).0);
+        assert!(live_scan(&still, &t).is_err());
     }
 
     fn frame(passive: f32, eye: f32, yaw: f32) -> FrameMeasures {

@@ -329,7 +329,7 @@ pub async fn login(
             .create_admin_session(
                 &admin,
                 &token_digest(&token),
-                LoginStage::after_password(true),
+                LoginStage::SecondFactor,
                 &new_token(""),
                 now_millis() + PENDING_MS,
             )
