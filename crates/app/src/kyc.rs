@@ -51,6 +51,17 @@ pub trait SessionStore: Send + Sync {
     async fn image(&self, org: &OrgId, id: &SessionId, name: &str) -> Result<(String, Vec<u8>)>;
     /// Appends an audit record.
     async fn audit(&self, record: &AuditRecord) -> Result<()>;
+    /// Decides a session awaiting review (completed with REVIEW) with a reviewer's
+    /// decision, writes the audit record and the `verification.reviewed` event, in one
+    /// transaction; `Conflict` for any other session, `NotFound` outside the org.
+    async fn decide_reviewed(
+        &self,
+        org: &OrgId,
+        id: &SessionId,
+        decision: Decision,
+        note: Option<&str>,
+        audit: AuditRecord,
+    ) -> Result<VerificationSession>;
 }
 
 #[async_trait]
@@ -102,29 +113,7 @@ impl SessionStore for vouch_store::Store {
     async fn audit(&self, record: &AuditRecord) -> Result<()> {
         self.append_audit(record).await
     }
-}
 
-/// The longest review note, in characters.
-pub const MAX_REVIEW_NOTE_CHARS: usize = 1000;
-
-/// Storage a review needs.
-#[async_trait]
-pub trait ReviewStore: Send + Sync {
-    /// Decides a session awaiting review (completed with REVIEW) with a reviewer's
-    /// decision, writes the audit record and the `verification.reviewed` event, in one
-    /// transaction; `Conflict` for any other session, `NotFound` outside the org.
-    async fn decide_reviewed(
-        &self,
-        org: &OrgId,
-        id: &SessionId,
-        decision: Decision,
-        note: Option<&str>,
-        audit: AuditRecord,
-    ) -> Result<VerificationSession>;
-}
-
-#[async_trait]
-impl ReviewStore for vouch_store::Store {
     async fn decide_reviewed(
         &self,
         org: &OrgId,
@@ -145,6 +134,9 @@ impl ReviewStore for vouch_store::Store {
     }
 }
 
+/// The longest review note, in characters.
+pub const MAX_REVIEW_NOTE_CHARS: usize = 1000;
+
 /// A reviewer's decision as it arrives: the decision's name and an optional note.
 #[derive(Debug, Clone, Copy)]
 pub struct Review<'a> {
@@ -156,23 +148,14 @@ pub struct Review<'a> {
 
 /// KYC session use cases.
 pub struct Kyc {
-    store: Arc<dyn ReviewStore>,
     sessions: Arc<dyn SessionStore>,
     events: Arc<Notify>,
 }
 
 impl Kyc {
     /// Over a store; `events` wakes the webhook worker.
-    pub fn new(
-        store: Arc<dyn ReviewStore>,
-        sessions: Arc<dyn SessionStore>,
-        events: Arc<Notify>,
-    ) -> Kyc {
-        Kyc {
-            store,
-            sessions,
-            events,
-        }
+    pub fn new(sessions: Arc<dyn SessionStore>, events: Arc<Notify>) -> Kyc {
+        Kyc { sessions, events }
     }
 
     /// Creates a validated session. The write runs in a task of its own: a client that
@@ -279,7 +262,7 @@ impl Kyc {
             )));
         }
         let session = self
-            .store
+            .sessions
             .decide_reviewed(org, id, decision, note, audit)
             .await?;
         self.events.notify_one();
@@ -293,43 +276,18 @@ mod tests {
     use std::sync::Mutex;
     use vouch_core::model::Actor;
 
-    /// Records what reached storage; answers `Conflict` when told to.
+    /// Records what reached storage: the decisions, one image, every audit record;
+    /// answers `Conflict` to a review when told to.
     #[derive(Default)]
     struct Fake {
         calls: Mutex<Vec<(Decision, Option<String>)>>,
         conflict: bool,
-    }
-
-    #[async_trait]
-    impl ReviewStore for Fake {
-        async fn decide_reviewed(
-            &self,
-            _: &OrgId,
-            _: &SessionId,
-            decision: Decision,
-            note: Option<&str>,
-            _: AuditRecord,
-        ) -> Result<VerificationSession> {
-            self.calls
-                .lock()
-                .map_err(|_| Error::Internal("poisoned".into()))?
-                .push((decision, note.map(str::to_string)));
-            if self.conflict {
-                return Err(Error::Conflict("not awaiting review".into()));
-            }
-            Err(Error::NotFound("session (fake store keeps none)"))
-        }
-    }
-
-    /// Sessions: one image, every audit record kept.
-    #[derive(Default)]
-    struct Sessions {
         audits: Mutex<Vec<AuditRecord>>,
         image_reads: Mutex<usize>,
     }
 
     #[async_trait]
-    impl SessionStore for Sessions {
+    impl SessionStore for Fake {
         async fn create(
             &self,
             _: &OrgId,
@@ -372,24 +330,34 @@ mod tests {
                 .push(record.clone());
             Ok(())
         }
+        async fn decide_reviewed(
+            &self,
+            _: &OrgId,
+            _: &SessionId,
+            decision: Decision,
+            note: Option<&str>,
+            _: AuditRecord,
+        ) -> Result<VerificationSession> {
+            self.calls
+                .lock()
+                .map_err(|_| Error::Internal("poisoned".into()))?
+                .push((decision, note.map(str::to_string)));
+            if self.conflict {
+                return Err(Error::Conflict("not awaiting review".into()));
+            }
+            Err(Error::NotFound("session (fake store keeps none)"))
+        }
     }
 
     fn kyc(fake: Arc<Fake>) -> (Kyc, Arc<Notify>) {
         let events = Arc::new(Notify::new());
-        (
-            Kyc::new(fake, Arc::new(Sessions::default()), events.clone()),
-            events,
-        )
+        (Kyc::new(fake, events.clone()), events)
     }
 
     #[tokio::test]
     async fn an_image_view_is_audited_and_only_known_names_reach_storage() {
-        let sessions = Arc::new(Sessions::default());
-        let kyc = Kyc::new(
-            Arc::new(Fake::default()),
-            sessions.clone(),
-            Arc::new(Notify::new()),
-        );
+        let sessions = Arc::new(Fake::default());
+        let kyc = Kyc::new(sessions.clone(), Arc::new(Notify::new()));
         let (org, id) = (OrgId::from_string("o"), SessionId::from_string("s"));
         for name in ["../master.key", "selfie.jpg", ""] {
             let e = kyc.image(&org, &id, name, audit()).await;

@@ -29,7 +29,7 @@ impl App {
     /// writes an event.
     pub fn new(store: Arc<vouch_store::Store>, events: Arc<Notify>) -> App {
         App {
-            kyc: kyc::Kyc::new(store.clone(), store.clone(), events),
+            kyc: kyc::Kyc::new(store.clone(), events),
             tokens: tokens::Tokens::new(store),
         }
     }
