@@ -152,6 +152,7 @@ pub fn analyse_frames(
                             passive: sample,
                             age: sample && challenges,
                             mesh: challenges,
+                            mirror: sample,
                         };
                         let (all, largest) = engine
                             .analyze_largest(&img, what)

@@ -181,6 +181,7 @@ impl Mtcnn {
         };
         let min_face = (cfg.min_face / back).max(12.0);
         let mut faces = self.detect_inner(&work, min_face, cfg)?;
+        self.refine_landmarks(&work, &mut faces)?;
         if back != 1.0 {
             for f in &mut faces {
                 f.bbox = f.bbox.map(|v| v * back);
@@ -342,6 +343,30 @@ impl Mtcnn {
         let mut out: Vec<Face> = keep.into_iter().map(|i| faces[i].clone()).collect();
         out.retain(|f| f.width() >= min_face * 0.5 && f.height() >= min_face * 0.5);
         Ok(out)
+    }
+
+    /// Runs O-Net once more on the square around each final box and takes the landmarks
+    /// from that pass. The first pass sees the stage-2 box, which can sit a tenth of a face
+    /// off; landmarks read from a centred box move less with the pyramid and align better
+    /// (LFW: FNMR at FMR 1e-4 down by a tenth, docs/accuracy.md).
+    fn refine_landmarks(&mut self, img: &Rgb, faces: &mut [Face]) -> Result<()> {
+        if faces.is_empty() {
+            return Ok(());
+        }
+        let boxes: Vec<[f32; 4]> = faces.iter().map(|f| fix(square(f.bbox))).collect();
+        let input = crops(img, &boxes, 48);
+        let tensor = Tensor::from_array(([boxes.len(), 48, 48, 3], input))?;
+        let outputs = self.onet.run(ort::inputs![tensor])?;
+        let (_, pts) = output(&outputs, "dense_6")?;
+        for (i, (f, b)) in faces.iter_mut().zip(&boxes).enumerate() {
+            let bw = b[2] - b[0] + 1.0;
+            let bh = b[3] - b[1] + 1.0;
+            for (k, lm) in f.landmarks.iter_mut().enumerate() {
+                lm[0] = bw * pts[i * 10 + k] + b[0] - 1.0;
+                lm[1] = bh * pts[i * 10 + 5 + k] + b[1] - 1.0;
+            }
+        }
+        Ok(())
     }
 }
 

@@ -446,3 +446,20 @@ fn mesh_yaw_follows_a_mirrored_face() {
         "mirror flips yaw: {yaw} vs {yaw_m}"
     );
 }
+
+#[test]
+fn an_embedding_is_the_same_for_a_face_and_its_mirror_image() {
+    // The embedding sums the network's outputs for the crop and its mirror image, so a
+    // mirrored crop embeds to the same vector; without the flip the two differ clearly.
+    let e = engine();
+    let img = e.decode(&eval("faces/img1.jpg")).unwrap();
+    let face = e.detect(&img).unwrap().remove(0);
+    let crop = vouch_face::align(&img, &face, 112);
+    let mirrored = {
+        let d = to_dynamic(&crop).fliph().to_rgb8();
+        Rgb::new(112, 112, d.into_raw()).unwrap()
+    };
+    let emb = e.embed_aligned(&[crop, mirrored]).unwrap();
+    let same = cosine(&emb[0], &emb[1]);
+    assert!(same > 0.9999, "a face and its mirror: {same}");
+}
