@@ -732,7 +732,14 @@ async fn the_front_page_says_what_this_is_and_where_to_go() {
         "{html}"
     );
     assert!(html.contains("id=\"models-help\""));
-    for link in ["/admin", "/openapi.json", "/healthz", "/readyz", "/metrics"] {
+    for link in [
+        "/admin",
+        "/docs/",
+        "/openapi.json",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+    ] {
         assert!(html.contains(&format!("href=\"{link}\"")), "{link}");
         let st = s.http.get(s.at(link)).send().await.unwrap().status();
         assert!(st.is_success() || st.is_redirection(), "{link}: {st}");
@@ -740,6 +747,69 @@ async fn the_front_page_says_what_this_is_and_where_to_go() {
     // Only GET: other methods get the JSON 405 of every route.
     let st = s.http.post(s.at("/")).send().await.unwrap().status();
     assert_eq!(st, 405);
+    s.stop().await;
+}
+
+/// `/docs` is the API reference: Swagger UI over `/openapi.json`, served from the binary
+/// with nothing loaded from another origin, and the document it reads has the dialects as
+/// sections and their security schemes.
+#[tokio::test]
+async fn the_api_reference_is_served_from_the_binary() {
+    let s = TestServer::start(TestDb::sqlite(), test_config()).await;
+    let resp = s.http.get(s.at("/docs/")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("swagger-ui"), "{html}");
+    // Every script and stylesheet is relative: the page works without the internet.
+    for attr in ["src=\"", "href=\""] {
+        for (i, _) in html.match_indices(attr) {
+            let url = &html[i + attr.len()..];
+            assert!(
+                !url.starts_with("http") && !url.starts_with("//"),
+                "{}",
+                &url[..url.len().min(80)]
+            );
+        }
+    }
+    let js = s
+        .http
+        .get(s.at("/docs/swagger-ui-bundle.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(js.status(), 200);
+    assert!(js.bytes().await.unwrap().len() > 100_000);
+    let init = s
+        .http
+        .get(s.at("/docs/swagger-initializer.js"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(init.contains("/openapi.json"), "{init}");
+    let (st, doc) = body(s.http.get(s.at("/openapi.json")).send().await.unwrap()).await;
+    assert_eq!(st, 200);
+    let tags: Vec<&str> = doc["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    for dialect in ["kyc", "identity", "presence", "phone", "ory"] {
+        assert!(tags.contains(&dialect), "{tags:?}");
+    }
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    // A path outside the reference is still the JSON 404 of every route.
+    let st = s
+        .http
+        .get(s.at("/docs/nope.js"))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(st, 404);
     s.stop().await;
 }
 

@@ -65,3 +65,19 @@ pub async fn openapi_json(Extension(doc): Extension<OpenApiJson>) -> impl IntoRe
         doc.0.as_str().to_string(),
     )
 }
+
+/// The API reference at `/docs`: Swagger UI over `/openapi.json`, one section per tag (a
+/// dialect, or the console and operations), with the security schemes under "Authorize".
+/// Its files are inside the binary (the `vendored` Swagger UI of utoipa-swagger-ui), so
+/// the page works offline and loads nothing from elsewhere.
+pub fn api_reference() -> axum::Router<AppState> {
+    use utoipa_swagger_ui::{Config, SwaggerUi};
+    let config = Config::new(["/openapi.json"])
+        .try_it_out_enabled(true)
+        .display_request_duration(true)
+        .filter(true)
+        .doc_expansion("list")
+        .persist_authorization(false)
+        .validator_url("none");
+    SwaggerUi::new("/docs").config(config).into()
+}

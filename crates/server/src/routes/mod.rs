@@ -261,7 +261,10 @@ pub fn app_with(state: AppState, extra: Router<AppState>) -> Router {
     let (router, doc) = routes(state.clone());
     // MCP over streamable HTTP; each caller's own service token authenticates its calls.
     let mcp = vouch_mcp::http_service(state.config.base_url());
-    let router = router.merge(extra).nest_service("/mcp", mcp);
+    let router = router
+        .merge(extra)
+        .merge(meta::api_reference())
+        .nest_service("/mcp", mcp);
     let doc_json = Arc::new(doc.to_pretty_json().unwrap_or_else(|_| "{}".into()));
     let request_id = HeaderName::from_static("x-request-id");
     router
