@@ -22,6 +22,7 @@ COPY --from=build /src/models /opt/vouch/models
 COPY vouch.example.toml /etc/vouch/vouch.example.toml
 ENV VOUCH_DATA_DIR=/var/lib/vouch \
     VOUCH_MODELS_DIR=/opt/vouch/models \
+    VOUCH_FETCH_MODELS=0 \
     VOUCH_LISTEN=0.0.0.0:8080 \
     VOUCH_LOG_FORMAT=json
 USER vouch

@@ -423,7 +423,7 @@ pub fn load(flags: &FlagConfig) -> Result<Config> {
     let models_dir = env("VOUCH_MODELS_DIR")
         .map(PathBuf::from)
         .or(file.models_dir)
-        .unwrap_or_else(|| PathBuf::from("models"));
+        .unwrap_or_else(crate::models::default_dir);
     let phone = phone_config(file.phone)?;
     Ok(Config {
         data_dir,

@@ -61,9 +61,7 @@ pub enum DocCmd {
 const FIELDS: [&str; 11] = vouch_doc::reader::IDENTITY_FIELDS;
 
 fn models_dir() -> PathBuf {
-    std::env::var_os("VOUCH_MODELS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("models"))
+    crate::models::dir_from_env()
 }
 
 /// What a command asks of the reader.

