@@ -110,7 +110,8 @@ cp fuzz/seeds/"$target"/* "$corpus/"
 case $target in
   decode_detect)
     scripts/fetch-models.sh
-    for f in ../shared/eval/faces/img5.jpg ../shared/eval/faces/img12.jpg; do
+    for f in ../shared/eval/faces/img5.jpg ../shared/eval/faces/img12.jpg \
+      target/test-data/eval/faces/img1.jpg; do
       [ -f "$f" ] && cp "$f" "$corpus/"
     done
     ;;

@@ -64,10 +64,12 @@ fn failing(mrz: &Mrz) -> Vec<Field> {
 // ---------------------------------------------------------------------------------------
 // ICAO specimens
 
+#[path = "../../testkit/src/evaldata.rs"]
+mod evaldata;
+
 /// Blocks of `shared/eval/mrz/specimens.txt` as (label from the comment above, lines).
 fn specimens() -> Vec<(String, Vec<String>)> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/eval/mrz/specimens.txt");
+    let path = evaldata::eval_path("mrz/specimens.txt");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
             "the MRZ specimens are missing: {} ({e}); they live in the shared eval data \

@@ -16,8 +16,11 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+#[path = "../../testkit/src/evaldata.rs"]
+mod evaldata;
+
 fn shared(path: &str) -> PathBuf {
-    repo().join("../shared/eval").join(path)
+    evaldata::eval_path(path)
 }
 
 fn read_shared(path: &str) -> Vec<u8> {

@@ -14,14 +14,11 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+#[path = "../../testkit/src/evaldata.rs"]
+mod evaldata;
+
 fn eval(path: &str) -> Vec<u8> {
-    let p = repo().join("../shared/eval").join(path);
-    std::fs::read(&p).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} (the shared eval data sits beside the repository)",
-            p.display()
-        )
-    })
+    evaldata::eval_bytes(path)
 }
 
 fn engine() -> Arc<FaceEngine> {

@@ -471,12 +471,7 @@ fn engines() -> Arc<Engines> {
 }
 
 fn photo(name: &str) -> Vec<u8> {
-    std::fs::read(
-        vouch_testkit::repo_root()
-            .join("../shared/eval/faces")
-            .join(name),
-    )
-    .unwrap()
+    vouch_testkit::eval_bytes(&format!("faces/{name}"))
 }
 
 /// Eight webcam frames 200 ms apart (every third at 15 fps), encoded as the page sends them.

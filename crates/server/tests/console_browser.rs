@@ -326,7 +326,7 @@ fn engines() -> Arc<Engines> {
 
 /// Footage of an eval face blinking, as the fake camera plays it (y4m).
 fn blinking(dir: &Path, face: &str) -> PathBuf {
-    let bytes = std::fs::read(repo().join("../shared/eval/faces").join(face)).unwrap();
+    let bytes = std::fs::read(vouch_testkit::eval_path("faces").join(face)).unwrap();
     let engine = &engines().face;
     let faces = engine.analyze(&engine.decode(&bytes).unwrap()).unwrap();
     let [left, right] = [faces[0].face.landmarks[0], faces[0].face.landmarks[1]];

@@ -28,7 +28,7 @@ fn repo() -> PathBuf {
 }
 
 fn face_path(name: &str) -> PathBuf {
-    repo().join("../shared/eval/faces").join(name)
+    vouch_testkit::eval_path("faces").join(name)
 }
 
 fn engines() -> Arc<Engines> {

@@ -8,18 +8,13 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use serde_json::{json, Value};
-use std::path::PathBuf;
 use std::sync::Arc;
 use vouch_core::model::KeySettings;
 use vouch_server::analysis::Engines;
 use vouch_testkit::{test_config, TestDb, TestServer};
 
-fn repo() -> PathBuf {
-    vouch_testkit::repo_root()
-}
-
 fn face(name: &str) -> String {
-    let bytes = std::fs::read(repo().join("../shared/eval/faces").join(name)).unwrap();
+    let bytes = std::fs::read(vouch_testkit::eval_path("faces").join(name)).unwrap();
     format!("data:image/jpeg;base64,{}", STANDARD.encode(bytes))
 }
 
@@ -520,7 +515,7 @@ async fn repeated_failures_from_one_device_trigger_an_alert_once() {
 /// A portrait with somebody small far behind the subject, as a photo taken in a street
 /// or an office has: `img1` with `img5` shrunk to a sixth of its size in a corner.
 fn portrait_with_a_small_background_face() -> String {
-    let dir = repo().join("../shared/eval/faces");
+    let dir = vouch_testkit::eval_path("faces");
     let subject = image::open(dir.join("img1.jpg")).unwrap().to_rgb8();
     let other = image::open(dir.join("img5.jpg")).unwrap().to_rgb8();
     let (w, h) = subject.dimensions();

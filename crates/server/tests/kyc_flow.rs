@@ -8,7 +8,6 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use serde_json::{json, Value};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use vouch_core::check::{Check, Thresholds};
@@ -18,12 +17,8 @@ use vouch_testkit::{test_config, TestDb, TestServer, WebhookSink};
 
 const WAIT: Duration = Duration::from_secs(15);
 
-fn repo() -> PathBuf {
-    vouch_testkit::repo_root()
-}
-
 fn eval(path: &str) -> String {
-    let p = repo().join("../shared/eval").join(path);
+    let p = vouch_testkit::eval_dir().join(path);
     let bytes = std::fs::read(&p).unwrap_or_else(|e| {
         panic!(
             "{}: {e} (the shared eval data sits beside the repository)",
@@ -425,7 +420,7 @@ async fn without_models_the_analysis_endpoints_answer_503() {
 fn passport_with(face: &str) -> String {
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(
-        repo().join("../shared/eval/faces").join(face),
+        vouch_testkit::eval_path("faces").join(face),
         dir.path().join(face),
     )
     .unwrap();
@@ -481,7 +476,7 @@ async fn dark_or_blurred_selfies_answer_422_with_a_code_the_page_translates() {
     let org = s.org("Acme").await;
     let (_, key, _) = s.key(&org, KeySettings::default()).await;
     let (id, token) = session(&s, &key, json!({"checks": ["liveness"]})).await;
-    let path = repo().join("../shared/eval/faces/img2.jpg");
+    let path = vouch_testkit::eval_path("faces/img2.jpg");
     let face = image::open(&path).unwrap().to_rgb8();
     let mut dark = face.clone();
     dark.pixels_mut()
@@ -612,7 +607,7 @@ async fn capture_images_are_kept_sealed_until_the_decision_plus_the_key_retentio
 /// Eight frames of `vouch-footage` footage of an eval face, as the hosted page samples
 /// them (every third frame of the 15 fps script), encoded as JPEG.
 fn footage_frames(face: &str, script: vouch_docsynth::camera::Footage) -> Vec<String> {
-    let bytes = std::fs::read(repo().join("../shared/eval/faces").join(face)).unwrap();
+    let bytes = std::fs::read(vouch_testkit::eval_path("faces").join(face)).unwrap();
     let engine = &engines().face;
     let found = engine.analyze(&engine.decode(&bytes).unwrap()).unwrap();
     let l = found[0].face.landmarks;

@@ -7,23 +7,18 @@
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use serde_json::{json, Value};
-use std::path::PathBuf;
 use std::sync::Arc;
 use vouch_core::model::{Actor, AuditRecord, KeySettings};
 use vouch_docsynth::camera::{frames, Eyes, Footage};
 use vouch_server::analysis::Engines;
 use vouch_testkit::{test_config, TestDb, TestServer};
 
-fn repo() -> PathBuf {
-    vouch_testkit::repo_root()
-}
-
 fn engines() -> Arc<Engines> {
     vouch_testkit::shared_engines()
 }
 
 fn photo(name: &str) -> Vec<u8> {
-    std::fs::read(repo().join("../shared/eval/faces").join(name)).unwrap()
+    std::fs::read(vouch_testkit::eval_path("faces").join(name)).unwrap()
 }
 
 /// Eight webcam frames 200 ms apart (every third at 15 fps), as the page sends them.

@@ -355,10 +355,8 @@ where
     }
 }
 
-/// The repository's root folder (the shared eval data sits beside it, in `../shared`).
-pub fn repo_root() -> std::path::PathBuf {
-    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+pub mod evaldata;
+pub use evaldata::{eval_bytes, eval_dir, eval_path, repo_root};
 
 /// The face and document engines, loaded once per test binary from `VOUCH_MODELS_DIR`
 /// or the repository's `models/` (`scripts/fetch-models.sh`), one model set (tests run
