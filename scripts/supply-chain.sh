@@ -50,5 +50,8 @@ if [[ -d "$snapshot/crates" ]]; then
 else
   echo "supply chain: advisories skipped (no RustSec snapshot at $snapshot)" >&2
 fi
+# cargo-deny reads every package of the lock file, also those no build of this machine
+# needs (optional dependencies of dependencies), and runs offline: fetch them first.
+cargo fetch --locked --quiet
 "$deny" --version >&2
 "$deny" --frozen check --show-stats "${checks[@]}"
