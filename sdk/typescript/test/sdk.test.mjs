@@ -20,6 +20,9 @@ const shared = path.resolve(here, "../../../../shared/eval");
 const evalDir = process.env.VOUCH_EVAL_DIR
   || (existsSync(shared) ? shared : path.resolve(here, "../../../target/test-data/eval"));
 const faces = path.join(evalDir, "faces");
+// On the stand-ins the painted blink of vouch-footage is not seen (tests/needs-shared-eval.txt).
+const needsShared = !existsSync(path.join(evalDir, "faces-lfw")) && !existsSync(path.join(evalDir, "README.md"))
+  && "the live scan needs ../shared/eval (the stand-in photos' painted blink is not seen)";
 const b64 = (file) => readFileSync(file).toString("base64");
 
 let dataDir, server, baseUrl, orgId, apiKey, serviceToken, framesDir;
@@ -88,7 +91,7 @@ test("enroll and verify, with typed errors", async () => {
   await assert.rejects(misuse.createPresenceSession({ orgId, purpose: "x" }), ForbiddenError);
 });
 
-test("the Human Presence Token flow", async () => {
+test("the Human Presence Token flow", { skip: needsShared }, async () => {
   const agent = new ProofClient({ baseUrl, serviceToken });
   const nonce = "nonce-" + Date.now();
   const session = await agent.createPresenceSession({ orgId, purpose: "Authorize production deployment", nonce, email: "alice@example.com" });
