@@ -112,7 +112,7 @@ async def main():
                             ",".join(f"{v:.1f}" for v in face[0] + face[1])], check=True, capture_output=True)
             frames = [base64.b64encode(p.read_bytes()).decode() for p in sorted(frames_dir.glob("*.jpg"))[::3][:8]]
         else:
-            print(f"skipped: the live scan and its token (needs ../shared/eval; {EVAL} has only stand-ins)")
+            print(f"skipped: the live scan and its token (needs the full evaluation set, not at {EVAL})")
 
         params = StdioServerParameters(command=VOUCH, args=["mcp"],
                                        env={**os.environ, "VOUCH_BASE_URL": base, "VOUCH_SERVICE_TOKEN": token})
