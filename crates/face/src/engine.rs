@@ -316,8 +316,8 @@ impl FaceEngine {
             let dim = data.len() / n;
             Ok(data
                 .chunks_exact(passes * dim)
-                .map(|passes| {
-                    let (front, flipped) = passes.split_at(dim);
+                .map(|chunk| {
+                    let (front, flipped) = chunk.split_at(dim);
                     let mut v = front.to_vec();
                     for (a, b) in v.iter_mut().zip(flipped) {
                         *a += b;

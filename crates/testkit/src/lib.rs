@@ -2,6 +2,9 @@
 //! `VOUCH_TEST_PG_URL` is set, required when `CI` is set), a real server on a loopback
 //! port, and a webhook sink that records what it receives.
 
+pub mod evaldata;
+pub use evaldata::{eval_bytes, eval_dir, eval_path, repo_root};
+
 use axum::http::{HeaderMap, StatusCode};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -354,9 +357,6 @@ where
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
-
-pub mod evaldata;
-pub use evaldata::{eval_bytes, eval_dir, eval_path, repo_root};
 
 /// The face and document engines, loaded once per test binary from `VOUCH_MODELS_DIR`
 /// or the repository's `models/` (`scripts/fetch-models.sh`), one model set (tests run
