@@ -11,6 +11,7 @@ import { chromium } from 'playwright-core';
 import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
+import { runHostedFlow } from './hosted.mjs';
 
 const cfg = JSON.parse(process.argv[2]);
 const STEP_TIMEOUT = 120_000;
@@ -106,37 +107,7 @@ try {
     out.texts = await frame.evaluate(() => document.body.innerText);
   } else {
     const visible = (id) => frame.waitForSelector(`#${id}:not([hidden])`, { timeout: STEP_TIMEOUT });
-    // One of several sections, whichever shows first.
-    const first = async (ids) => {
-      const el = await frame.waitForSelector(ids.map((id) => `#${id}:not([hidden])`).join(', '), { timeout: STEP_TIMEOUT });
-      return el.getAttribute('id');
-    };
-    await visible('step-consent');
-    await shot('consent');
-    await frame.check('#consent');
-    await frame.click('#consent-continue');
-    let at = await first(['step-selfie', 'step-document', 'step-working', 'step-error', 'step-done']);
-    if (at === 'step-selfie') {
-      await shot('selfie');
-      await frame.click('#selfie-start');
-      const prompting = await frame.waitForSelector('#app[data-prompt="promptBlink"], #step-error:not([hidden])', { timeout: STEP_TIMEOUT });
-      if ((await prompting.getAttribute('id')) === 'app') await shot('selfie-blink');
-      at = await first(['step-error', 'step-working']);
-      if (at === 'step-working') {
-        // Caught while the prompts run (the capture takes about two seconds).
-        await shot('selfie-analysing');
-        at = await first(['step-document', 'step-error', 'step-done']);
-      }
-    }
-    if (at === 'step-document') {
-      await shot('document');
-      await frame.click(`.choice[data-doc="${cfg.documentType || 'passport'}"]`);
-      await frame.setInputFiles('#doc-file', cfg.document);
-      await visible('doc-use');
-      await shot('document-preview');
-      await frame.click('#doc-use');
-      at = await first(['step-done', 'step-error']);
-    }
+    const at = await runHostedFlow(frame, cfg, shot, STEP_TIMEOUT);
     if (at === 'step-error') {
       out.error = await frame.evaluate(() => document.getElementById('app').dataset.error);
       out.errorText = await frame.textContent('#error-text');

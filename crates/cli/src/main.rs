@@ -797,6 +797,7 @@ async fn serve(cfg: config::Config) -> Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", cfg.server.listen))?;
     tracing::info!(addr = %running.addr, backend = ?backend, "vouch listening on http://{}", running.addr);
+    offer_first_admin(&running.state).await?;
     let stop = running.shutdown_handle();
     tokio::spawn(async move {
         shutdown_signal().await;
@@ -806,6 +807,20 @@ async fn serve(cfg: config::Config) -> Result<()> {
     running.wait().await?;
     store.close().await;
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// On a database without any admin, prints the one-time link that creates the first
+/// organisation and admin in the browser (valid an hour, once; a restart prints a new
+/// one).
+async fn offer_first_admin(state: &vouch_server::AppState) -> Result<()> {
+    if let Some(link) = vouch_server::bootstrap::offer(state).await? {
+        tracing::info!("no administrator yet: printed a one-time setup link");
+        eprintln!(
+            "\n  No administrator yet. Open this link to name your organisation and create the\n  first admin (it works once, for {} minutes; a restart prints a new one):\n\n    {link}\n",
+            vouch_server::bootstrap::BOOTSTRAP_TTL_MS / 60_000
+        );
+    }
     Ok(())
 }
 

@@ -6,6 +6,8 @@
 //        POST /api/auth/2fa/passkey/authenticate-options + .../authenticate, or
 //        POST /api/auth/2fa/face with 8 camera frames.
 //   POST /api/auth/setup {token, password} (the setup link's page).
+//   POST /api/auth/bootstrap {token, orgName, email, password} (a fresh install's
+//     first-run link) -> signed in like a login.
 'use strict';
 
 (function () {
@@ -140,6 +142,38 @@
       setupForm.hidden = true;
       say('Your password is set. You can sign in now.');
       $('to-login').hidden = false;
+    });
+  }
+
+  // ---- first organisation and admin (a fresh install's link) --------------------------
+
+  const bootstrapForm = $('bootstrap-form');
+  if (bootstrapForm) {
+    const token = bootstrapForm.dataset.token || '';
+    if (window.history && window.history.replaceState) window.history.replaceState(null, '', '/admin/bootstrap');
+    bootstrapForm.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      fail('');
+      const password = $('password').value;
+      if (password !== $('password-confirm').value) {
+        fail('The two passwords differ.');
+        return;
+      }
+      $('bootstrap').disabled = true;
+      say('Creating…');
+      const res = await C.api('POST', '/api/auth/bootstrap', {
+        token,
+        orgName: $('org-name').value.trim(),
+        email: $('email').value.trim(),
+        password,
+      });
+      $('bootstrap').disabled = false;
+      if (!res.ok || !res.body.success) {
+        fail(C.errorText(res, 'The organisation could not be created.'));
+        return;
+      }
+      say('Signed in.');
+      window.location.assign('/admin?done=welcome');
     });
   }
 })();

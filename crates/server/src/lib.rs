@@ -5,6 +5,7 @@ pub mod admin;
 /// The engines, moved to the use-case layer; re-exported under their old path.
 pub use vouch_app::analysis;
 pub mod auth;
+pub mod bootstrap;
 pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
@@ -104,6 +105,8 @@ pub struct AppState {
     /// Telco signals and SMS for the phone API (dev mode by default: the sandbox
     /// network and the dev inbox).
     pub phone: Arc<phone::PhoneContext>,
+    /// The one-time link that creates the first admin of a fresh install.
+    pub bootstrap: Arc<bootstrap::Bootstrap>,
 }
 
 impl AppState {
@@ -119,6 +122,7 @@ impl AppState {
             galleries: Default::default(),
             engines: None,
             phone: Arc::new(phone::PhoneContext::dev()),
+            bootstrap: Default::default(),
         }
     }
 
@@ -141,6 +145,8 @@ pub use routes::{app, app_with};
 pub struct Running {
     /// The bound address (useful with port 0).
     pub addr: SocketAddr,
+    /// The state the server runs with (its public URL names the bound port).
+    pub state: AppState,
     shutdown: tokio::sync::watch::Sender<bool>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -169,6 +175,15 @@ impl ServerConfig {
         match &self.public_url {
             Some(u) => u.trim_end_matches('/').to_string(),
             None => format!("http://{}", self.listen),
+        }
+    }
+
+    /// The base URL to show people: the public URL, with a loopback address written
+    /// `localhost` (the console's passkeys need a domain, see [`Self::rp_id`]).
+    pub fn browser_url(&self) -> String {
+        match self.webauthn_url() {
+            Some(u) => u.as_str().trim_end_matches('/').to_string(),
+            None => self.base_url(),
         }
     }
 
@@ -257,6 +272,7 @@ pub async fn start(mut state: AppState) -> std::io::Result<Running> {
     });
     Ok(Running {
         addr,
+        state,
         shutdown: tx,
         task,
     })

@@ -801,3 +801,182 @@ async fn the_last_second_factor_cannot_be_removed() {
     assert!(entries.iter().any(|e| e.action == "admin.passkey_removed"));
     s.stop().await;
 }
+
+/// Issue 20: a fresh install's one-time link creates the first organisation and admin
+/// (refused input changes nothing and leaves the link usable; it works once; no link is
+/// offered once an admin exists), then "Try a verification" opens the hosted flow on the
+/// organisation's try-out key and the page's redirect leads back to the session.
+#[tokio::test]
+async fn a_fresh_install_s_link_creates_the_first_admin_once_and_the_console_offers_a_try_out() {
+    for db in TestDb::all().await {
+        let s = TestServer::start(db, test_config()).await;
+        let http = client();
+        // No link on offer yet: the page says so.
+        let resp = get(&http, s.at("/admin/bootstrap?token=vsb_x"), None).await;
+        assert_eq!(resp.status(), 200);
+        let html = resp.text().await.unwrap();
+        assert!(!html.contains("bootstrap-form") && html.contains("invalid, used or expired"));
+
+        let link = vouch_server::bootstrap::offer(&s.state)
+            .await
+            .unwrap()
+            .expect("a fresh database is offered a link");
+        let (prefix, token) = link.split_once("?token=").unwrap();
+        assert_eq!(
+            prefix,
+            format!("{}/admin/bootstrap", s.state.config.browser_url())
+        );
+        assert!(token.starts_with("vsb_"));
+        let path = format!("/admin/bootstrap?token={token}");
+        let html = get(&http, s.at(&path), None).await.text().await.unwrap();
+        assert!(html.contains("id=\"bootstrap-form\""));
+        assert!(html.contains(&format!("data-token=\"{token}\"")));
+        let front = get(&http, s.at("/"), None).await.text().await.unwrap();
+        assert!(
+            front.contains("id=\"setup-help\""),
+            "the front page points at the link"
+        );
+
+        let call = |body: Value| s.http.post(s.at("/api/auth/bootstrap")).json(&body).send();
+        let good = json!({"token": token, "orgName": " Acme First ", "email": "Founder@Acme.test",
+                          "password": "a long first password"});
+        let refused = [
+            ("token", json!("vsb_wrong"), "invalid_setup_token"),
+            ("token", json!(""), "invalid_setup_token"),
+            ("password", json!("short"), "invalid_request"),
+            ("orgName", json!("   "), "invalid_request"),
+            ("orgName", json!("x".repeat(201)), "invalid_request"),
+            ("email", json!("not-an-address"), "invalid_request"),
+        ];
+        for (field, value, code) in refused {
+            let mut body = good.clone();
+            body[field] = value;
+            let resp = call(body).await.unwrap();
+            assert_eq!(resp.status(), 400, "{field}");
+            let v: Value = resp.json().await.unwrap();
+            assert_eq!(v["code"], code, "{field}: {v}");
+        }
+        let resp = call(json!({"token": token})).await.unwrap();
+        assert_eq!(resp.status(), 400, "missing fields");
+        assert!(
+            s.store.list_orgs().await.unwrap().is_empty(),
+            "refusals change nothing"
+        );
+        assert!(!s.store.has_admins().await.unwrap());
+
+        let resp = call(good.clone()).await.unwrap();
+        assert_eq!(resp.status(), 200);
+        let cookie = resp.headers()["set-cookie"].to_str().unwrap().to_string();
+        let v: Value = resp.json().await.unwrap();
+        assert_eq!(v["success"], true);
+        assert_eq!(v["enrollmentRequired"], true);
+        assert_eq!(v["admin"]["email"], "founder@acme.test");
+        let org = OrgId::from_string(v["orgId"].as_str().unwrap().to_string());
+        assert_eq!(v["admin"]["orgId"], org.as_str());
+        let orgs = s.store.list_orgs().await.unwrap();
+        assert_eq!(orgs.len(), 1);
+        assert_eq!(orgs[0].name, "Acme First");
+        let session_token = v["token"].as_str().unwrap();
+        assert!(cookie.starts_with(&format!("vouch_admin={session_token};")));
+        let actions: Vec<String> = s
+            .store
+            .list_audit(&org, 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.action)
+            .collect();
+        assert!(actions.contains(&"org.created".to_string()), "{actions:?}");
+        assert!(
+            actions.contains(&"admin.bootstrapped".to_string()),
+            "{actions:?}"
+        );
+
+        // Once only, and no new link while an admin exists.
+        let resp = call(good).await.unwrap();
+        assert_eq!(resp.status(), 400, "a bootstrap link works once");
+        assert!(vouch_server::bootstrap::offer(&s.state)
+            .await
+            .unwrap()
+            .is_none());
+        let html = get(&http, s.at(&path), None).await.text().await.unwrap();
+        assert!(!html.contains("bootstrap-form"));
+        let front = get(&http, s.at("/"), None).await.text().await.unwrap();
+        assert!(!front.contains("setup-help"));
+
+        // The console: first steps, then a try-out on the organisation's try-out key.
+        let a = Admin {
+            cookie: format!("vouch_admin={session_token}"),
+            csrf: v["csrfToken"].as_str().unwrap().to_string(),
+        };
+        let (status, html) = page(&s, &a, "/admin?done=welcome").await;
+        assert_eq!(status, 200);
+        for id in ["get-started", "start-key", "try-form", "notice"] {
+            assert!(html.contains(&format!("id=\"{id}\"")), "#{id}");
+        }
+        assert!(html.contains("Your organisation is ready"));
+        let resp = post_form(&s, &a, "/admin/try", &[("kind", "document")]).await;
+        assert_eq!(resp.status(), 403, "no CSRF token");
+        let resp = post_form(&s, &a, "/admin/try", &[("_csrf", &a.csrf), ("kind", "x")]).await;
+        assert_eq!(resp.status(), 400, "unknown kind");
+        assert!(
+            s.store.list_api_keys(&org).await.unwrap().is_empty(),
+            "nothing made"
+        );
+
+        let mut opened = Vec::new();
+        for kind in ["document", "selfie"] {
+            let resp = post_form(&s, &a, "/admin/try", &[("_csrf", &a.csrf), ("kind", kind)]).await;
+            assert_eq!(resp.status(), 303, "{kind}");
+            let to = location(&resp);
+            assert!(to.starts_with("/verify/"), "{to}");
+            let hosted = get(&http, s.at(&to), None).await;
+            assert_eq!(hosted.status(), 200, "the hosted page opens");
+            opened.push(to);
+        }
+        let keys = s.store.list_api_keys(&org).await.unwrap();
+        assert_eq!(keys.len(), 1, "one try-out key, reused");
+        assert_eq!(keys[0].name, "Console try-out");
+        let sessions = s
+            .store
+            .list_sessions(&org, &Default::default(), 1, 10)
+            .await
+            .unwrap()
+            .items;
+        assert_eq!(sessions.len(), 2);
+        let done = format!("{}/admin/try/done", s.state.config.browser_url());
+        for session in &sessions {
+            assert_eq!(session.redirect_url.as_deref(), Some(done.as_str()));
+            assert_eq!(session.external_ref.as_deref(), Some("console try-out"));
+        }
+        let checks: Vec<Vec<&str>> = sessions
+            .iter()
+            .rev()
+            .map(|x| x.checks.iter().map(|c| c.as_str()).collect())
+            .collect();
+        assert_eq!(
+            checks,
+            [
+                vec!["liveness", "doc_verify", "face_match"],
+                vec!["liveness", "age_estimation"]
+            ]
+        );
+        let back = get(
+            &http,
+            s.at(&format!(
+                "/admin/try/done?session_id={}&result=APPROVED",
+                sessions[0].id
+            )),
+            Some(&a),
+        )
+        .await;
+        assert_eq!(back.status(), 303);
+        assert_eq!(
+            location(&back),
+            format!("/admin/sessions/{}?done=tried", sessions[0].id)
+        );
+        let back = get(&http, s.at("/admin/try/done?session_id=../../x"), Some(&a)).await;
+        assert_eq!(location(&back), "/admin/sessions");
+        s.stop().await;
+    }
+}

@@ -22,7 +22,7 @@ use tokio::process::{Child, ChildStdin, ChildStdout};
 use vouch_core::ids::{OrgId, SessionId};
 use vouch_core::model::{Actor, AuditEntry, AuditRecord, KeySettings};
 use vouch_core::session::{Decision, SessionStatus};
-use vouch_docsynth::camera::{frames, write_y4m, Eyes, Footage};
+use vouch_docsynth::camera::Footage;
 use vouch_server::analysis::Engines;
 use vouch_store::sessions::Decider;
 use vouch_testkit::{test_config, TestDb, TestServer};
@@ -326,25 +326,7 @@ fn engines() -> Arc<Engines> {
 
 /// Footage of an eval face blinking, as the fake camera plays it (y4m).
 fn blinking(dir: &Path, face: &str) -> PathBuf {
-    let bytes = std::fs::read(vouch_testkit::eval_path("faces").join(face)).unwrap();
-    let engine = &engines().face;
-    let faces = engine.analyze(&engine.decode(&bytes).unwrap()).unwrap();
-    let [left, right] = [faces[0].face.landmarks[0], faces[0].face.landmarks[1]];
-    let eyes = Eyes {
-        left: (left[0], left[1]),
-        right: (right[0], right[1]),
-    };
-    let script = Footage::blinking();
-    let photo = image::load_from_memory(&bytes).unwrap().to_rgb8();
-    let path = dir.join(format!("{face}.blinking.y4m"));
-    let file = std::fs::File::create(&path).unwrap();
-    write_y4m(
-        &frames(&photo, eyes, &script),
-        script.fps,
-        &mut std::io::BufWriter::new(file),
-    )
-    .unwrap();
-    path
+    vouch_testkit::camera::footage(dir, face, &Footage::blinking())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -17,8 +17,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use vouch_core::check::{Check, Thresholds};
 use vouch_core::model::{Branding, KeySettings};
-use vouch_docsynth::camera::{frames, write_y4m, Eyes, Footage};
+use vouch_docsynth::camera::Footage;
 use vouch_server::analysis::Engines;
+use vouch_testkit::camera::{footage, passport};
 use vouch_testkit::{test_config, TestDb, TestServer, WebhookSink};
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -33,38 +34,6 @@ fn face_path(name: &str) -> PathBuf {
 
 fn engines() -> Arc<Engines> {
     vouch_testkit::shared_engines()
-}
-
-/// Footage of an eval face as the fake camera plays it.
-fn footage(dir: &Path, face: &str, script: Footage) -> PathBuf {
-    let bytes = std::fs::read(face_path(face)).unwrap();
-    let engine = &engines().face;
-    let found = engine.analyze(&engine.decode(&bytes).unwrap()).unwrap();
-    let l = found[0].face.landmarks;
-    let eyes = Eyes {
-        left: (l[0][0], l[0][1]),
-        right: (l[1][0], l[1][1]),
-    };
-    let src = image::load_from_memory(&bytes).unwrap().to_rgb8();
-    let path = dir.join(format!("{face}.{}.y4m", script.shots.len()));
-    let mut out = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
-    write_y4m(&frames(&src, eyes, &script), script.fps, &mut out).unwrap();
-    path
-}
-
-/// A synthetic passport photo (valid MRZ, expiry in the future) whose portrait is `face`.
-/// Seed 2 is one the reader reads in full (it finds the surname and birth date in the
-/// visual zone of 8 of 11 seeds; the others go to REVIEW, measured in the document
-/// engine's evaluation): this test is about the flow, not the reader's accuracy.
-fn passport(dir: &Path, face: &str) -> PathBuf {
-    let faces = tempfile::tempdir().unwrap();
-    std::fs::copy(face_path(face), faces.path().join(face)).unwrap();
-    let spec = vouch_docsynth::DocSpec::new(vouch_docsynth::document::DocKind::Td3)
-        .capture(vouch_docsynth::photo::CaptureSpec::clean());
-    let doc = vouch_docsynth::render_one(&spec, faces.path(), 2).unwrap();
-    let path = dir.join(format!("passport-{face}"));
-    std::fs::write(&path, doc.jpeg).unwrap();
-    path
 }
 
 fn screenshots(scenario: &str) -> PathBuf {
@@ -213,7 +182,7 @@ async fn a_genuine_user_blinks_shows_their_passport_and_is_approved() {
         "genuine",
         json!({
             "url": url,
-            "y4m": footage(s.dir.path(), "img2.jpg", Footage::blinking()),
+            "y4m": footage(s.dir.path(), "img2.jpg", &Footage::blinking()),
             "document": passport(s.dir.path(), "img1.jpg"),
             "redirectPrefix": "https://client.example/",
         }),
@@ -248,7 +217,7 @@ async fn a_still_photo_held_to_the_camera_is_rejected() {
     let (id, url) = s.session(json!({})).await;
     let out = drive(
         "still-photo",
-        json!({"url": url, "y4m": footage(s.dir.path(), "img2.jpg", Footage::still_photo())}),
+        json!({"url": url, "y4m": footage(s.dir.path(), "img2.jpg", &Footage::still_photo())}),
     )
     .await;
     assert_eq!(out["result"], "REJECTED", "{out}");
@@ -270,7 +239,7 @@ async fn someone_else_than_the_document_holder_is_rejected() {
         "other-person",
         json!({
             "url": url,
-            "y4m": footage(s.dir.path(), "img24.jpg", Footage::blinking()),
+            "y4m": footage(s.dir.path(), "img24.jpg", &Footage::blinking()),
             "document": passport(s.dir.path(), "img1.jpg"),
             "redirectPrefix": "https://client.example/",
         }),
@@ -298,7 +267,7 @@ async fn the_genuine_flow_inside_an_iframe_posts_the_result_to_the_parent() {
         json!({
             "url": url,
             "iframe": true,
-            "y4m": footage(s.dir.path(), "img2.jpg", Footage::blinking()),
+            "y4m": footage(s.dir.path(), "img2.jpg", &Footage::blinking()),
             "document": passport(s.dir.path(), "img1.jpg"),
         }),
     )
@@ -487,7 +456,7 @@ async fn an_agent_s_presence_request_is_answered_by_a_live_scan_in_the_browser()
         "presence",
         json!({
             "url": created["verifyUrl"],
-            "y4m": footage(s.dir.path(), "img2.jpg", Footage::blinking()),
+            "y4m": footage(s.dir.path(), "img2.jpg", &Footage::blinking()),
             "mobile": true,
         }),
     )

@@ -205,6 +205,16 @@ impl Store {
         }
     }
 
+    /// Whether any organisation has an admin (a fresh install has none: `vouch serve`
+    /// then offers a one-time link that creates the first one).
+    pub async fn has_admins(&self) -> Result<bool> {
+        let row = sqlx::query(&self.sql("SELECT id FROM admins LIMIT 1"))
+            .fetch_optional(&mut *self.conn().await?)
+            .await
+            .map_err(db_err)?;
+        Ok(row.is_some())
+    }
+
     /// The admins of an organisation.
     pub async fn list_admins(&self, org: &OrgId) -> Result<Vec<Admin>> {
         let rows =

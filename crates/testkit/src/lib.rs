@@ -1,7 +1,9 @@
 //! Test support for vouch: databases (SQLite always, PostgreSQL when
 //! `VOUCH_TEST_PG_URL` is set, required when `CI` is set), a real server on a loopback
-//! port, and a webhook sink that records what it receives.
+//! port, a webhook sink that records what it receives, and camera footage for the
+//! browser tests.
 
+pub mod camera;
 pub mod evaldata;
 pub use evaldata::{eval_bytes, eval_dir, eval_path, repo_root};
 
@@ -141,6 +143,8 @@ pub struct TestServer {
     pub http: reqwest::Client,
     /// The database.
     pub db: TestDb,
+    /// The server's state (shared with the running server).
+    pub state: AppState,
     running: Option<Running>,
 }
 
@@ -165,6 +169,7 @@ impl TestServer {
             store,
             http: reqwest::Client::new(),
             db,
+            state: running.state.clone(),
             running: Some(running),
         }
     }

@@ -58,6 +58,7 @@ const INVALID_LOGIN: &str = "Invalid email or password";
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(setup))
+        .routes(routes!(bootstrap))
         .routes(routes!(login))
         .routes(routes!(logout))
         .routes(routes!(me))
@@ -263,6 +264,101 @@ pub async fn setup(
         .append_audit(&audit(Some(&admin), "admin.password_set", &headers).target(&admin.id))
         .await?;
     Ok(Json(json!({"success": true})))
+}
+
+/// The body of `POST /api/auth/bootstrap`.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BootstrapBody {
+    /// The token of the one-time link `vouch serve` printed.
+    pub token: String,
+    /// The organisation's name, 1 to 200 characters.
+    pub org_name: String,
+    /// The first admin's e-mail.
+    pub email: String,
+    /// Their password, 12 to 256 characters.
+    pub password: String,
+}
+
+/// The first organisation and admin of a fresh install, from the one-time link that
+/// `vouch serve` prints while no admin exists (valid one hour, once). Answers like a
+/// finished login: the admin is signed in (token and cookie), with the usual window to
+/// enrol a second factor. A refused field leaves the link usable.
+#[utoipa::path(post, path = "/api/auth/bootstrap", tag = "admin", request_body = BootstrapBody,
+    responses((status = 200, description = "success, token, admin, orgId, csrfToken, enrollmentRequired, enrollBy"),
+              (status = 400, body = crate::error::ErrorBody), (status = 429, body = crate::error::ErrorBody)))]
+pub async fn bootstrap(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<BootstrapBody>,
+) -> ApiResult<Response> {
+    if let Some(ip) = ip {
+        throttle(&state, &format!("admin_setup:{ip}"), LOGIN_PER_ADDRESS).await?;
+    }
+    let invalid = || {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_setup_token",
+            "This setup link is invalid, used or expired: restart `vouch serve` on a database without admins for a new one, or use `vouch admin create`",
+        )
+    };
+    if body.token.is_empty() || body.token.len() > 128 {
+        return Err(invalid());
+    }
+    let org_name = body.org_name.trim().to_string();
+    if org_name.is_empty() || org_name.chars().count() > 200 {
+        return Err(ApiError::bad_request("orgName must be 1 to 200 characters"));
+    }
+    let email = body.email.trim().to_string();
+    if email.len() > 254 || !email.contains('@') {
+        return Err(ApiError::bad_request("email must be an e-mail address"));
+    }
+    check_new_password(&body.password)?;
+    let password = body.password;
+    let hash = blocking(move || hash_password(&password))
+        .await?
+        .map_err(ApiError::internal)?;
+    let redeemed = state.bootstrap.redeem(&body.token).ok_or_else(invalid)?;
+    let created = async {
+        if state.store.has_admins().await? {
+            return Ok(None);
+        }
+        let org = state
+            .store
+            .create_org(&org_name, audit(None, "org.created", &headers))
+            .await?;
+        let admin = state
+            .store
+            .create_admin(&org.id, &email, Some(&hash), None)
+            .await?;
+        state
+            .store
+            .append_audit(&audit(Some(&admin), "admin.bootstrapped", &headers).target(&admin.id))
+            .await?;
+        Ok::<_, vouch_core::Error>(Some((org, admin)))
+    }
+    .await;
+    let (org, admin) = match created {
+        Ok(Some(created)) => created,
+        // An admin appeared meanwhile (another node, the CLI): this link is spent.
+        Ok(None) => return Err(invalid()),
+        Err(e) => {
+            state.bootstrap.restore(redeemed);
+            return Err(e.into());
+        }
+    };
+    tracing::info!(org = %org.id, admin = %admin.id, "first organisation and admin created from the setup link");
+    sign_in(
+        &state,
+        &admin,
+        json!({
+            "orgId": org.id,
+            "enrollmentRequired": true,
+            "enrollBy": rfc3339(admin.enroll_by),
+        }),
+    )
+    .await
 }
 
 /// The body of `POST /api/auth/login`.

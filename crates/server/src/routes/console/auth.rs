@@ -21,6 +21,13 @@ struct SetupPage {
     token: Option<String>,
 }
 
+/// `bootstrap.html`: the token of the link while one is on offer.
+#[derive(Template)]
+#[template(path = "console/bootstrap.html")]
+struct BootstrapPage {
+    token: Option<String>,
+}
+
 async fn signed_in(state: &AppState, headers: &HeaderMap) -> bool {
     match presented(headers) {
         Some((token, _)) => matches!(
@@ -48,6 +55,18 @@ pub(super) async fn login_without_script() -> ConsoleError {
 pub(super) async fn setup_page(RawQuery(raw): RawQuery) -> PageResult {
     let token = query(raw.as_deref()).remove("token");
     page(&SetupPage { token })
+}
+
+/// The first-run page of a fresh install's one-time link (`?token=`); without a link on
+/// offer it says so (the token itself is checked when the form is posted).
+pub(super) async fn bootstrap_page(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> PageResult {
+    let token = query(raw.as_deref())
+        .remove("token")
+        .filter(|_| state.bootstrap.is_open());
+    page(&BootstrapPage { token })
 }
 
 /// Ends the session and clears the cookie.

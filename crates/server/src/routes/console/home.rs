@@ -16,6 +16,8 @@ struct HomePage {
     database: &'static str,
     models: &'static str,
     models_ready: bool,
+    /// A first-admin link is on offer (a fresh install).
+    setup_pending: bool,
 }
 
 /// `GET /`.
@@ -34,6 +36,7 @@ pub(super) async fn home(State(state): State<AppState>) -> Response {
             "not installed"
         },
         models_ready,
+        setup_pending: state.bootstrap.is_open(),
     };
     match page.render() {
         Ok(html) => Html(html).into_response(),

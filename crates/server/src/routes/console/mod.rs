@@ -9,8 +9,9 @@
 //!
 //! | Pages | Routes | File | Templates |
 //! | --- | --- | --- | --- |
-//! | sign-in, first password, sign-out | `/admin/login`, `/admin/setup`, `/admin/logout` | `auth.rs` | `login.html`, `setup.html` |
-//! | overview | `/admin` | `overview.rs` | `overview.html` |
+//! | sign-in, first password, first admin, sign-out | `/admin/login`, `/admin/setup`, `/admin/bootstrap`, `/admin/logout` | `auth.rs` | `login.html`, `setup.html`, `bootstrap.html` |
+//! | overview, with the first steps | `/admin` | `overview.rs` | `overview.html` |
+//! | try a verification on yourself | `/admin/try…` | `try_out.rs` | (the hosted page) |
 //! | sessions, one session, its kept images | `/admin/sessions…` | `sessions.rs` | `sessions.html`, `session.html`, `case.html` |
 //! | review queue and decisions | `/admin/review…` | `review.rs` | `review.html`, `case.html` |
 //! | API keys, a new key's secrets | `/admin/keys…` | `keys.rs` | `keys.html`, `new_key.html` |
@@ -47,6 +48,7 @@ mod profiles;
 mod review;
 mod security;
 mod sessions;
+mod try_out;
 mod webhooks;
 
 use crate::admin::AdminCaller;
@@ -91,6 +93,10 @@ pub fn router() -> OpenApiRouter<AppState> {
             "/admin/setup",
             get(auth::setup_page).post(auth::login_without_script),
         )
+        .route(
+            "/admin/bootstrap",
+            get(auth::bootstrap_page).post(auth::login_without_script),
+        )
         .route("/admin/logout", post(auth::logout))
         .route("/admin/sessions", get(sessions::sessions))
         .route("/admin/sessions/{id}", get(sessions::session_detail))
@@ -98,6 +104,8 @@ pub fn router() -> OpenApiRouter<AppState> {
             "/admin/sessions/{id}/images/{name}",
             get(sessions::session_image),
         )
+        .route("/admin/try", post(try_out::try_verification))
+        .route("/admin/try/done", get(try_out::try_done))
         .route("/admin/review", get(review::review_queue))
         .route("/admin/review/{id}", post(review::review_decide))
         .route("/admin/keys", get(keys::keys).post(keys::create_key))
@@ -335,6 +343,8 @@ fn notice(q: &HashMap<String, String>) -> Option<&'static str> {
         "deleted" => "Deleted.",
         "passkey_deleted" => "The passkey was removed.",
         "face_removed" => "Face 2FA was removed.",
+        "welcome" => "Your organisation is ready. Create an API key for your application, or try a verification on yourself first.",
+        "tried" => "Your try-out is complete: its result is below.",
         _ => return None,
     })
 }

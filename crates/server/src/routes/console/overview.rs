@@ -1,10 +1,11 @@
 //! The overview (`/admin`): sessions of the last 24 hours and 7 days by status and
-//! decision, pass and review rates, the review queue's length, the last webhook failures.
+//! decision, pass and review rates, the review queue's length, the last webhook failures;
+//! above them the first steps: create an API key, try a verification, the API reference.
 
 use super::{filters, page, Nav, PageResult, Shell, Signed, DAY_MS, SCAN_PAGES};
 use crate::AppState;
 use askama::Template;
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use vouch_core::now_millis;
 use vouch_core::session::{Decision, SessionStatus, VerificationSession};
 use vouch_store::outbox::Delivery;
@@ -20,6 +21,8 @@ struct OverviewPage {
     /// Sessions counted, when the scan stopped before the 7 days' start.
     scanned: Option<i64>,
     failures: Vec<Delivery>,
+    /// Whether the organisation has an API key of its own (not the try-out key).
+    has_key: bool,
 }
 
 /// A figure of the top row.
@@ -88,7 +91,11 @@ fn is_failure(d: &Delivery) -> bool {
 }
 
 /// The overview: sessions of the last 24 hours and 7 days, rates, webhook failures.
-pub(super) async fn overview(State(state): State<AppState>, Signed(caller): Signed) -> PageResult {
+pub(super) async fn overview(
+    State(state): State<AppState>,
+    Signed(caller): Signed,
+    RawQuery(raw): RawQuery,
+) -> PageResult {
     let org = &caller.admin.org_id;
     let now = now_millis();
     let (day, week) = (now - DAY_MS, now - 7 * DAY_MS);
@@ -186,8 +193,17 @@ pub(super) async fn overview(State(state): State<AppState>, Signed(caller): Sign
         .filter(is_failure)
         .take(10)
         .collect();
+    let has_key = state
+        .store
+        .list_api_keys(org)
+        .await?
+        .iter()
+        .any(|k| k.name != super::try_out::TRY_KEY_NAME);
     page(&OverviewPage {
-        shell: Shell::new(&state, &caller, Nav::Overview, "Overview").await?,
+        shell: Shell::new(&state, &caller, Nav::Overview, "Overview")
+            .await?
+            .with_notice(raw.as_deref()),
+        has_key,
         stats,
         rows,
         scanned: partial.then_some(SCAN_PAGES * 100),
