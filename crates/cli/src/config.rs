@@ -29,6 +29,9 @@ pub const KNOWN_ENV: &[&str] = &[
     "VOUCH_PUBLIC_URL",
     "VOUCH_RP_ID",
     "VOUCH_RP_ORIGIN",
+    "VOUCH_DIGITAL_ID_CLIENT_ID_SCHEME",
+    "VOUCH_DIGITAL_ID_CERT",
+    "VOUCH_DIGITAL_ID_KEY",
     "VOUCH_MODELS_DIR",
     "VOUCH_DOC_DEBUG",
     "VOUCH_PRESENCE_TOKEN_ALG",
@@ -85,6 +88,13 @@ pub struct FileConfig {
     pub rp_origin: Option<String>,
     /// Human Presence Token signature: ES256 (default) or HS256.
     pub presence_token_alg: Option<String>,
+    /// OpenID4VP client identifier prefix: `x509_san_dns` (default) or `redirect_uri`.
+    pub digital_id_client_id_scheme: Option<String>,
+    /// PEM file of the verifier certificate for `x509_san_dns` (its dNSName is the public
+    /// URL's host); default: a self-signed one made at first use.
+    pub digital_id_cert: Option<PathBuf>,
+    /// PEM file of that certificate's P-256 private key (PKCS#8).
+    pub digital_id_key: Option<PathBuf>,
     /// Folder of the face and document models (`scripts/fetch-models.sh`).
     pub models_dir: Option<PathBuf>,
     /// Webhook settings.
@@ -389,6 +399,32 @@ pub fn load(flags: &FlagConfig) -> Result<Config> {
             bail!("rp_id must be a domain name such as verify.example.com");
         }
         server.rp_id = Some(id);
+    }
+    match env("VOUCH_DIGITAL_ID_CLIENT_ID_SCHEME")
+        .or(file.digital_id_client_id_scheme)
+        .as_deref()
+    {
+        None | Some("x509_san_dns") => {}
+        Some("redirect_uri") => server.digital_id_redirect_uri = true,
+        Some(other) => {
+            bail!("digital_id_client_id_scheme must be x509_san_dns or redirect_uri, not {other:?}")
+        }
+    }
+    let cert = env("VOUCH_DIGITAL_ID_CERT")
+        .map(PathBuf::from)
+        .or(file.digital_id_cert);
+    let key = env("VOUCH_DIGITAL_ID_KEY")
+        .map(PathBuf::from)
+        .or(file.digital_id_key);
+    match (cert, key) {
+        (Some(c), Some(k)) => {
+            let read = |p: &PathBuf| {
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))
+            };
+            server.digital_id_signer = Some((read(&c)?, read(&k)?));
+        }
+        (None, None) => {}
+        _ => bail!("digital_id_cert and digital_id_key go together"),
     }
     if let Some(origin) = env("VOUCH_RP_ORIGIN").or(file.rp_origin) {
         vouch_core::model::validate_http_url("relying party origin", &origin)

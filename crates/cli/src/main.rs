@@ -9,6 +9,7 @@ mod doc;
 mod face;
 mod identity;
 mod models;
+mod trust;
 
 use anyhow::{bail, Context as _, Result};
 use clap::{Args, Parser, Subcommand};
@@ -98,6 +99,9 @@ enum Command {
     /// Console administrators.
     #[command(subcommand)]
     Admin(AdminCmd),
+    /// Trust lists of digital ID issuers (IACA roots, PID providers' CAs), per organisation.
+    #[command(subcommand)]
+    Trust(trust::TrustCmd),
     /// MCP server over stdio with the Human Presence Token tools, for AI agents
     /// (VOUCH_BASE_URL or PROOF_BASE_URL, VOUCH_SERVICE_TOKEN or PROOF_SERVICE_TOKEN).
     Mcp,
@@ -149,9 +153,15 @@ enum KeyCmd {
         org: String,
         #[arg(long)]
         name: String,
-        /// Enabled checks, comma-separated [default: all].
+        /// Enabled checks, comma-separated [default: liveness, age_estimation,
+        /// doc_verify, face_match; digital_id must be named].
         #[arg(long)]
         checks: Option<String>,
+        /// Claims the digital_id check asks a wallet for, comma-separated (given_name,
+        /// family_name, birth_date, age_over_18, document_number, issuing_country,
+        /// nationality, portrait) [default: given_name,family_name,birth_date].
+        #[arg(long)]
+        digital_id_claims: Option<String>,
         /// Webhook URL for this key's events.
         #[arg(long)]
         webhook_url: Option<String>,
@@ -540,6 +550,12 @@ async fn run() -> Result<()> {
             store.close().await;
             Ok(())
         }
+        Command::Trust(cmd) => {
+            let store = open_store(&cfg).await?;
+            trust::run(&store, cmd).await?;
+            store.close().await;
+            Ok(())
+        }
         Command::Ory(cmd) => {
             let store = open_store(&cfg).await?;
             match cmd {
@@ -684,6 +700,7 @@ async fn key_cmd(store: &Store, cmd: KeyCmd) -> Result<()> {
             org,
             name,
             checks,
+            digital_id_claims,
             webhook_url,
             rate_limit,
             expires_in_days,
@@ -697,6 +714,14 @@ async fn key_cmd(store: &Store, cmd: KeyCmd) -> Result<()> {
             let mut settings = KeySettings::default();
             if let Some(list) = checks {
                 settings.checks = Check::parse_list(&list)?;
+            }
+            if let Some(list) = digital_id_claims {
+                settings.digital_id_claims = list
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|c| !c.is_empty())
+                    .map(String::from)
+                    .collect();
             }
             settings.webhook_url = webhook_url;
             settings.rate_limit = rate_limit.unwrap_or(DEFAULT_RATE_LIMIT);
@@ -789,6 +814,7 @@ async fn serve(cfg: config::Config) -> Result<()> {
         }
     };
     ory_from_env(&store).await?;
+    trust::warn_expiring(&store).await?;
     let phone = phone_context(&cfg)?;
     let state = vouch_server::AppState::new(store.clone(), cfg.server.clone())
         .with_engines(engines)

@@ -4,7 +4,8 @@ use serde::{Deserialize, Serialize};
 
 /// A check that an API key may enable and a session may request. Wire names are the
 /// spellings of the KYC sessions spec (`liveness`, `age_estimation`, `doc_verify`,
-/// `face_match`).
+/// `face_match`), and vouch's `digital_id` (a credential from the person's digital ID
+/// wallet over OpenID4VP: docs/digital-id.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Check {
@@ -14,17 +15,29 @@ pub enum Check {
     AgeEstimation,
     /// An identity document read and checked.
     DocVerify,
-    /// The selfie matched against the document portrait.
+    /// The selfie matched against the document portrait (or the digital ID's).
     FaceMatch,
+    /// A digital identity credential presented from a wallet and verified.
+    DigitalId,
 }
 
 impl Check {
-    /// Every check, in the spec's order.
+    /// The spec's checks, in its order: what a new key enables unless told otherwise.
     pub const ALL: [Check; 4] = [
         Check::Liveness,
         Check::AgeEstimation,
         Check::DocVerify,
         Check::FaceMatch,
+    ];
+
+    /// Every check vouch knows: the spec's and `digital_id`, which a key enables
+    /// explicitly (it needs a trust list of credential issuers).
+    pub const EVERY: [Check; 5] = [
+        Check::Liveness,
+        Check::AgeEstimation,
+        Check::DocVerify,
+        Check::FaceMatch,
+        Check::DigitalId,
     ];
 
     /// The wire name.
@@ -34,12 +47,13 @@ impl Check {
             Check::AgeEstimation => "age_estimation",
             Check::DocVerify => "doc_verify",
             Check::FaceMatch => "face_match",
+            Check::DigitalId => "digital_id",
         }
     }
 
     /// Parses a wire name.
     pub fn parse(s: &str) -> Option<Check> {
-        Check::ALL.into_iter().find(|c| c.as_str() == s)
+        Check::EVERY.into_iter().find(|c| c.as_str() == s)
     }
 
     /// Parses a comma-separated list (`liveness,face_match`), rejecting unknown names and
@@ -49,7 +63,7 @@ impl Check {
         for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let check = Check::parse(part).ok_or_else(|| {
                 crate::Error::Invalid(format!(
-                    "unknown check '{part}' (known: liveness, age_estimation, doc_verify, face_match)"
+                    "unknown check '{part}' (known: liveness, age_estimation, doc_verify, face_match, digital_id)"
                 ))
             })?;
             if !out.contains(&check) {

@@ -89,6 +89,30 @@ pub struct KeySettings {
     /// decided, cancelled or expired, for review; 0 deletes them at once. Results stay.
     #[serde(default)]
     pub image_retention_days: u32,
+    /// The claims the `digital_id` check asks a wallet for (selective disclosure: only
+    /// these; `age_over_18` alone is a valid request). Names from [`DIGITAL_ID_CLAIMS`].
+    #[serde(default = "default_digital_id_claims")]
+    pub digital_id_claims: Vec<String>,
+}
+
+/// The claims a `digital_id` check can ask for (vouch's names; docs/digital-id.md maps
+/// them to each credential format).
+pub const DIGITAL_ID_CLAIMS: [&str; 8] = [
+    "given_name",
+    "family_name",
+    "birth_date",
+    "age_over_18",
+    "document_number",
+    "issuing_country",
+    "nationality",
+    "portrait",
+];
+
+/// What a key asks a wallet for unless configured: the name and the birth date.
+pub fn default_digital_id_claims() -> Vec<String> {
+    ["given_name", "family_name", "birth_date"]
+        .map(String::from)
+        .to_vec()
 }
 
 /// The longest image retention of a key: 90 days.
@@ -114,6 +138,7 @@ impl Default for KeySettings {
             expires_at: None,
             session_ttl_secs: DEFAULT_SESSION_TTL_SECS,
             image_retention_days: 0,
+            digital_id_claims: default_digital_id_claims(),
         }
     }
 }
@@ -140,6 +165,25 @@ impl KeySettings {
             return Err(crate::Error::Invalid(format!(
                 "image retention must be at most {MAX_IMAGE_RETENTION_DAYS} days"
             )));
+        }
+        if self.digital_id_claims.is_empty() {
+            return Err(crate::Error::Invalid(
+                "digital ID claims must name at least one claim".into(),
+            ));
+        }
+        for (i, c) in self.digital_id_claims.iter().enumerate() {
+            if !DIGITAL_ID_CLAIMS.contains(&c.as_str()) {
+                return Err(crate::Error::Invalid(format!(
+                    "unknown digital ID claim {:?} (known: {})",
+                    c.chars().take(64).collect::<String>(),
+                    DIGITAL_ID_CLAIMS.join(", ")
+                )));
+            }
+            if self.digital_id_claims[..i].contains(c) {
+                return Err(crate::Error::Invalid(format!(
+                    "digital ID claim {c} is listed twice"
+                )));
+            }
         }
         Ok(())
     }

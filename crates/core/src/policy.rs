@@ -454,6 +454,28 @@ pub fn face_match(similarity: f32, t: &Thresholds) -> (Outcome, bool) {
     (outcome, is_match)
 }
 
+/// The verdict on a verified digital ID presentation (a presentation that failed
+/// verification is a FAIL with its reason before this): FAIL `under_age` when
+/// `age_over_18` was asked and is false; REVIEW `claims_missing` when the holder withheld
+/// a claim that was asked for; REVIEW `status_not_checked` when the credential carries a
+/// revocation status vouch does not fetch (no network at verification time); else PASS.
+/// Returns (outcome, reason code).
+pub fn digital_id(
+    missing: &[&str],
+    age_over_18: Option<bool>,
+    has_status: bool,
+) -> (Outcome, Option<&'static str>) {
+    if age_over_18 == Some(false) {
+        (Outcome::Fail, Some("under_age"))
+    } else if !missing.is_empty() {
+        (Outcome::Review, Some("claims_missing"))
+    } else if has_status {
+        (Outcome::Review, Some("status_not_checked"))
+    } else {
+        (Outcome::Pass, None)
+    }
+}
+
 /// The overall decision from the requested checks' outcomes.
 pub fn overall(outcomes: &[Outcome]) -> Decision {
     if outcomes.contains(&Outcome::Fail) {
@@ -468,6 +490,21 @@ pub fn overall(outcomes: &[Outcome]) -> Decision {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_digital_id_passes_only_with_every_claim_and_an_adult_when_asked() {
+        assert_eq!(digital_id(&[], None, false), (Outcome::Pass, None));
+        assert_eq!(digital_id(&[], Some(true), false), (Outcome::Pass, None));
+        assert_eq!(digital_id(&[], Some(false), false).0, Outcome::Fail);
+        assert_eq!(
+            digital_id(&["birth_date"], None, false),
+            (Outcome::Review, Some("claims_missing"))
+        );
+        assert_eq!(
+            digital_id(&[], None, true),
+            (Outcome::Review, Some("status_not_checked"))
+        );
+    }
 
     #[test]
     fn a_line_is_scored_by_its_worst_signal_and_unanswered_questions_cost_trust() {

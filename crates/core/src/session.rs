@@ -161,7 +161,7 @@ impl NewSession {
                 for name in &names {
                     let check = Check::parse(name).ok_or_else(|| {
                         Invalid(format!(
-                            "Unknown check '{}' (known: liveness, age_estimation, doc_verify, face_match)",
+                            "Unknown check '{}' (known: liveness, age_estimation, doc_verify, face_match, digital_id)",
                             name.chars().take(64).collect::<String>()
                         ))
                     })?;
@@ -246,6 +246,7 @@ pub fn result_key(check: Check) -> &'static str {
         Check::AgeEstimation => "ageEstimation",
         Check::DocVerify => "documentVerification",
         Check::FaceMatch => "faceMatch",
+        Check::DigitalId => "digitalId",
     }
 }
 

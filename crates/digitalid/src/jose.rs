@@ -3,7 +3,7 @@
 //! ECDH-ES key agreement on P-256 and AES-GCM content encryption (RFC 7516/7518 §4.6),
 //! which is what a wallet uses to encrypt a `direct_post.jwt` response.
 
-use crate::{fail, Reason, Result};
+use crate::{fail, Failure, Reason, Result};
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -228,8 +228,16 @@ impl EncryptionKey {
     }
 
     /// Decrypts a compact JWE made with `alg: ECDH-ES` (direct key agreement) and
-    /// `enc: A128GCM` or `A256GCM`; returns the plaintext.
+    /// `enc: A128GCM` or `A256GCM`; returns the plaintext. Anything that does not open
+    /// with this key is [`Reason::ResponseDecryptFailed`].
     pub fn decrypt(&self, compact: &str) -> Result<Vec<u8>> {
+        self.open(compact).map_err(|e| Failure {
+            reason: Reason::ResponseDecryptFailed,
+            detail: e.detail,
+        })
+    }
+
+    fn open(&self, compact: &str) -> Result<Vec<u8>> {
         let bad = |why: &str| fail(Reason::ResponseDecryptFailed, why.to_string());
         let parts: Vec<&str> = compact.split('.').collect();
         let [protected, encrypted_key, iv, ciphertext, tag] = parts[..] else {

@@ -104,7 +104,7 @@ pub enum ClientId {
     /// `x509_san_dns:<host>`: request objects signed with this certificate and key.
     X509SanDns {
         /// The certificate whose dNSName is the host.
-        cert: Cert,
+        cert: Box<Cert>,
         /// Its key.
         key: p256::ecdsa::SigningKey,
         /// The host.
@@ -252,7 +252,7 @@ mod tests {
         let (cert, key) =
             crate::x509::self_signed_verifier("verify.example").unwrap_or_else(|e| panic!("{e}"));
         let client = ClientId::X509SanDns {
-            cert,
+            cert: Box::new(cert),
             key,
             host: "verify.example".into(),
         };

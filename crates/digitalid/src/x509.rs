@@ -254,6 +254,29 @@ pub fn path_to_anchor<'a>(chain: &[Cert], anchors: &'a [Cert], now: i64) -> Resu
     ))
 }
 
+/// The verifier's configured certificate (the first of a PEM bundle) and its P-256
+/// private key (PKCS#8 PEM).
+pub fn load_signer(cert_pem: &str, key_pem: &str) -> Result<(Cert, p256::ecdsa::SigningKey)> {
+    use p256::pkcs8::DecodePrivateKey as _;
+    let cert = Cert::from_pem_bundle(cert_pem)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| fail(Reason::Malformed, "no certificate"))?;
+    let key = p256::ecdsa::SigningKey::from_pkcs8_pem(key_pem).map_err(|e| {
+        fail(
+            Reason::Malformed,
+            format!("the key is not a P-256 PKCS#8 PEM: {e}"),
+        )
+    })?;
+    match cert.public_key()? {
+        EcKey::P256(k) if &k == key.verifying_key() => Ok((cert, key)),
+        _ => Err(fail(
+            Reason::Malformed,
+            "the key does not belong to the certificate",
+        )),
+    }
+}
+
 /// The verifier's signing certificate and key for request objects: a self-signed P-256
 /// certificate whose subjectAltName is `host` (the `x509_san_dns` client id), valid a year.
 pub fn self_signed_verifier(host: &str) -> Result<(Cert, p256::ecdsa::SigningKey)> {

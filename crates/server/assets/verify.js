@@ -1,6 +1,9 @@
 // vouch hosted verification page. Served by the binary as /assets/verify.js; no build step.
 // The page's HTML (routes/page.rs) holds the steps and the texts in the visitor's language;
-// this script runs the capture against POST {page}/selfie, /document and /complete.
+// this script runs the capture against POST {page}/selfie, /document and /complete, and
+// the digital ID step against POST {page}/digital-id (a QR code and wallet link for an
+// OpenID4VP request; the page polls GET {page}/digital-id/{id} until the wallet answered,
+// or hands a Digital Credentials API response to POST {page}/digital-id/{id}/dc-api).
 'use strict';
 
 (function () {
@@ -15,7 +18,7 @@
   const base = location.pathname.replace(/\/+$/, '');
   const steps = app.dataset.steps.split(',').filter(Boolean);
   const done = new Set(app.dataset.done.split(',').filter(Boolean));
-  const sections = ['step-consent', 'step-selfie', 'step-document', 'step-working', 'step-error', 'step-done'];
+  const sections = ['step-consent', 'step-digital-id', 'step-selfie', 'step-document', 'step-working', 'step-error', 'step-done'];
   // Frames of the selfie: taken every FRAME_MS while the prompts change, so that a blink
   // or a turn at any moment of the sequence lands on at least one frame.
   const FRAME_MS = 200;
@@ -125,6 +128,7 @@
 
   function next() {
     const todo = steps.find((s) => !done.has(s));
+    if (todo === 'digital_id') return digitalIdStep();
     if (todo === 'selfie') return selfieStep();
     if (todo === 'document') return documentStep();
     return finish();
@@ -138,6 +142,81 @@
     box.addEventListener('change', () => { go.disabled = !box.checked; });
     go.addEventListener('click', () => { if (box.checked) next(); });
   }
+
+  // Digital ID: an OpenID4VP request shown as a QR code and a wallet link; the wallet
+  // answers the server directly, the page waits for it.
+  const POLL_MS = 1500;
+  let waitingFor = null;
+
+  function digitalIdStep() {
+    progress('digital_id');
+    waitingFor = null;
+    $('digital-id-offer').hidden = true;
+    $('digital-id-start').hidden = false;
+    show('step-digital-id');
+  }
+
+  async function getJson(path) {
+    try {
+      const r = await fetch(base + '/' + path, { headers: { accept: 'application/json' } });
+      const json = await r.json().catch(() => ({}));
+      return r.ok ? { ok: true, body: json } : { ok: false, code: r.status === 404 ? 'not_found' : json.code || 'generic' };
+    } catch (e) {
+      return { ok: false, code: 'network' };
+    }
+  }
+
+  async function startDigitalId() {
+    $('digital-id-start').hidden = true;
+    const r = await post('digital-id');
+    if (!r.ok) return fail(r.code, digitalIdStep);
+    const b = r.body;
+    $('digital-id-claims').textContent = (b.claims || []).join(', ');
+    $('digital-id-qr').src = b.qrCode;
+    $('digital-id-link').href = b.walletLink;
+    app.dataset.requestUri = b.requestUri;
+    // Same device: the browser's Digital Credentials API, where it exists.
+    const dc = b.dcApi && typeof window.DigitalCredential !== 'undefined' && navigator.credentials;
+    $('digital-id-dcapi').hidden = !dc;
+    $('digital-id-dcapi').onclick = dc ? () => useThisDevice(b.requestId, b.dcApi) : null;
+    $('digital-id-offer').hidden = false;
+    waitFor(b.requestId);
+  }
+
+  async function useThisDevice(id, dcApi) {
+    try {
+      const cred = await navigator.credentials.get({
+        mediation: 'required',
+        digital: { requests: [{ protocol: dcApi.protocol, data: { request: dcApi.request } }] },
+      });
+      const data = typeof cred.data === 'string' ? JSON.parse(cred.data) : cred.data;
+      const r = await post('digital-id/' + id + '/dc-api', { response: data.response });
+      if (!r.ok) fail('digital_id_declined', digitalIdStep);
+    } catch (e) {
+      fail('digital_id_declined', digitalIdStep);
+    }
+  }
+
+  async function waitFor(id) {
+    waitingFor = id;
+    while (waitingFor === id) {
+      await sleep(POLL_MS);
+      if (waitingFor !== id) return;
+      const r = await getJson('digital-id/' + id);
+      if (!r.ok) return fail(r.code, digitalIdStep);
+      if (r.body.status === 'received') {
+        waitingFor = null;
+        done.add('digital_id');
+        return next();
+      }
+      if (r.body.status === 'expired') {
+        waitingFor = null;
+        return fail('session_expired_request', digitalIdStep);
+      }
+    }
+  }
+
+  if ($('digital-id-start')) $('digital-id-start').addEventListener('click', startDigitalId);
 
   function selfieStep() {
     progress('selfie');

@@ -61,6 +61,12 @@ pub struct ServerConfig {
     pub rp_id: Option<String>,
     /// WebAuthn origin of console passkeys. None: the origin of [`Self::base_url`].
     pub rp_origin: Option<String>,
+    /// OpenID4VP client identifier prefix: false `x509_san_dns` (signed request
+    /// objects), true `redirect_uri` (unsigned).
+    pub digital_id_redirect_uri: bool,
+    /// The verifier's certificate and P-256 key (PEM) for `x509_san_dns`; None: a
+    /// self-signed certificate for the public URL's host, made at first use.
+    pub digital_id_signer: Option<(String, String)>,
 }
 
 impl Default for ServerConfig {
@@ -80,6 +86,8 @@ impl Default for ServerConfig {
             presence_tokens_hs256: false,
             rp_id: None,
             rp_origin: None,
+            digital_id_redirect_uri: false,
+            digital_id_signer: None,
         }
     }
 }
@@ -107,6 +115,8 @@ pub struct AppState {
     pub phone: Arc<phone::PhoneContext>,
     /// The one-time link that creates the first admin of a fresh install.
     pub bootstrap: Arc<bootstrap::Bootstrap>,
+    /// The OpenID4VP verifier's identity towards wallets (made at first use).
+    pub digital_id: Arc<routes::digital_id::Verifier>,
 }
 
 impl AppState {
@@ -123,6 +133,7 @@ impl AppState {
             engines: None,
             phone: Arc::new(phone::PhoneContext::dev()),
             bootstrap: Default::default(),
+            digital_id: Default::default(),
         }
     }
 

@@ -91,10 +91,16 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0010_admin.sql"),
         postgres: include_str!("../migrations/postgres/0010_admin.sql"),
     },
+    Migration {
+        version: 11,
+        name: "digital_id",
+        sqlite: include_str!("../migrations/sqlite/0011_digital_id.sql"),
+        postgres: include_str!("../migrations/postgres/0011_digital_id.sql"),
+    },
 ];
 
 /// The schema version this build writes and understands.
-pub const SCHEMA_VERSION: i64 = 10;
+pub const SCHEMA_VERSION: i64 = 11;
 
 /// How to open a store.
 #[derive(Clone)]

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod biometrics;
 pub mod crypto;
 mod db;
+pub mod digital_id;
 pub mod images;
 pub mod ory;
 pub mod outbox;

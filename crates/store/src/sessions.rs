@@ -66,6 +66,18 @@ fn metadata_slot(id: &str) -> Slot<'_> {
     }
 }
 
+fn results_slot(id: &str) -> Slot<'_> {
+    Slot {
+        table: "verification_sessions",
+        column: "results",
+        row: id,
+    }
+}
+
+/// How sealed check results start in the `results` column (TEXT): the rest is the
+/// base64 of the sealed JSON. Rows written before results were sealed hold plain JSON.
+const SEALED_RESULTS: &str = "sealed:";
+
 fn json_err(e: serde_json::Error) -> Error {
     Error::Internal(format!("session JSON: {e}"))
 }
@@ -312,12 +324,44 @@ impl Store {
         })
     }
 
+    /// A session's check results as the `results` column holds them: sealed (they carry
+    /// personal data: an estimated age, a document's fields, a digital ID's claims).
+    fn seal_results(&self, id: &str, results: &Map<String, Value>) -> Result<String> {
+        use base64::Engine as _;
+        let sealed = self.seal(
+            results_slot(id),
+            Value::Object(results.clone()).to_string().as_bytes(),
+        )?;
+        Ok(format!(
+            "{SEALED_RESULTS}{}",
+            base64::engine::general_purpose::STANDARD.encode(sealed)
+        ))
+    }
+
+    /// The check results of a `results` column value (sealed, or plain JSON in rows
+    /// written before results were sealed).
+    async fn open_results(&self, id: &str, text: &str) -> Result<Map<String, Value>> {
+        use base64::Engine as _;
+        let json = match text.strip_prefix(SEALED_RESULTS) {
+            Some(b64) => {
+                let sealed = base64::engine::general_purpose::STANDARD
+                    .decode(b64)
+                    .map_err(|e| Error::Internal(format!("sealed results: {e}")))?;
+                String::from_utf8(self.open_sealed(results_slot(id), &sealed).await?)
+                    .map_err(|_| Error::Internal("sealed results are not UTF-8".into()))?
+            }
+            None => text.to_string(),
+        };
+        serde_json::from_str(&json).map_err(json_err)
+    }
+
     async fn session_from_row(&self, row: &AnyRow) -> Result<VerificationSession> {
         let id: String = row.try_get("id").map_err(db_err)?;
         let status: String = row.try_get("status").map_err(db_err)?;
         let result: Option<String> = row.try_get("overall_result").map_err(db_err)?;
         let checks: String = row.try_get("checks").map_err(db_err)?;
         let results: String = row.try_get("results").map_err(db_err)?;
+        let results = self.open_results(&id, &results).await?;
         let sealed: Option<Vec<u8>> = row.try_get("metadata").map_err(db_err)?;
         let metadata = match self.open_text(metadata_slot(&id), sealed).await? {
             Some(text) => Some(serde_json::from_str(&text).map_err(json_err)?),
@@ -331,7 +375,7 @@ impl Store {
                 .ok_or_else(|| Error::Internal(format!("unknown session status {status}")))?,
             overall_result: result.as_deref().and_then(Decision::parse),
             checks: serde_json::from_str::<Vec<Check>>(&checks).map_err(json_err)?,
-            results: serde_json::from_str(&results).map_err(json_err)?,
+            results,
             redirect_url: row.try_get("redirect_url").map_err(db_err)?,
             callback_url: row.try_get("callback_url").map_err(db_err)?,
             metadata,
@@ -694,7 +738,7 @@ impl Store {
             evidence_slot(id.as_str()),
             Value::Object(held).to_string().as_bytes(),
         )?;
-        let results_text = Value::Object(session.results.clone()).to_string();
+        let results_text = self.seal_results(id.as_str(), &session.results)?;
         let q = format!(
             "UPDATE verification_sessions SET status = 'IN_PROGRESS', results = $1, evidence = $2, updated_at = $3 \
              WHERE id = $4 AND org_id = $5 AND {UNDECIDED} AND updated_at = $6"
@@ -806,7 +850,7 @@ impl Store {
         let done = sqlx::query(&self.sql(&q))
             .bind(status.as_str())
             .bind(decision.as_str())
-            .bind(Value::Object(session.results.clone()).to_string())
+            .bind(self.seal_results(id.as_str(), &session.results)?)
             .bind(now)
             .bind(finished)
             .bind(id.as_str())

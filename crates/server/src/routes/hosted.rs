@@ -1,6 +1,7 @@
 //! The hosted flow's capture endpoints, authenticated by the session token in the path
 //! (found by its SHA-256, so the lookup takes no time that depends on the token):
-//! `POST /verify/{token}/selfie`, `/document` and `/complete`. Decisions follow
+//! `POST /verify/{token}/selfie`, `/document` and `/complete` (the digital ID step is
+//! [`super::digital_id`]). Decisions follow
 //! [`vouch_core::policy`].
 //!
 //! Images are decoded in memory; of each step one is kept, sealed, for a reviewer (the
@@ -100,7 +101,7 @@ fn engines(state: &AppState) -> ApiResult<Arc<Engines>> {
 
 /// The session of a token, if it still accepts captures: 404 unknown, 410 expired or
 /// cancelled, 409 completed or awaiting review.
-async fn open_session(state: &AppState, token: &str) -> ApiResult<VerificationSession> {
+pub(crate) async fn open_session(state: &AppState, token: &str) -> ApiResult<VerificationSession> {
     if !token.starts_with(SecretKind::SessionToken.prefix()) || token.len() > 128 {
         return Err(ApiError::not_found("Session not found"));
     }
@@ -440,6 +441,9 @@ pub async fn complete(
             Check::DocVerify if !session.results.contains_key(result_key(*c)) => {
                 return Err(incomplete("document"))
             }
+            Check::DigitalId if !session.results.contains_key(result_key(*c)) => {
+                return Err(incomplete("digital ID"))
+            }
             _ => {}
         }
     }
@@ -450,8 +454,13 @@ pub async fn complete(
             .session_evidence(&session.org_id, &session.id)
             .await?;
         let selfie = embedding(evidence.get("selfie")).ok_or_else(|| incomplete("selfie"))?;
-        if !evidence.contains_key("document") {
-            return Err(incomplete("document"));
+        // The reference face: the document's portrait, or the digital ID's.
+        if !evidence.contains_key("document") && !evidence.contains_key("credential") {
+            return Err(incomplete(if session.checks.contains(&Check::DigitalId) {
+                "digital ID"
+            } else {
+                "document"
+            }));
         }
         let t = settings(&state, &session).await?.thresholds;
         let entry = match embedding(evidence.get("portrait")) {

@@ -4,6 +4,7 @@
 pub mod admin_auth;
 pub mod api;
 pub mod console;
+pub mod digital_id;
 mod doc;
 pub mod hosted;
 pub mod identity;
@@ -130,7 +131,12 @@ pub fn routes(state: AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(presence::jwks))
         .routes(routes!(hosted::selfie))
         .routes(routes!(hosted::document))
-        .routes(routes!(hosted::complete));
+        .routes(routes!(hosted::complete))
+        .routes(routes!(digital_id::start))
+        .routes(routes!(digital_id::status))
+        .routes(routes!(digital_id::dc_api))
+        .routes(routes!(digital_id::request_uri))
+        .routes(routes!(digital_id::response));
     // The client SDK's calls and the dev routes: small bodies.
     let phone_public = OpenApiRouter::new()
         .routes(routes!(phone_sdk::session))

@@ -117,10 +117,11 @@ fn needs_selfie(checks: &[Check]) -> bool {
         .any(|c| matches!(c, Check::Liveness | Check::AgeEstimation | Check::FaceMatch))
 }
 
+/// A document is read for doc_verify, and photographed for face match unless a digital
+/// ID gives the reference portrait.
 fn needs_document(checks: &[Check]) -> bool {
-    checks
-        .iter()
-        .any(|c| matches!(c, Check::DocVerify | Check::FaceMatch))
+    checks.contains(&Check::DocVerify)
+        || (checks.contains(&Check::FaceMatch) && !checks.contains(&Check::DigitalId))
 }
 
 fn section(id: &str, hidden: bool, inner: &str) -> String {
@@ -134,23 +135,40 @@ fn flow_page(lang: Lang, brand: &Brand, s: &VerificationSession, done: &[&str]) 
     flow_page_for(
         lang,
         brand,
-        needs_selfie(&s.checks),
-        needs_document(&s.checks),
+        Steps {
+            digital_id: s.checks.contains(&Check::DigitalId),
+            selfie: needs_selfie(&s.checks),
+            document: needs_document(&s.checks),
+        },
         done,
         None,
     )
 }
 
+/// The capture steps a page runs, in this order.
+struct Steps {
+    digital_id: bool,
+    selfie: bool,
+    document: bool,
+}
+
 fn flow_page_for(
     lang: Lang,
     brand: &Brand,
-    selfie: bool,
-    with_document: bool,
+    which: Steps,
     done: &[&str],
     purpose: Option<&str>,
 ) -> Response {
+    let Steps {
+        digital_id,
+        selfie,
+        document: with_document,
+    } = which;
     let t = |k: &str| esc(i18n::text(lang, k));
     let mut steps = Vec::new();
+    if digital_id {
+        steps.push("digital_id");
+    }
     if selfie {
         steps.push("selfie");
     }
@@ -158,6 +176,9 @@ fn flow_page_for(
         steps.push("document");
     }
     let mut consent_items = String::new();
+    if digital_id {
+        consent_items.push_str(&format!("<li>{}</li>", t("consentDigitalId")));
+    }
     if let Some(p) = purpose {
         consent_items.push_str(&format!(
             "<li>{} <strong>{}</strong></li>",
@@ -190,6 +211,27 @@ fn flow_page_for(
             t("consentPrivacy"),
             t("consentAgree"),
             t("continue"),
+        ),
+    );
+    let digital_id_step = section(
+        "step-digital-id",
+        true,
+        &format!(
+            "<h1>{}</h1><p>{}</p>\
+             <button id=\"digital-id-start\" class=\"primary\">{}</button>\
+             <div id=\"digital-id-offer\" hidden><p>{} <strong id=\"digital-id-claims\"></strong></p>\
+             <p>{}</p><img id=\"digital-id-qr\" class=\"qr\" alt=\"QR code\">\
+             <p><a id=\"digital-id-link\" class=\"button secondary\">{}</a></p>\
+             <button id=\"digital-id-dcapi\" class=\"secondary\" hidden>{}</button>\
+             <p id=\"digital-id-waiting\" class=\"muted\" aria-live=\"polite\">{}</p></div>",
+            t("digitalIdTitle"),
+            t("digitalIdIntro"),
+            t("digitalIdStart"),
+            t("digitalIdAsked"),
+            t("digitalIdScan"),
+            t("digitalIdOpen"),
+            t("digitalIdThisDevice"),
+            t("digitalIdWaiting"),
         ),
     );
     let selfie = section(
@@ -264,7 +306,7 @@ fn flow_page_for(
         "<main class=\"card\" id=\"app\" data-steps=\"{steps}\" data-done=\"{done}\">\
          <div class=\"progress\" aria-hidden=\"true\"><div class=\"bar\" id=\"progress-bar\"></div></div>\
          <p class=\"muted\" id=\"progress-text\"></p>\
-         {consent}{selfie}{document_step}{working}{error}{finished}</main>\
+         {consent}{digital_id_step}{selfie}{document_step}{working}{error}{finished}</main>\
          <script type=\"application/json\" id=\"vouch-i18n\">{strings}</script>\
          <script src=\"/assets/verify.js\" defer></script>",
         steps = steps.join(","),
@@ -305,6 +347,9 @@ async fn done_steps(state: &AppState, s: &VerificationSession) -> Vec<&'static s
     };
     let has = |c: Check| s.results.contains_key(result_key(c));
     let mut done = Vec::new();
+    if has(Check::DigitalId) {
+        done.push("digital_id");
+    }
     if evidence.contains_key("selfie") || has(Check::Liveness) || has(Check::AgeEstimation) {
         done.push("selfie");
     }
@@ -476,7 +521,17 @@ pub async fn presence_page(
         ..plain
     };
     match s.status {
-        PresenceStatus::Pending => flow_page_for(lang, &brand, true, false, &[], Some(&s.purpose)),
+        PresenceStatus::Pending => flow_page_for(
+            lang,
+            &brand,
+            Steps {
+                digital_id: false,
+                selfie: true,
+                document: false,
+            },
+            &[],
+            Some(&s.purpose),
+        ),
         PresenceStatus::Verified => message_page(
             StatusCode::OK,
             lang,
@@ -574,5 +629,7 @@ mod tests {
         assert!(!needs_document(&[Check::Liveness, Check::AgeEstimation]));
         assert!(needs_selfie(&[Check::FaceMatch]) && needs_document(&[Check::FaceMatch]));
         assert!(!needs_selfie(&[Check::DocVerify]));
+        assert!(!needs_document(&[Check::DigitalId, Check::FaceMatch]));
+        assert!(needs_document(&[Check::DigitalId, Check::DocVerify]));
     }
 }

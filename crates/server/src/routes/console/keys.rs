@@ -24,8 +24,10 @@ struct KeysPage {
     shell: Shell,
     /// Each key with its status (`ACTIVE`, `EXPIRED`, `REVOKED`).
     rows: Vec<(ApiKey, &'static str)>,
-    /// The checks offered by the create form (all checked).
+    /// The checks offered by the create form (the defaults checked).
     checks: &'static [Check],
+    /// The claims a digital ID check may ask for, each with whether it is a default.
+    claims: Vec<(&'static str, bool)>,
     /// The create form's defaults.
     defaults: KeySettings,
 }
@@ -74,7 +76,19 @@ pub(super) async fn keys(
     page(&KeysPage {
         shell,
         rows,
-        checks: &Check::ALL,
+        checks: &Check::EVERY,
+        claims: vouch_core::model::DIGITAL_ID_CLAIMS
+            .iter()
+            .map(|c| {
+                (
+                    *c,
+                    KeySettings::default()
+                        .digital_id_claims
+                        .iter()
+                        .any(|d| d == c),
+                )
+            })
+            .collect(),
         defaults: KeySettings::default(),
     })
 }
@@ -115,6 +129,14 @@ fn key_settings(form: &FormData) -> Result<KeySettings, ConsoleError> {
             accent_color: form.text("accent_color"),
         },
         expires_at: None,
+        digital_id_claims: {
+            let named: Vec<String> = form.all("digital_id_claims").map(String::from).collect();
+            if named.is_empty() {
+                d.digital_id_claims.clone()
+            } else {
+                named
+            }
+        },
         session_ttl_secs: ttl_minutes.saturating_mul(60),
         image_retention_days: form.number(
             "image_retention_days",

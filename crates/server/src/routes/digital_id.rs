@@ -1,0 +1,529 @@
+//! The `digital_id` check: the hosted page asks for a presentation request
+//! (`POST /verify/{token}/digital-id`), shows its QR code and wallet link, and waits
+//! (`GET /verify/{token}/digital-id/{id}`); the wallet fetches the signed request object
+//! (`GET /openid4vp/request/{id}`) and posts its encrypted response
+//! (`POST /openid4vp/response/{id}`, `direct_post.jwt`). A browser with the Digital
+//! Credentials API hands the response to the page instead, which posts it to
+//! `POST /verify/{token}/digital-id/{id}/dc-api`. Either way the response is verified by
+//! `vouch-digitalid` against the organisation's trust list and recorded as the check's
+//! result once: a request is answered once, and its nonce, state and encryption key
+//! exist for it alone.
+//!
+//! Only the claims the key lists are asked for, and only those are kept (sealed with the
+//! session's results). The portrait, when asked for and the session also matches faces,
+//! becomes the face-match reference and is not kept as a claim.
+
+use crate::error::{ApiError, ApiJson, ApiResult};
+use crate::AppState;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Form, Json};
+use base64::Engine as _;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use std::sync::Arc;
+use vouch_core::check::Check;
+use vouch_core::policy::{self, Outcome};
+use vouch_core::session::{result_key, VerificationSession};
+use vouch_core::{now_millis, rfc3339};
+use vouch_digitalid::jose::{b64, random_bytes, EncryptionKey};
+use vouch_digitalid::openid4vp::{self, ClaimSpec, ClientId, Request};
+use vouch_digitalid::x509::Cert;
+use vouch_digitalid::{sdjwt, Failure, Reason};
+use vouch_store::digital_id::PresentationRequest;
+
+/// How long a presentation request can be fetched and answered: ten minutes.
+pub const REQUEST_TTL_MS: i64 = 10 * 60 * 1000;
+/// The largest response a wallet may post (a PID with a portrait fits many times).
+pub const MAX_RESPONSE_BYTES: usize = 2 * 1024 * 1024;
+
+/// The verifier's identity towards wallets, made once per process.
+#[derive(Default)]
+pub struct Verifier(std::sync::OnceLock<Result<Arc<ClientId>, String>>);
+
+impl Verifier {
+    fn get(&self, state: &AppState) -> ApiResult<Arc<ClientId>> {
+        let made = self.0.get_or_init(|| make_client(state).map(Arc::new));
+        made.clone().map_err(|e| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "digital_id_unavailable",
+                format!("The digital ID verifier is not configured: {e}"),
+            )
+        })
+    }
+}
+
+fn make_client(state: &AppState) -> Result<ClientId, String> {
+    let cfg = &state.config;
+    if cfg.digital_id_redirect_uri {
+        return Ok(ClientId::RedirectUri);
+    }
+    let base = url::Url::parse(&cfg.browser_url()).map_err(|e| e.to_string())?;
+    let host = base
+        .host_str()
+        .ok_or("the public URL has no host")?
+        .to_string();
+    let (cert, key) = match &cfg.digital_id_signer {
+        Some((cert, key)) => vouch_digitalid::x509::load_signer(cert, key),
+        None => vouch_digitalid::x509::self_signed_verifier(&host),
+    }
+    .map_err(|e| e.to_string())?;
+    if !cert
+        .alt_names()
+        .iter()
+        .any(|n| n.eq_ignore_ascii_case(&host))
+    {
+        return Err(format!(
+            "the verifier certificate does not name {host} (subjectAltName dNSName)"
+        ));
+    }
+    Ok(ClientId::X509SanDns {
+        cert: Box::new(cert),
+        key,
+        host,
+    })
+}
+
+fn url_of(state: &AppState, path: &str) -> String {
+    format!("{}{path}", state.config.browser_url())
+}
+
+fn claims_of(names: &[String]) -> Vec<&'static ClaimSpec> {
+    names.iter().filter_map(|n| openid4vp::claim(n)).collect()
+}
+
+/// The request object of a stored request.
+fn request_object(
+    client: &ClientId,
+    state: &AppState,
+    r: &PresentationRequest,
+) -> ApiResult<String> {
+    let key = EncryptionKey::from_bytes(&r.enc_key).map_err(|e| ApiError::internal(e.detail))?;
+    let claims = claims_of(&r.claims);
+    let response_uri = url_of(state, &format!("/openid4vp/response/{}", r.id));
+    Ok(client.request_object(&Request {
+        client_id: r.client_id.clone(),
+        response_uri: &response_uri,
+        nonce: &r.nonce,
+        state: &r.id,
+        claims: &claims,
+        encryption_jwk: key.public_jwk(&r.id),
+        iat: r.created_at / 1000,
+        ttl_secs: REQUEST_TTL_MS / 1000,
+    }))
+}
+
+fn qr_data_url(text: &str) -> ApiResult<String> {
+    let code = qrcode::QrCode::with_error_correction_level(text, qrcode::EcLevel::M)
+        .map_err(|e| ApiError::internal(format!("QR code: {e}")))?;
+    let svg = code
+        .render::<qrcode::render::svg::Color<'_>>()
+        .min_dimensions(240, 240)
+        .quiet_zone(true)
+        .build();
+    Ok(format!(
+        "data:image/svg+xml;base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(svg)
+    ))
+}
+
+/// Starts a presentation request for a session: its wallet link, QR code and request URI.
+#[utoipa::path(post, path = "/verify/{token}/digital-id", tag = "kyc",
+    params(("token" = String, Path, description = "The token of the session's verificationUrl")),
+    responses((status = 200, description = "requestId, walletLink, requestUri, clientId, qrCode, claims, expiresAt, dcApi"),
+              (status = 400, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody),
+              (status = 409, body = crate::error::ErrorBody), (status = 410, body = crate::error::ErrorBody),
+              (status = 429, body = crate::error::ErrorBody), (status = 503, body = crate::error::ErrorBody)))]
+pub async fn start(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let session = super::hosted::open_session(&state, &token).await?;
+    if !session.checks.contains(&Check::DigitalId) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "digital_id_unavailable",
+            "This verification does not ask for a digital ID",
+        ));
+    }
+    super::hosted::count_attempt(&state, &format!("digital-id:{}", session.id.as_str())).await?;
+    let client = state.digital_id.get(&state)?;
+    let settings = state
+        .store
+        .api_key(&session.org_id, &session.key_id)
+        .await?
+        .settings;
+    let id = b64(&random_bytes::<24>());
+    let response_uri = url_of(&state, &format!("/openid4vp/response/{id}"));
+    let key = EncryptionKey::generate();
+    let now = now_millis();
+    let request = PresentationRequest {
+        id: id.clone(),
+        org_id: session.org_id.clone(),
+        session_id: session.id.clone(),
+        nonce: b64(&random_bytes::<24>()),
+        client_id: client.client_id(&response_uri),
+        claims: settings.digital_id_claims.clone(),
+        enc_key: key.to_bytes(),
+        created_at: now,
+        expires_at: now + REQUEST_TTL_MS,
+        answered_at: None,
+    };
+    state.store.create_presentation_request(&request).await?;
+    let request_uri = url_of(&state, &format!("/openid4vp/request/{id}"));
+    let link = openid4vp::wallet_link(&request.client_id, &request_uri);
+    let mut out = json!({
+        "requestId": id,
+        "walletLink": link,
+        "requestUri": request_uri,
+        "clientId": request.client_id,
+        "qrCode": qr_data_url(&link)?,
+        "claims": request.claims,
+        "expiresAt": rfc3339(request.expires_at),
+    });
+    if matches!(*client, ClientId::X509SanDns { .. }) {
+        // The same signed request for a wallet on this device through the browser's
+        // Digital Credentials API (feature-detected by the page).
+        out["dcApi"] = json!({
+            "protocol": "openid4vp-v1-signed",
+            "request": request_object(&client, &state, &request)?,
+        });
+    }
+    Ok(Json(out))
+}
+
+/// Whether the wallet has answered a request (the page polls this).
+#[utoipa::path(get, path = "/verify/{token}/digital-id/{requestId}", tag = "kyc",
+    params(("token" = String, Path, description = "The token of the session's verificationUrl"),
+           ("requestId" = String, Path, description = "The presentation request")),
+    responses((status = 200, description = "status: waiting, received or expired"),
+              (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody),
+              (status = 410, body = crate::error::ErrorBody)))]
+pub async fn status(
+    State(state): State<AppState>,
+    Path((token, id)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    let session = super::hosted::open_session(&state, &token).await;
+    let request = state.store.presentation_request(&id).await?;
+    let Some(r) = request else {
+        return Err(ApiError::not_found("Presentation request not found"));
+    };
+    match session {
+        Ok(s) if s.id != r.session_id || s.org_id != r.org_id => {
+            Err(ApiError::not_found("Presentation request not found"))
+        }
+        // Answered: the session moved on (even to a decision).
+        _ if r.answered_at.is_some() => Ok(Json(json!({"status": "received"}))),
+        Ok(_) if r.expires_at <= now_millis() => Ok(Json(json!({"status": "expired"}))),
+        Ok(_) => Ok(Json(json!({"status": "waiting"}))),
+        Err(e) => Err(e),
+    }
+}
+
+/// An OpenID4VP error answer to a wallet (§8.5).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct WalletErrorBody {
+    /// `invalid_request`.
+    pub error: String,
+    /// Why, starting with the reason code (`nonce_mismatch: …`, `replayed: …`).
+    pub error_description: String,
+}
+
+/// An OpenID4VP error answer to the wallet (§8.5: `error`, `error_description`).
+fn wallet_error(status: StatusCode, code: &str, description: String) -> Response {
+    (
+        status,
+        Json(json!({"error": code, "error_description": description})),
+    )
+        .into_response()
+}
+
+/// The request object of a presentation request, for the wallet (`request_uri`).
+#[utoipa::path(get, path = "/openid4vp/request/{requestId}", tag = "kyc",
+    params(("requestId" = String, Path, description = "The presentation request")),
+    responses((status = 200, description = "the request object (a JWT)", body = String, content_type = "application/oauth-authz-req+jwt"),
+              (status = 400, description = "expired or answered", body = WalletErrorBody),
+              (status = 404, description = "unknown request", body = WalletErrorBody),
+              (status = 503, body = crate::error::ErrorBody)))]
+pub async fn request_uri(State(state): State<AppState>, Path(id): Path<String>) -> Response {
+    let found = match state.store.presentation_request(&id).await {
+        Ok(Some(r)) => r,
+        Ok(None) => {
+            return wallet_error(
+                StatusCode::NOT_FOUND,
+                "invalid_request",
+                "unknown request".into(),
+            )
+        }
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    if found.answered_at.is_some() || found.expires_at <= now_millis() {
+        return wallet_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "this request has expired or was answered".into(),
+        );
+    }
+    let made = state
+        .digital_id
+        .get(&state)
+        .and_then(|client| request_object(&client, &state, &found));
+    match made {
+        Ok(jwt) => {
+            let mut resp = jwt.into_response();
+            resp.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/oauth-authz-req+jwt"),
+            );
+            resp.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            resp
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+/// The body of a `direct_post.jwt` response.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct DirectPost {
+    /// The encrypted response (compact JWE).
+    pub response: String,
+}
+
+/// The wallet's encrypted response (`direct_post.jwt`): verified and recorded once.
+#[utoipa::path(post, path = "/openid4vp/response/{requestId}", tag = "kyc",
+    params(("requestId" = String, Path, description = "The presentation request")),
+    request_body(content = DirectPost, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, description = "accepted: {}"),
+              (status = 400, description = "refused, with the reason (a verified-but-invalid presentation is recorded as FAIL)", body = WalletErrorBody),
+              (status = 404, description = "unknown request", body = WalletErrorBody)))]
+pub async fn response(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Form(body): Form<DirectPost>,
+) -> Response {
+    receive(&state, &id, &body.response, None).await
+}
+
+/// The body of `POST /verify/{token}/digital-id/{requestId}/dc-api`.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct DcApiBody {
+    /// The encrypted response the Digital Credentials API returned (compact JWE).
+    pub response: String,
+}
+
+/// A response the browser's Digital Credentials API gave the page: as `direct_post.jwt`.
+#[utoipa::path(post, path = "/verify/{token}/digital-id/{requestId}/dc-api", tag = "kyc",
+    params(("token" = String, Path, description = "The token of the session's verificationUrl"),
+           ("requestId" = String, Path, description = "The presentation request")),
+    request_body = DcApiBody,
+    responses((status = 200, description = "accepted"),
+              (status = 400, description = "refused, with the reason", body = WalletErrorBody),
+              (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody),
+              (status = 410, body = crate::error::ErrorBody)))]
+pub async fn dc_api(
+    State(state): State<AppState>,
+    Path((token, id)): Path<(String, String)>,
+    ApiJson(body): ApiJson<DcApiBody>,
+) -> Response {
+    let session = match super::hosted::open_session(&state, &token).await {
+        Ok(s) => s,
+        Err(e) => return e.into_response(),
+    };
+    receive(&state, &id, &body.response, Some(&session)).await
+}
+
+/// Verifies a response to request `id` and records the check's result.
+async fn receive(
+    state: &AppState,
+    id: &str,
+    jwe: &str,
+    from_page: Option<&VerificationSession>,
+) -> Response {
+    let bad = |d: String| wallet_error(StatusCode::BAD_REQUEST, "invalid_request", d);
+    if jwe.len() > MAX_RESPONSE_BYTES {
+        return bad("the response is too large".into());
+    }
+    let request = match state.store.presentation_request(id).await {
+        Ok(Some(r)) => r,
+        Ok(None) => {
+            return wallet_error(
+                StatusCode::NOT_FOUND,
+                "invalid_request",
+                "unknown request".into(),
+            )
+        }
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    if let Some(s) = from_page {
+        if s.id != request.session_id || s.org_id != request.org_id {
+            return wallet_error(
+                StatusCode::NOT_FOUND,
+                "invalid_request",
+                "unknown request".into(),
+            );
+        }
+    }
+    if request.expires_at <= now_millis() {
+        return bad("this request has expired".into());
+    }
+    let trusted = match anchors(state, &request.org_id).await {
+        Ok(t) => t,
+        Err(e) => return e.into_response(),
+    };
+    let verified = match verify(&request, jwe, &trusted) {
+        // Not encrypted to this request's key: not an answer to it; nothing is recorded.
+        Err(f) if f.reason == Reason::ResponseDecryptFailed => {
+            return bad(format!("{}: {}", f.reason.as_str(), f.detail))
+        }
+        other => other,
+    };
+    // One answer per request: a replayed response changes nothing.
+    match state
+        .store
+        .answer_presentation_request(id, now_millis())
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => {
+            return bad("replayed: this request has already been answered or has expired".into())
+        }
+        Err(e) => return ApiError::from(e).into_response(),
+    }
+    match record(state, &request, verified).await {
+        Ok(None) => (StatusCode::OK, Json(json!({}))).into_response(),
+        Ok(Some(f)) => bad(format!("{}: {}", f.reason.as_str(), f.detail)),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Opens and verifies a response against a request and the trust list.
+fn verify(
+    request: &PresentationRequest,
+    jwe: &str,
+    trusted: &[Cert],
+) -> Result<sdjwt::Verified, Failure> {
+    let key = EncryptionKey::from_bytes(&request.enc_key)?;
+    let presentation = openid4vp::open_response(jwe, &key, &request.id)?;
+    sdjwt::verify(
+        &presentation,
+        &sdjwt::Expect {
+            anchors: trusted,
+            nonce: &request.nonce,
+            audience: &request.client_id,
+            vct_values: &openid4vp::PID_VCT,
+            now: now_millis(),
+        },
+    )
+}
+
+/// The trust list of an organisation as certificates (an unreadable entry is skipped
+/// with a warning: it was checked when added).
+async fn anchors(state: &AppState, org: &vouch_core::ids::OrgId) -> ApiResult<Vec<Cert>> {
+    let mut out = Vec::new();
+    for a in state.store.list_trust_anchors(org).await? {
+        match Cert::from_pem_bundle(&a.pem) {
+            Ok(c) => out.extend(c),
+            Err(e) => tracing::warn!(anchor = %a.id, "unreadable trust anchor: {e}"),
+        }
+    }
+    Ok(out)
+}
+
+/// Records the check's result; the failure that made it FAIL, if one did.
+async fn record(
+    state: &AppState,
+    request: &PresentationRequest,
+    verified: Result<sdjwt::Verified, Failure>,
+) -> ApiResult<Option<Failure>> {
+    let session = state
+        .store
+        .session(&request.org_id, &request.session_id)
+        .await?;
+    let mut evidence = Map::new();
+    let (entry, failure) = match verified {
+        Ok(v) => {
+            let mut claims = Map::new();
+            let mut missing = Vec::new();
+            let mut portrait = None;
+            for spec in claims_of(&request.claims) {
+                match openid4vp::claim_value(&v.claims, spec) {
+                    Some(value) if spec.name == "portrait" => portrait = Some(value.clone()),
+                    Some(value) => {
+                        claims.insert(spec.name.to_string(), value.clone());
+                    }
+                    None => missing.push(spec.name),
+                }
+            }
+            if session.checks.contains(&Check::FaceMatch) {
+                if let Some(embedding) = portrait_embedding(state, portrait.as_ref()).await {
+                    evidence.insert("portrait".into(), json!(embedding));
+                }
+                evidence.insert("credential".into(), json!(true));
+            } else if let Some(p) = portrait {
+                claims.insert("portrait".into(), p);
+            }
+            let age = claims.get("age_over_18").and_then(Value::as_bool);
+            let (result, reason) = policy::digital_id(&missing, age, v.has_status);
+            (
+                json!({
+                    "status": "COMPLETED",
+                    "result": result,
+                    "format": "dc+sd-jwt",
+                    "credentialType": v.vct,
+                    "issuer": v.issuer,
+                    "issuerCertificate": v.signer,
+                    "trustAnchor": v.anchor,
+                    "claims": claims,
+                    "missingClaims": missing,
+                    "expiresAt": v.expires_at.map(rfc3339),
+                    "reasonCode": reason,
+                }),
+                None,
+            )
+        }
+        Err(f) => {
+            tracing::info!(session = %session.id, reason = f.reason.as_str(), "digital ID presentation refused: {}", f.detail);
+            (
+                json!({
+                    "status": "COMPLETED",
+                    "result": Outcome::Fail,
+                    "format": "dc+sd-jwt",
+                    "reasonCode": f.reason.as_str(),
+                    "reason": f.detail,
+                }),
+                Some(f),
+            )
+        }
+    };
+    let mut results = Map::new();
+    results.insert(result_key(Check::DigitalId).into(), entry);
+    state
+        .store
+        .record_session_step(&session.org_id, &session.id, results, evidence, &[])
+        .await?;
+    Ok(failure)
+}
+
+/// The face embedding of a credential's portrait (base64 or a data URL of a JPEG or
+/// PNG), when the engines are loaded and a face is found.
+async fn portrait_embedding(state: &AppState, portrait: Option<&Value>) -> Option<Vec<f32>> {
+    let text = portrait?.as_str()?;
+    let b64 = text.split_once(";base64,").map_or(text, |(_, b)| b);
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(b64.trim()))
+        .ok()?;
+    let engines = state.engines.clone()?;
+    tokio::task::spawn_blocking(move || {
+        let face = &engines.face;
+        let img = face.decode(&bytes).ok()?;
+        let found = face.faces(&img).ok()?;
+        face.embed(&img, found.first()?).ok()
+    })
+    .await
+    .ok()
+    .flatten()
+}

@@ -1,0 +1,452 @@
+//! The `digital_id` check end to end over real HTTP, with a wallet that is not vouch's
+//! code: `tests/wallet/wallet.py`, built on the OpenWallet Foundation's `sd-jwt` and
+//! `jwcrypto` from PyPI (pinned in `tests/wallet/requirements.txt`, installed here in a
+//! venv under the target folder). The wallet makes a test IACA and issuer, the test puts
+//! the IACA in the organisation's trust list, and for each scenario the wallet opens the
+//! session's `openid4vp://` link, checks the signed request object, issues a PID as SD-JWT
+//! VC, presents the asked claims with key binding and posts the encrypted response.
+//!
+//! A genuine presentation is APPROVED with exactly the asked claims; a tampered
+//! disclosure, an expired credential, an untrusted issuer, a wrong nonce or audience are
+//! REJECTED with their reason codes; a replayed response is refused and changes nothing.
+//! The hosted page's digital-ID step is driven in Chromium (`tests/e2e/digital_id.mjs`)
+//! up to the QR code, whose link the wallet then answers, and the page finishes.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use vouch_core::check::Check;
+use vouch_core::ids::OrgId;
+use vouch_core::model::{Actor, AuditRecord, KeySettings};
+use vouch_digitalid::x509::Cert;
+use vouch_store::digital_id::NewTrustAnchor;
+use vouch_testkit::{test_config, TestDb, TestServer};
+
+fn repo() -> PathBuf {
+    vouch_testkit::repo_root()
+}
+
+/// The wallet's Python: a venv under the target folder with the pinned packages.
+fn wallet_python() -> &'static Path {
+    static PY: OnceLock<PathBuf> = OnceLock::new();
+    PY.get_or_init(|| {
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| repo().join("target"));
+        let venv = target.join("wallet-venv");
+        let python = venv.join("bin/python");
+        let requirements = repo().join("tests/wallet/requirements.txt");
+        let stamp = venv.join("requirements.txt");
+        let wanted = std::fs::read_to_string(&requirements).unwrap();
+        if std::fs::read_to_string(&stamp).ok().as_deref() != Some(wanted.as_str()) {
+            eprintln!(
+                "installing the test wallet's packages into {}",
+                venv.display()
+            );
+            let ok = Command::new("python3")
+                .args(["-m", "venv"])
+                .arg(&venv)
+                .status()
+                .unwrap()
+                .success();
+            assert!(ok, "python3 -m venv failed");
+            let ok = Command::new(venv.join("bin/pip"))
+                .args(["install", "-q", "-r"])
+                .arg(&requirements)
+                .status()
+                .unwrap()
+                .success();
+            assert!(
+                ok,
+                "pip install -r tests/wallet/requirements.txt failed (needs PyPI)"
+            );
+            std::fs::write(&stamp, wanted).unwrap();
+        }
+        python
+    })
+}
+
+/// Runs the wallet; its one JSON line.
+fn wallet(args: &[&str]) -> Value {
+    let out = Command::new(wallet_python())
+        .arg(repo().join("tests/wallet/wallet.py"))
+        .args(args)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let v: Value = serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap_or_else(|e| {
+        panic!(
+            "wallet output {e}: {stdout}\nstderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    assert!(
+        v.get("failure").is_none(),
+        "wallet failed: {}\nstderr: {}",
+        v["failure"],
+        String::from_utf8_lossy(&out.stderr)
+    );
+    v
+}
+
+struct World {
+    server: TestServer,
+    key: String,
+    org: OrgId,
+    wallet_dir: tempfile::TempDir,
+}
+
+/// A server, an organisation trusting the wallet's test IACA, and a key asking for
+/// `claims` with `checks`.
+async fn world(db: TestDb, checks: &[Check], claims: &[&str]) -> World {
+    let server = TestServer::start(db, test_config()).await;
+    let org = server.org("Acme Bank").await;
+    let settings = KeySettings {
+        checks: checks.to_vec(),
+        digital_id_claims: claims.iter().map(|c| c.to_string()).collect(),
+        ..Default::default()
+    };
+    let (_, key, _) = server.key(&org, settings).await;
+    let wallet_dir = tempfile::tempdir().unwrap();
+    let dir = wallet_dir.path().join("w");
+    let init = wallet(&["init", dir.to_str().unwrap()]);
+    let pem = std::fs::read_to_string(init["trust"].as_str().unwrap()).unwrap();
+    for cert in Cert::from_pem_bundle(&pem).unwrap() {
+        server
+            .store
+            .add_trust_anchor(
+                &org,
+                &NewTrustAnchor {
+                    name: "test IACA",
+                    subject: &cert.subject(),
+                    fingerprint: &cert.fingerprint(),
+                    pem: &cert.to_pem(),
+                    not_after: cert.not_after(),
+                },
+                AuditRecord::new(Some(&org), Actor::Cli, "trust_anchor.added"),
+            )
+            .await
+            .unwrap();
+    }
+    World {
+        server,
+        key,
+        org,
+        wallet_dir,
+    }
+}
+
+impl World {
+    fn wallet_dir(&self) -> String {
+        self.wallet_dir
+            .path()
+            .join("w")
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    /// A new session: (id, the hosted page's path).
+    async fn session(&self) -> (String, String) {
+        let v: Value = self
+            .server
+            .http
+            .post(self.server.at("/api/v1/verify"))
+            .bearer_auth(&self.key)
+            .json(&json!({"externalRef": "wallet-user"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let url = v["verificationUrl"].as_str().unwrap();
+        let path = url::Url::parse(url).unwrap().path().to_string();
+        (v["sessionId"].as_str().unwrap().to_string(), path)
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let resp = self
+            .server
+            .http
+            .post(self.server.at(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        self.server
+            .http
+            .get(self.server.at(path))
+            .bearer_auth(&self.key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// Runs one wallet scenario on a new session; (wallet output, session after
+    /// /complete, the presentation request's start answer).
+    async fn scenario(&self, mode: &str) -> (Value, Value, Value) {
+        let (id, page) = self.session().await;
+        let (status, start) = self.post(&format!("{page}/digital-id"), json!({})).await;
+        assert_eq!(status, 200, "{start}");
+        let link = start["walletLink"].as_str().unwrap().to_string();
+        let dir = self.wallet_dir();
+        let mode_owned = mode.to_string();
+        let out =
+            tokio::task::spawn_blocking(move || wallet(&["present", &dir, &link, &mode_owned]))
+                .await
+                .unwrap();
+        let (status, done) = self.post(&format!("{page}/complete"), json!({})).await;
+        assert_eq!(status, 200, "{mode}: {done}");
+        let session = self.get(&format!("/api/v1/verify/{id}")).await;
+        (out, session, start)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wallet_presentation_is_approved_with_only_the_asked_claims_and_forgeries_are_rejected() {
+    for db in TestDb::all().await {
+        let sqlite = db.sqlite_path.clone();
+        let w = world(
+            db,
+            &[Check::DigitalId],
+            &["given_name", "family_name", "birth_date", "age_over_18"],
+        )
+        .await;
+
+        // Genuine: APPROVED with exactly the four claims, issuer and trust anchor named.
+        let (out, s, start) = w.scenario("ok").await;
+        assert_eq!(out["posts"], json!([{"status": 200, "body": {}}]), "{out}");
+        assert_eq!(out["clientId"], start["clientId"]);
+        assert!(out["clientId"]
+            .as_str()
+            .unwrap()
+            .starts_with("x509_san_dns:localhost"));
+        let mut disclosed: Vec<&str> = out["disclosed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        disclosed.sort_unstable();
+        assert_eq!(
+            disclosed,
+            [
+                "age_equal_or_over",
+                "birthdate",
+                "family_name",
+                "given_name"
+            ],
+            "the wallet was asked for these only"
+        );
+        assert_eq!(s["status"], "COMPLETED", "{s}");
+        assert_eq!(s["overallResult"], "APPROVED", "{s}");
+        let d = &s["checks"]["digitalId"];
+        assert_eq!(d["result"], "PASS", "{d}");
+        assert_eq!(
+            d["claims"],
+            json!({"given_name": "Erika", "family_name": "Mustermann",
+                   "birth_date": "1984-08-12", "age_over_18": true})
+        );
+        assert_eq!(d["credentialType"], "urn:eudi:pid:1");
+        assert_eq!(d["issuer"], "https://issuer.example");
+        assert!(
+            d["trustAnchor"].as_str().unwrap().contains("Test IACA"),
+            "{d}"
+        );
+        assert_eq!(d["missingClaims"], json!([]));
+        // The claims are sealed at rest, like every check result.
+        if let Some(path) = &sqlite {
+            let bytes = std::fs::read(path).unwrap();
+            let wal = std::fs::read(path.with_extension("sqlite-wal")).unwrap_or_default();
+            for haystack in [&bytes, &wal] {
+                assert!(
+                    !haystack.windows(10).any(|x| x == b"Mustermann"),
+                    "a claim is stored in clear"
+                );
+            }
+        }
+
+        // Each forgery: the wallet is told why, the session is REJECTED with the reason.
+        for (mode, reason) in [
+            ("tampered", "disclosure_digest_mismatch"),
+            ("expired", "credential_expired"),
+            ("untrusted", "issuer_untrusted"),
+            ("wrong_nonce", "nonce_mismatch"),
+            ("wrong_audience", "audience_mismatch"),
+        ] {
+            let (out, s, _) = w.scenario(mode).await;
+            assert_eq!(out["posts"][0]["status"], 400, "{mode}: {out}");
+            let told = out["posts"][0]["body"]["error_description"]
+                .as_str()
+                .unwrap();
+            assert!(told.starts_with(reason), "{mode}: {told}");
+            assert_eq!(s["overallResult"], "REJECTED", "{mode}: {s}");
+            let d = &s["checks"]["digitalId"];
+            assert_eq!(d["result"], "FAIL", "{mode}: {d}");
+            assert_eq!(d["reasonCode"], reason, "{mode}: {d}");
+            assert!(
+                d.get("claims").is_none(),
+                "{mode}: no claims from a forgery"
+            );
+        }
+
+        // A replayed response: the first answer counts, the second is refused.
+        let (out, s, _) = w.scenario("replay").await;
+        assert_eq!(out["posts"][0]["status"], 200, "{out}");
+        assert_eq!(out["posts"][1]["status"], 400, "{out}");
+        let told = out["posts"][1]["body"]["error_description"]
+            .as_str()
+            .unwrap();
+        assert!(told.starts_with("replayed"), "{told}");
+        assert_eq!(s["overallResult"], "APPROVED", "{s}");
+        w.server.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn age_over_18_alone_is_a_valid_request_and_the_request_object_asks_for_nothing_else() {
+    let w = world(TestDb::sqlite(), &[Check::DigitalId], &["age_over_18"]).await;
+    let (id, page) = w.session().await;
+    let (_, start) = w.post(&format!("{page}/digital-id"), json!({})).await;
+    assert_eq!(start["claims"], json!(["age_over_18"]));
+    assert!(start["qrCode"]
+        .as_str()
+        .unwrap()
+        .starts_with("data:image/svg+xml;base64,"));
+
+    // The request object: signed with the certificate in x5c, which names the host.
+    let request_uri = start["requestUri"]
+        .as_str()
+        .unwrap()
+        .replace("localhost", "127.0.0.1");
+    let resp = w.server.http.get(&request_uri).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        resp.headers()["content-type"],
+        "application/oauth-authz-req+jwt"
+    );
+    let jws = vouch_digitalid::jose::Jws::parse(&resp.text().await.unwrap()).unwrap();
+    let x5c = jws.header["x5c"][0].as_str().unwrap();
+    use base64::Engine as _;
+    let cert = Cert::from_der(
+        &base64::engine::general_purpose::STANDARD
+            .decode(x5c)
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(jws.verifies_with(&cert.public_key().unwrap()));
+    assert_eq!(cert.alt_names(), ["localhost"]);
+    assert_eq!(jws.payload["response_mode"], "direct_post.jwt");
+    assert_eq!(
+        jws.payload["dcql_query"]["credentials"][0]["claims"],
+        json!([{"id": "age_over_18", "path": ["age_equal_or_over", "18"]}])
+    );
+
+    // The wallet answers that request (the page's link), discloses one claim.
+    let dir = w.wallet_dir();
+    let link = start["walletLink"].as_str().unwrap().to_string();
+    let out = tokio::task::spawn_blocking(move || wallet(&["present", &dir, &link, "ok"]))
+        .await
+        .unwrap();
+    assert_eq!(out["disclosed"], json!(["age_equal_or_over"]));
+    let status: Value = w
+        .server
+        .http
+        .get(w.server.at(&format!(
+            "{page}/digital-id/{}",
+            start["requestId"].as_str().unwrap()
+        )))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["status"], "received");
+    let (code, _) = w.post(&format!("{page}/complete"), json!({})).await;
+    assert_eq!(code, 200);
+    let s = w.get(&format!("/api/v1/verify/{id}")).await;
+    assert_eq!(s["overallResult"], "APPROVED", "{s}");
+    assert_eq!(
+        s["checks"]["digitalId"]["claims"],
+        json!({"age_over_18": true})
+    );
+
+    // Answered: the request object is gone, and bad input changes nothing.
+    let again = w.server.http.get(&request_uri).send().await.unwrap();
+    assert_eq!(again.status(), 400);
+    let (id2, page2) = w.session().await;
+    let (_, start2) = w.post(&format!("{page2}/digital-id"), json!({})).await;
+    let response_uri = format!(
+        "/openid4vp/response/{}",
+        start2["requestId"].as_str().unwrap()
+    );
+    for body in ["response=not-a-jwe", "response=a.b.c.d.e", ""] {
+        let resp = w
+            .server
+            .http
+            .post(w.server.at(&response_uri))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_client_error(), "{body}: {}", resp.status());
+    }
+    let s2 = w.get(&format!("/api/v1/verify/{id2}")).await;
+    assert_eq!(s2["status"], "PENDING", "garbage is not an answer: {s2}");
+    let (code, v) = w.post(&format!("{page2}/complete"), json!({})).await;
+    assert_eq!(code, 409, "{v}");
+    assert_eq!(v["code"], "incomplete");
+    let unknown = w
+        .server
+        .http
+        .get(w.server.at("/openid4vp/request/nope"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
+
+    // A session whose key does not ask for a digital ID offers none.
+    let (_, plain_key, _) = w
+        .server
+        .key(
+            &w.org,
+            KeySettings {
+                checks: vec![Check::Liveness],
+                ..Default::default()
+            },
+        )
+        .await;
+    let v: Value = w
+        .server
+        .http
+        .post(w.server.at("/api/v1/verify"))
+        .bearer_auth(&plain_key)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let path = url::Url::parse(v["verificationUrl"].as_str().unwrap())
+        .unwrap()
+        .path()
+        .to_string();
+    let (code, v) = w.post(&format!("{path}/digital-id"), json!({})).await;
+    assert_eq!(code, 400, "{v}");
+    assert_eq!(v["code"], "digital_id_unavailable");
+    w.server.stop().await;
+}
