@@ -790,3 +790,115 @@ async fn serve_finds_its_models_from_any_folder_and_fetches_missing_ones_on_firs
     assert_eq!(readyz_models(&server.url).await, "missing");
     assert_eq!(server.terminate().code(), Some(0));
 }
+
+/// Issue 21: `vouch trust add|list|remove` keeps an organisation's trust list of digital
+/// ID issuers: every certificate of a PEM bundle is added (a duplicate and a file that is
+/// not PEM are refused and change nothing), listed with its expiry, and removed by id;
+/// a key asks for the digital ID claims it is given.
+#[tokio::test]
+async fn the_trust_list_is_managed_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let org = json_out(cmd(dir.path(), &["org", "create", "--name", "Acme"]));
+    let org_id = org["orgId"].as_str().unwrap().to_string();
+    let (a, _) = vouch_digitalid::x509::self_signed_verifier("issuer-a.example").unwrap();
+    let (b, _) = vouch_digitalid::x509::self_signed_verifier("issuer-b.example").unwrap();
+    let bundle = dir.path().join("issuers.pem");
+    std::fs::write(&bundle, format!("{}{}", a.to_pem(), b.to_pem())).unwrap();
+    let added = json_out(cmd(
+        dir.path(),
+        &["trust", "add", "--org", &org_id, bundle.to_str().unwrap()],
+    ));
+    assert_eq!(added.as_array().unwrap().len(), 2, "{added}");
+    assert_eq!(added[0]["fingerprint"], a.fingerprint());
+    assert_eq!(added[0]["ca"], false);
+
+    let again = cmd(
+        dir.path(),
+        &["trust", "add", "--org", &org_id, bundle.to_str().unwrap()],
+    )
+    .output()
+    .unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already in the trust list"));
+    let junk = dir.path().join("junk.pem");
+    std::fs::write(&junk, "not a certificate").unwrap();
+    let bad = cmd(
+        dir.path(),
+        &["trust", "add", "--org", &org_id, junk.to_str().unwrap()],
+    )
+    .output()
+    .unwrap();
+    assert!(!bad.status.success());
+
+    let list = json_out(cmd(dir.path(), &["trust", "list", "--org", &org_id]));
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 2, "refusals changed nothing");
+    assert_eq!(list[0]["name"], "issuers.pem");
+    let days = list[0]["expiresInDays"].as_i64().unwrap();
+    assert!((363..=365).contains(&days), "{days}");
+    let id = list[0]["id"].as_str().unwrap();
+    json_out(cmd(
+        dir.path(),
+        &["trust", "remove", "--org", &org_id, "--id", id],
+    ));
+    let list = json_out(cmd(dir.path(), &["trust", "list", "--org", &org_id]));
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    let gone = cmd(
+        dir.path(),
+        &["trust", "remove", "--org", &org_id, "--id", id],
+    )
+    .output()
+    .unwrap();
+    assert!(!gone.status.success());
+
+    let key = json_out(cmd(
+        dir.path(),
+        &[
+            "key",
+            "create",
+            "--org",
+            &org_id,
+            "--name",
+            "wallet",
+            "--checks",
+            "digital_id",
+            "--digital-id-claims",
+            "age_over_18",
+        ],
+    ));
+    assert!(key["apiKey"].as_str().is_some());
+    let bad = cmd(
+        dir.path(),
+        &[
+            "key",
+            "create",
+            "--org",
+            &org_id,
+            "--name",
+            "x",
+            "--checks",
+            "digital_id",
+            "--digital-id-claims",
+            "shoe_size",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown digital ID claim"));
+    let keys = json_out(cmd(dir.path(), &["key", "list", "--org", &org_id]));
+    let wallet_key = keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["name"] == "wallet")
+        .unwrap();
+    assert_eq!(
+        wallet_key["settings"]["digitalIdClaims"],
+        serde_json::json!(["age_over_18"])
+    );
+    assert_eq!(
+        wallet_key["settings"]["checks"],
+        serde_json::json!(["digital_id"])
+    );
+}

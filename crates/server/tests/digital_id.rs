@@ -450,3 +450,79 @@ async fn age_over_18_alone_is_a_valid_request_and_the_request_object_asks_for_no
     assert_eq!(v["code"], "digital_id_unavailable");
     w.server.stop().await;
 }
+
+/// The hosted page in Chromium: the digital-ID step shows the request's QR code and link,
+/// the wallet answers the link from another process, the page sees it and finishes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hosted_page_shows_the_qr_code_and_finishes_when_the_wallet_answers() {
+    let chromium = std::env::var("VOUCH_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    if !Path::new(&chromium).exists() {
+        eprintln!(
+            "skipped: {chromium} is missing (scripts/install-deps.sh installs Debian's chromium)"
+        );
+        return;
+    }
+    assert!(
+        repo()
+            .join("tests/e2e/node_modules/playwright-core")
+            .exists(),
+        "tests/e2e/node_modules missing: run scripts/install-deps.sh"
+    );
+    let w = world(
+        TestDb::sqlite(),
+        &[Check::DigitalId],
+        &["given_name", "family_name", "age_over_18"],
+    )
+    .await;
+    let (id, page) = w.session().await;
+    let shots = std::env::var_os("VOUCH_E2E_SCREENSHOTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("artifacts/e2e"))
+        .join("digital-id");
+    let _ = std::fs::remove_dir_all(&shots);
+    let cfg = json!({
+        "url": w.server.at(&page),
+        "screenshots": shots,
+        "wallet": [wallet_python(), repo().join("tests/wallet/wallet.py"), "present", w.wallet_dir()],
+        "mode": "ok",
+    });
+    let out = tokio::process::Command::new("node")
+        .arg(repo().join("tests/e2e/digital_id.mjs"))
+        .arg(cfg.to_string())
+        .env("VOUCH_CHROMIUM", &chromium)
+        .kill_on_drop(true)
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let v: Value = serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap_or_else(|e| {
+        panic!(
+            "driver output {e}: {stdout}\nstderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    assert!(v.get("failure").is_none(), "{}", v["failure"]);
+    let link = v["link"].as_str().unwrap();
+    assert!(
+        link.starts_with("openid4vp://?client_id=x509_san_dns%3Alocalhost"),
+        "{link}"
+    );
+    assert!(v["qrWidth"].as_u64().unwrap() >= 240, "{v}");
+    assert_eq!(v["claimsText"], "given_name, family_name, age_over_18");
+    assert!(v["consentText"]
+        .as_str()
+        .unwrap()
+        .contains("digital ID wallet"));
+    // Headless Chromium has no wallet behind the Digital Credentials API: the page
+    // offers the same-device button only where the API exists.
+    assert_eq!(v["dcApiOffered"], v["digitalCredentialApi"]);
+    assert_eq!(v["wallet"]["posts"][0]["status"], 200, "{v}");
+    assert_eq!(v["result"], "APPROVED", "{v}");
+    let s = w.get(&format!("/api/v1/verify/{id}")).await;
+    assert_eq!(s["overallResult"], "APPROVED", "{s}");
+    assert_eq!(
+        s["checks"]["digitalId"]["claims"],
+        json!({"given_name": "Erika", "family_name": "Mustermann", "age_over_18": true})
+    );
+    w.server.stop().await;
+}
