@@ -7,6 +7,7 @@
 //! [`Failure`]'s [`Reason`] into the check's reason code.
 
 pub mod jose;
+pub mod mdoc;
 pub mod openid4vp;
 pub mod sdjwt;
 pub mod x509;

@@ -20,6 +20,8 @@ pub const PID_VCT: [&str; 2] = ["urn:eudi:pid:1", "urn:eu.europa.ec.eudi:pid:1"]
 
 /// The DCQL id of the SD-JWT VC query.
 pub const SD_JWT_QUERY_ID: &str = "pid";
+/// The DCQL id of the mdoc (mDL) query.
+pub const MDOC_QUERY_ID: &str = "mdl";
 
 /// A claim a relying party may ask for: vouch's name for it and where it sits in an SD-JWT
 /// VC PID (EUDI PID rulebook, SD-JWT VC encoding).
@@ -72,18 +74,25 @@ pub fn claim(name: &str) -> Option<&'static ClaimSpec> {
     CLAIMS.iter().find(|c| c.name == name)
 }
 
-/// The DCQL query for `claims` (one SD-JWT VC PID credential, only those claims).
+/// The DCQL query for `claims`: a PID as SD-JWT VC or a mobile driving licence as mdoc
+/// (either satisfies it: `credential_sets`), only those claims. The mDL's elements carry
+/// vouch's names in the `org.iso.18013.5.1` namespace.
 pub fn dcql_query(claims: &[&ClaimSpec]) -> Value {
-    let claims: Vec<Value> = claims
+    let sd_jwt: Vec<Value> = claims
         .iter()
         .map(|c| json!({"id": c.name, "path": c.sd_jwt_path}))
         .collect();
-    json!({"credentials": [{
-        "id": SD_JWT_QUERY_ID,
-        "format": "dc+sd-jwt",
-        "meta": {"vct_values": PID_VCT},
-        "claims": claims,
-    }]})
+    let mdoc: Vec<Value> = claims
+        .iter()
+        .map(|c| json!({"id": c.name, "path": [crate::mdoc::MDL_NAMESPACE, c.name], "intent_to_retain": false}))
+        .collect();
+    json!({
+        "credentials": [
+            {"id": SD_JWT_QUERY_ID, "format": "dc+sd-jwt", "meta": {"vct_values": PID_VCT}, "claims": sd_jwt},
+            {"id": MDOC_QUERY_ID, "format": "mso_mdoc", "meta": {"doctype_value": crate::mdoc::MDL_DOCTYPE}, "claims": mdoc},
+        ],
+        "credential_sets": [{"options": [[SD_JWT_QUERY_ID], [MDOC_QUERY_ID]]}],
+    })
 }
 
 /// The value at `path` of a credential's disclosed claims.
@@ -161,6 +170,7 @@ impl ClientId {
                 "encrypted_response_enc_values_supported": ["A128GCM", "A256GCM"],
                 "vp_formats_supported": {
                     "dc+sd-jwt": {"sd-jwt_alg_values": ["ES256", "ES384"], "kb-jwt_alg_values": ["ES256", "ES384"]},
+                    "mso_mdoc": {"issuerauth_alg_values": [-7, -35], "deviceauth_alg_values": [-7, -35]},
                 },
             },
         });
@@ -207,9 +217,18 @@ fn url_encode(pairs: &[(&str, &str)]) -> String {
         .join("&")
 }
 
+/// A presentation in a response: which query it answers and the credential.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Presentation {
+    /// An SD-JWT VC (`issuer-jwt~disclosures~kb-jwt`).
+    SdJwt(String),
+    /// An mdoc `DeviceResponse`, base64url.
+    Mdoc(String),
+}
+
 /// Decrypts a `direct_post.jwt` response and checks its `state`; returns the
-/// presentation answering the SD-JWT VC query.
-pub fn open_response(jwe: &str, key: &EncryptionKey, state: &str) -> Result<String> {
+/// presentation answering the SD-JWT VC or the mdoc query.
+pub fn open_response(jwe: &str, key: &EncryptionKey, state: &str) -> Result<Presentation> {
     let plain = key.decrypt(jwe)?;
     let body: Value = serde_json::from_slice(&plain)
         .map_err(|_| fail(Reason::Malformed, "the response is not JSON"))?;
@@ -225,19 +244,20 @@ pub fn open_response(jwe: &str, key: &EncryptionKey, state: &str) -> Result<Stri
             format!("the wallet answered {err}"),
         ));
     }
-    let token = &body["vp_token"][SD_JWT_QUERY_ID];
-    let first = match token {
-        Value::Array(items) => items.first(),
-        v @ Value::String(_) => Some(v),
-        _ => None,
+    let first = |id: &str| -> Option<String> {
+        match &body["vp_token"][id] {
+            Value::Array(items) => items.first().and_then(Value::as_str).map(str::to_string),
+            Value::String(s) => Some(s.clone()),
+            _ => None,
+        }
     };
-    first
-        .and_then(Value::as_str)
-        .map(str::to_string)
+    first(SD_JWT_QUERY_ID)
+        .map(Presentation::SdJwt)
+        .or_else(|| first(MDOC_QUERY_ID).map(Presentation::Mdoc))
         .ok_or_else(|| {
             fail(
                 Reason::Malformed,
-                "the response has no presentation for the PID query",
+                "the response answers neither the PID nor the mDL query",
             )
         })
 }
@@ -302,8 +322,8 @@ mod tests {
         let jwe =
             encrypt_for_tests(body.as_bytes(), &jwk, "A128GCM").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
-            open_response(&jwe, &enc, "s1").ok().as_deref(),
-            Some("a~b~c")
+            open_response(&jwe, &enc, "s1").ok(),
+            Some(Presentation::SdJwt("a~b~c".into()))
         );
         assert_eq!(
             open_response(&jwe, &enc, "s2").err().map(|e| e.reason),

@@ -28,9 +28,9 @@ use vouch_core::policy::{self, Outcome};
 use vouch_core::session::{result_key, VerificationSession};
 use vouch_core::{now_millis, rfc3339};
 use vouch_digitalid::jose::{b64, random_bytes, EncryptionKey};
-use vouch_digitalid::openid4vp::{self, ClaimSpec, ClientId, Request};
+use vouch_digitalid::openid4vp::{self, ClaimSpec, ClientId, Presentation, Request};
 use vouch_digitalid::x509::Cert;
-use vouch_digitalid::{sdjwt, Failure, Reason};
+use vouch_digitalid::{mdoc, sdjwt, Failure, Reason};
 use vouch_store::digital_id::PresentationRequest;
 
 /// How long a presentation request can be fetched and answered: ten minutes.
@@ -373,7 +373,8 @@ async fn receive(
         Ok(t) => t,
         Err(e) => return e.into_response(),
     };
-    let verified = match verify(&request, jwe, &trusted) {
+    let response_uri = url_of(state, &format!("/openid4vp/response/{id}"));
+    let verified = match verify(&request, jwe, &trusted, &response_uri) {
         // Not encrypted to this request's key: not an answer to it; nothing is recorded.
         Err(f) if f.reason == Reason::ResponseDecryptFailed => {
             return bad(format!("{}: {}", f.reason.as_str(), f.detail))
@@ -399,24 +400,93 @@ async fn receive(
     }
 }
 
+/// A verified credential, whatever its format: the asked claims by vouch's names.
+struct Presented {
+    format: &'static str,
+    credential_type: String,
+    issuer: Option<String>,
+    signer: String,
+    anchor: String,
+    values: Map<String, Value>,
+    expires_at: Option<i64>,
+    has_status: bool,
+}
+
 /// Opens and verifies a response against a request and the trust list.
 fn verify(
     request: &PresentationRequest,
     jwe: &str,
     trusted: &[Cert],
-) -> Result<sdjwt::Verified, Failure> {
+    response_uri: &str,
+) -> Result<Presented, Failure> {
     let key = EncryptionKey::from_bytes(&request.enc_key)?;
-    let presentation = openid4vp::open_response(jwe, &key, &request.id)?;
-    sdjwt::verify(
-        &presentation,
-        &sdjwt::Expect {
-            anchors: trusted,
-            nonce: &request.nonce,
-            audience: &request.client_id,
-            vct_values: &openid4vp::PID_VCT,
-            now: now_millis(),
-        },
-    )
+    let specs = claims_of(&request.claims);
+    let now = now_millis();
+    match openid4vp::open_response(jwe, &key, &request.id)? {
+        Presentation::SdJwt(p) => {
+            let v = sdjwt::verify(
+                &p,
+                &sdjwt::Expect {
+                    anchors: trusted,
+                    nonce: &request.nonce,
+                    audience: &request.client_id,
+                    vct_values: &openid4vp::PID_VCT,
+                    now,
+                },
+            )?;
+            let values = specs
+                .iter()
+                .filter_map(|s| {
+                    Some((
+                        s.name.to_string(),
+                        openid4vp::claim_value(&v.claims, s)?.clone(),
+                    ))
+                })
+                .collect();
+            Ok(Presented {
+                format: "dc+sd-jwt",
+                credential_type: v.vct,
+                issuer: Some(v.issuer),
+                signer: v.signer,
+                anchor: v.anchor,
+                values,
+                expires_at: v.expires_at,
+                has_status: v.has_status,
+            })
+        }
+        Presentation::Mdoc(p) => {
+            let transcript = mdoc::session_transcript(
+                &request.client_id,
+                &request.nonce,
+                Some(mdoc::jwk_thumbprint(&key.public_jwk(&request.id))),
+                response_uri,
+            );
+            let v = mdoc::verify(
+                &p,
+                &mdoc::Expect {
+                    anchors: trusted,
+                    session_transcript: &transcript,
+                    doc_type: mdoc::MDL_DOCTYPE,
+                    now,
+                },
+            )?;
+            let values = specs
+                .iter()
+                .filter_map(|s| Some((s.name.to_string(), v.claims.get(s.name)?.clone())))
+                .filter(|(_, v)| !v.is_null())
+                .collect();
+            Ok(Presented {
+                format: "mso_mdoc",
+                credential_type: v.doc_type,
+                issuer: None,
+                signer: v.signer,
+                anchor: v.anchor,
+                values,
+                expires_at: Some(v.valid_until),
+                has_status: false,
+            })
+        }
+    }
 }
 
 /// The trust list of an organisation as certificates (an unreadable entry is skipped
@@ -436,7 +506,7 @@ async fn anchors(state: &AppState, org: &vouch_core::ids::OrgId) -> ApiResult<Ve
 async fn record(
     state: &AppState,
     request: &PresentationRequest,
-    verified: Result<sdjwt::Verified, Failure>,
+    verified: Result<Presented, Failure>,
 ) -> ApiResult<Option<Failure>> {
     let session = state
         .store
@@ -449,7 +519,7 @@ async fn record(
             let mut missing = Vec::new();
             let mut portrait = None;
             for spec in claims_of(&request.claims) {
-                match openid4vp::claim_value(&v.claims, spec) {
+                match v.values.get(spec.name) {
                     Some(value) if spec.name == "portrait" => portrait = Some(value.clone()),
                     Some(value) => {
                         claims.insert(spec.name.to_string(), value.clone());
@@ -471,8 +541,8 @@ async fn record(
                 json!({
                     "status": "COMPLETED",
                     "result": result,
-                    "format": "dc+sd-jwt",
-                    "credentialType": v.vct,
+                    "format": v.format,
+                    "credentialType": v.credential_type,
                     "issuer": v.issuer,
                     "issuerCertificate": v.signer,
                     "trustAnchor": v.anchor,
@@ -490,7 +560,6 @@ async fn record(
                 json!({
                     "status": "COMPLETED",
                     "result": Outcome::Fail,
-                    "format": "dc+sd-jwt",
                     "reasonCode": f.reason.as_str(),
                     "reason": f.detail,
                 }),
