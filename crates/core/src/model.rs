@@ -185,6 +185,16 @@ impl KeySettings {
                 )));
             }
         }
+        let has = |c: Check| self.checks.contains(&c);
+        if has(Check::DigitalId)
+            && has(Check::FaceMatch)
+            && !has(Check::DocVerify)
+            && !self.digital_id_claims.iter().any(|c| c == "portrait")
+        {
+            return Err(crate::Error::Invalid(
+                "face_match with a digital ID and no document needs the portrait claim (digital ID claims)".into(),
+            ));
+        }
         Ok(())
     }
 }
@@ -412,4 +422,35 @@ pub struct AuditEntry {
     pub details: serde_json::Value,
     /// When.
     pub created_at: Millis,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digital_id_claims_are_known_unique_and_give_face_match_a_portrait() {
+        let ok = KeySettings::default();
+        assert!(ok.validate().is_ok());
+        let with = |checks: &[Check], claims: &[&str]| KeySettings {
+            checks: checks.to_vec(),
+            digital_id_claims: claims.iter().map(|c| c.to_string()).collect(),
+            ..KeySettings::default()
+        };
+        assert!(with(&[Check::DigitalId], &["age_over_18"])
+            .validate()
+            .is_ok());
+        assert!(with(&[Check::DigitalId], &[]).validate().is_err());
+        assert!(with(&[Check::DigitalId], &["shoe_size"])
+            .validate()
+            .is_err());
+        assert!(with(&[Check::DigitalId], &["given_name", "given_name"])
+            .validate()
+            .is_err());
+        let face = [Check::DigitalId, Check::Liveness, Check::FaceMatch];
+        assert!(with(&face, &["given_name"]).validate().is_err());
+        assert!(with(&face, &["given_name", "portrait"]).validate().is_ok());
+        let with_doc = [Check::DigitalId, Check::DocVerify, Check::FaceMatch];
+        assert!(with(&with_doc, &["given_name"]).validate().is_ok());
+    }
 }

@@ -69,13 +69,27 @@ fn wallet_python() -> &'static Path {
     })
 }
 
-/// Runs the wallet; its one JSON line.
+/// Runs the SD-JWT VC wallet (Python); its one JSON line.
 fn wallet(args: &[&str]) -> Value {
-    let out = Command::new(wallet_python())
-        .arg(repo().join("tests/wallet/wallet.py"))
-        .args(args)
-        .output()
-        .unwrap();
+    let mut c = Command::new(wallet_python());
+    c.arg(repo().join("tests/wallet/wallet.py")).args(args);
+    run_wallet(c)
+}
+
+/// Runs the mdoc wallet (Node, `@auth0/mdl`); its one JSON line.
+fn mdoc_wallet(args: &[&str]) -> Value {
+    assert!(
+        repo().join("tests/wallet/node_modules/@auth0/mdl").exists(),
+        "tests/wallet/node_modules missing: run scripts/install-deps.sh"
+    );
+    let mut c = Command::new("node");
+    c.arg(repo().join("tests/wallet/mdoc_wallet.mjs"))
+        .args(args);
+    run_wallet(c)
+}
+
+fn run_wallet(mut c: Command) -> Value {
+    let out = c.output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let v: Value = serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap_or_else(|e| {
         panic!(
@@ -113,7 +127,10 @@ async fn world(db: TestDb, checks: &[Check], claims: &[&str]) -> World {
     let wallet_dir = tempfile::tempdir().unwrap();
     let dir = wallet_dir.path().join("w");
     let init = wallet(&["init", dir.to_str().unwrap()]);
-    let pem = std::fs::read_to_string(init["trust"].as_str().unwrap()).unwrap();
+    let mut pem = std::fs::read_to_string(init["trust"].as_str().unwrap()).unwrap();
+    let mdoc_dir = wallet_dir.path().join("m");
+    let init = mdoc_wallet(&["init", mdoc_dir.to_str().unwrap()]);
+    pem.push_str(&std::fs::read_to_string(init["trust"].as_str().unwrap()).unwrap());
     for cert in Cert::from_pem_bundle(&pem).unwrap() {
         server
             .store
@@ -193,19 +210,42 @@ impl World {
             .unwrap()
     }
 
-    /// Runs one wallet scenario on a new session; (wallet output, session after
-    /// /complete, the presentation request's start answer).
+    fn mdoc_dir(&self) -> String {
+        self.wallet_dir
+            .path()
+            .join("m")
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    /// Runs one SD-JWT VC wallet scenario on a new session; (wallet output, session
+    /// after /complete, the presentation request's start answer).
     async fn scenario(&self, mode: &str) -> (Value, Value, Value) {
+        self.scenario_with(mode, false).await
+    }
+
+    /// As [`Self::scenario`], with the SD-JWT VC or the mdoc wallet.
+    async fn scenario_with(&self, mode: &str, mdoc: bool) -> (Value, Value, Value) {
         let (id, page) = self.session().await;
         let (status, start) = self.post(&format!("{page}/digital-id"), json!({})).await;
         assert_eq!(status, 200, "{start}");
         let link = start["walletLink"].as_str().unwrap().to_string();
-        let dir = self.wallet_dir();
+        let dir = if mdoc {
+            self.mdoc_dir()
+        } else {
+            self.wallet_dir()
+        };
         let mode_owned = mode.to_string();
-        let out =
-            tokio::task::spawn_blocking(move || wallet(&["present", &dir, &link, &mode_owned]))
-                .await
-                .unwrap();
+        let out = tokio::task::spawn_blocking(move || {
+            let args = ["present", dir.as_str(), link.as_str(), mode_owned.as_str()];
+            if mdoc {
+                mdoc_wallet(&args)
+            } else {
+                wallet(&args)
+            }
+        })
+        .await
+        .unwrap();
         let (status, done) = self.post(&format!("{page}/complete"), json!({})).await;
         assert_eq!(status, 200, "{mode}: {done}");
         let session = self.get(&format!("/api/v1/verify/{id}")).await;
@@ -312,6 +352,81 @@ async fn a_wallet_presentation_is_approved_with_only_the_asked_claims_and_forger
         assert_eq!(s["overallResult"], "APPROVED", "{s}");
         w.server.stop().await;
     }
+}
+
+/// The same with a mobile driving licence (ISO 18013-5 mdoc) from a wallet built on npm
+/// `@auth0/mdl`: the device signature binds it to this request's session transcript.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_mdl_presentation_is_approved_and_forgeries_are_rejected() {
+    let w = world(
+        TestDb::sqlite(),
+        &[Check::DigitalId],
+        &[
+            "given_name",
+            "family_name",
+            "birth_date",
+            "age_over_18",
+            "portrait",
+        ],
+    )
+    .await;
+    let (out, s, _) = w.scenario_with("ok", true).await;
+    assert_eq!(out["posts"][0]["status"], 200, "{out}");
+    let mut disclosed: Vec<&str> = out["disclosed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    disclosed.sort_unstable();
+    assert_eq!(
+        disclosed,
+        [
+            "age_over_18",
+            "birth_date",
+            "family_name",
+            "given_name",
+            "portrait"
+        ]
+    );
+    assert_eq!(s["overallResult"], "APPROVED", "{s}");
+    let d = &s["checks"]["digitalId"];
+    assert_eq!(d["format"], "mso_mdoc", "{d}");
+    assert_eq!(d["credentialType"], "org.iso.18013.5.1.mDL");
+    assert!(
+        d["trustAnchor"].as_str().unwrap().contains("Test mDL IACA"),
+        "{d}"
+    );
+    assert_eq!(d["claims"]["given_name"], "Erika");
+    assert_eq!(d["claims"]["family_name"], "Mustermann");
+    assert_eq!(d["claims"]["birth_date"], "1984-08-12");
+    assert_eq!(d["claims"]["age_over_18"], true);
+    assert!(
+        d["claims"]["portrait"]
+            .as_str()
+            .unwrap()
+            .starts_with("iVBOR"),
+        "the portrait, as base64 PNG: {d}"
+    );
+    for (mode, reason) in [
+        ("tampered", "disclosure_digest_mismatch"),
+        ("expired", "credential_expired"),
+        ("untrusted", "issuer_untrusted"),
+        ("wrong_nonce", "key_binding_invalid"),
+    ] {
+        let (out, s, _) = w.scenario_with(mode, true).await;
+        assert_eq!(out["posts"][0]["status"], 400, "{mode}: {out}");
+        assert_eq!(s["overallResult"], "REJECTED", "{mode}: {s}");
+        assert_eq!(
+            s["checks"]["digitalId"]["reasonCode"], reason,
+            "{mode}: {s}"
+        );
+    }
+    let (out, s, _) = w.scenario_with("replay", true).await;
+    assert_eq!(out["posts"][0]["status"], 200, "{out}");
+    assert_eq!(out["posts"][1]["status"], 400, "{out}");
+    assert_eq!(s["overallResult"], "APPROVED", "{s}");
+    w.server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
