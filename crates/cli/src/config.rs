@@ -88,6 +88,10 @@ pub struct FileConfig {
     pub rp_origin: Option<String>,
     /// Human Presence Token signature: ES256 (default) or HS256.
     pub presence_token_alg: Option<String>,
+    /// PEM certificate chain to terminate TLS with (with `tls_key`).
+    pub tls_cert: Option<PathBuf>,
+    /// Its private key, PEM.
+    pub tls_key: Option<PathBuf>,
     /// OpenID4VP client identifier prefix: `x509_san_dns` (default) or `redirect_uri`.
     pub digital_id_client_id_scheme: Option<String>,
     /// PEM file of the verifier certificate for `x509_san_dns` (its dNSName is the public
@@ -237,6 +241,8 @@ pub struct FlagConfig {
     pub database_url: Option<String>,
     pub master_key: Option<String>,
     pub log_format: Option<String>,
+    /// `vouch serve --tls-cert --tls-key` (or their environment variables).
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 /// Log output.
@@ -355,6 +361,24 @@ pub fn load(flags: &FlagConfig) -> Result<Config> {
         listen,
         ..ServerConfig::default()
     };
+    match flags
+        .tls
+        .clone()
+        .or(file.tls_cert.clone().zip(file.tls_key.clone()))
+    {
+        Some((cert, key)) => {
+            for p in [&cert, &key] {
+                if !p.is_file() {
+                    bail!("TLS: {} is not a file", p.display());
+                }
+            }
+            server.tls = Some(vouch_server::tls::TlsFiles { cert, key });
+        }
+        None if file.tls_cert.is_some() || file.tls_key.is_some() => {
+            bail!("tls_cert and tls_key go together")
+        }
+        None => {}
+    }
     if let Some(n) = env_parse::<usize>("VOUCH_BODY_LIMIT")?.or(file.body_limit) {
         if n < 1024 {
             bail!("body limit must be at least 1024 bytes");

@@ -63,6 +63,13 @@ enum Command {
         /// Address to listen on [default: 127.0.0.1:8080].
         #[arg(long, env = "VOUCH_LISTEN")]
         listen: Option<String>,
+        /// Terminate TLS here: PEM certificate chain (reloaded on SIGHUP or when the
+        /// file changes). Without it vouch speaks plain HTTP (behind a TLS proxy).
+        #[arg(long, env = "VOUCH_TLS_CERT", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The certificate's private key, PEM.
+        #[arg(long, env = "VOUCH_TLS_KEY", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
     },
     /// Apply database migrations and exit.
     Migrate,
@@ -478,7 +485,15 @@ async fn run() -> Result<()> {
     let cli = Cli::parse();
     config::warn_unknown_env();
     let listen = match &cli.command {
-        Command::Serve { listen } => listen.clone(),
+        Command::Serve { listen, .. } => listen.clone(),
+        _ => None,
+    };
+    let tls = match &cli.command {
+        Command::Serve {
+            tls_cert: Some(cert),
+            tls_key: Some(key),
+            ..
+        } => Some((cert.clone(), key.clone())),
         _ => None,
     };
     let flags = config::FlagConfig {
@@ -490,6 +505,7 @@ async fn run() -> Result<()> {
             .ok()
             .filter(|v| !v.is_empty()),
         log_format: cli.global.log_format.clone(),
+        tls,
     };
     if let Command::Face(cmd) = cli.command {
         return face::run(cmd);
@@ -822,7 +838,15 @@ async fn serve(cfg: config::Config) -> Result<()> {
     let running = vouch_server::start(state)
         .await
         .with_context(|| format!("cannot listen on {}", cfg.server.listen))?;
-    tracing::info!(addr = %running.addr, backend = ?backend, "vouch listening on http://{}", running.addr);
+    let scheme = if running.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    tracing::info!(addr = %running.addr, backend = ?backend, "vouch listening on {scheme}://{}", running.addr);
+    if let Some(certs) = running.tls.clone() {
+        reload_on_sighup(certs);
+    }
     offer_first_admin(&running.state).await?;
     let stop = running.shutdown_handle();
     tokio::spawn(async move {
@@ -924,6 +948,25 @@ fn phone_context(cfg: &config::Config) -> Result<vouch_server::phone::PhoneConte
         vouch_server::phone::PhoneContext::new(telco, sandbox, sms, inbox)
             .with_region(cfg.phone.region),
     )
+}
+
+/// Reloads the TLS certificate on SIGHUP (the files are also watched for changes).
+fn reload_on_sighup(certs: Arc<vouch_server::tls::Certificates>) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            return;
+        };
+        while hup.recv().await.is_some() {
+            match certs.reload() {
+                Ok(()) => tracing::info!("TLS certificate reloaded (SIGHUP)"),
+                Err(e) => tracing::error!("TLS certificate not reloaded, the old one stays: {e}"),
+            }
+        }
+    });
+    #[cfg(not(unix))]
+    let _ = certs;
 }
 
 async fn shutdown_signal() {

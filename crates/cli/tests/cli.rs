@@ -56,20 +56,17 @@ impl Server {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(i) = line.find("listening on http://") {
-                    let rest = &line[i + "listening on http://".len()..];
-                    let addr: String = rest.chars().take_while(|c| !c.is_whitespace()).collect();
-                    let _ = tx.send(addr);
+                if let Some(i) = line.find("listening on http") {
+                    let rest = &line[i + "listening on ".len()..];
+                    let url: String = rest.chars().take_while(|c| !c.is_whitespace()).collect();
+                    let _ = tx.send(url);
                 }
             }
         });
-        let addr = rx
+        let url = rx
             .recv_timeout(Duration::from_secs(120))
             .expect("server did not start");
-        Server {
-            child,
-            url: format!("http://{addr}"),
-        }
+        Server { child, url }
     }
 
     fn kill9(&mut self) {
@@ -901,4 +898,98 @@ async fn the_trust_list_is_managed_from_the_command_line() {
         wallet_key["settings"]["checks"],
         serde_json::json!(["digital_id"])
     );
+}
+
+/// Issue 19 item 8: `vouch serve --tls-cert --tls-key` terminates TLS (rustls) with a
+/// certificate made here, sends HSTS, refuses plain HTTP on that port, and on SIGHUP
+/// serves a new certificate (a broken pair keeps the old one); a key that is not the
+/// certificate's stops the start with a clear message.
+#[tokio::test]
+async fn serve_terminates_tls_sends_hsts_and_reloads_its_certificate_on_sighup() {
+    let dir = tempfile::tempdir().unwrap();
+    let make = || {
+        let c = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+        (c.cert.pem(), c.key_pair.serialize_pem())
+    };
+    let (cert1, key1) = make();
+    let (cert2, key2) = make();
+    let (cert_path, key_path) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_path, &cert1).unwrap();
+    std::fs::write(&key_path, &key2).unwrap();
+    let tls_args = [
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--tls-cert",
+        cert_path.to_str().unwrap(),
+        "--tls-key",
+        key_path.to_str().unwrap(),
+    ];
+    let out = cmd(dir.path(), &tls_args).output().unwrap();
+    assert!(!out.status.success(), "a key of another certificate");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not belong"));
+
+    std::fs::write(&key_path, &key1).unwrap();
+    let mut server = Server::start(cmd(dir.path(), &tls_args));
+    assert!(
+        server.url.starts_with("https://127.0.0.1:"),
+        "{}",
+        server.url
+    );
+    let port = server.url.rsplit(':').next().unwrap().to_string();
+    let url = format!("https://localhost:{port}/healthz");
+    let trusting = |pem: &str| {
+        reqwest::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(pem.as_bytes()).unwrap())
+            .tls_built_in_root_certs(false)
+            .pool_max_idle_per_host(0)
+            .build()
+            .unwrap()
+    };
+    let resp = trusting(&cert1).get(&url).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        resp.headers()["strict-transport-security"],
+        "max-age=31536000; includeSubDomains"
+    );
+    assert!(trusting(&cert2).get(&url).send().await.is_err());
+    let plain = reqwest::get(format!("http://127.0.0.1:{port}/healthz")).await;
+    assert!(
+        plain.is_err() || !plain.unwrap().status().is_success(),
+        "no plain HTTP"
+    );
+
+    // A new certificate, then SIGHUP: served at once.
+    std::fs::write(&cert_path, &cert2).unwrap();
+    std::fs::write(&key_path, &key2).unwrap();
+    let hup = |s: &Server| {
+        Command::new("kill")
+            .args(["-HUP", &s.child.id().to_string()])
+            .status()
+            .unwrap()
+    };
+    hup(&server);
+    let start = std::time::Instant::now();
+    loop {
+        if trusting(&cert2).get(&url).send().await.is_ok() {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "the new certificate is not served"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        trusting(&cert1).get(&url).send().await.is_err(),
+        "the old one is gone"
+    );
+
+    // A broken pair: the certificate in use stays.
+    std::fs::write(&cert_path, "not a certificate").unwrap();
+    hup(&server);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let resp = trusting(&cert2).get(&url).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(server.terminate().code(), Some(0));
 }

@@ -16,6 +16,7 @@ pub mod middleware;
 pub mod outbound;
 pub mod phone;
 pub mod routes;
+pub mod tls;
 pub mod webhooks;
 
 use std::future::IntoFuture as _;
@@ -67,6 +68,8 @@ pub struct ServerConfig {
     /// The verifier's certificate and P-256 key (PEM) for `x509_san_dns`; None: a
     /// self-signed certificate for the public URL's host, made at first use.
     pub digital_id_signer: Option<(String, String)>,
+    /// Terminate TLS here with these files (None: plain HTTP, e.g. behind a proxy).
+    pub tls: Option<tls::TlsFiles>,
 }
 
 impl Default for ServerConfig {
@@ -88,6 +91,7 @@ impl Default for ServerConfig {
             rp_origin: None,
             digital_id_redirect_uri: false,
             digital_id_signer: None,
+            tls: None,
         }
     }
 }
@@ -158,6 +162,8 @@ pub struct Running {
     pub addr: SocketAddr,
     /// The state the server runs with (its public URL names the bound port).
     pub state: AppState,
+    /// The TLS certificate in use, to reload (SIGHUP), when TLS is terminated here.
+    pub tls: Option<Arc<tls::Certificates>>,
     shutdown: tokio::sync::watch::Sender<bool>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -181,6 +187,16 @@ impl Running {
 }
 
 impl ServerConfig {
+    /// Whether clients reach this server over HTTPS (TLS here, or an https public URL
+    /// behind a proxy): responses then carry HSTS.
+    pub fn https(&self) -> bool {
+        self.tls.is_some()
+            || self
+                .public_url
+                .as_deref()
+                .is_some_and(|u| u.starts_with("https://"))
+    }
+
     /// The public base URL without a trailing slash.
     pub fn base_url(&self) -> String {
         match &self.public_url {
@@ -241,15 +257,22 @@ impl ServerConfig {
 
 /// Binds the listener, starts the workers and serves until shut down.
 pub async fn start(mut state: AppState) -> std::io::Result<Running> {
+    let certs = match &state.config.tls {
+        Some(files) => Some(tls::Certificates::load(files.clone()).map_err(|e| {
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("TLS: {e}"))
+        })?),
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(state.config.listen).await?;
     let addr = listener.local_addr()?;
     if state.config.public_url.is_none() {
         // Links must carry the port actually bound (port 0 picks one).
+        let scheme = if certs.is_some() { "https" } else { "http" };
         if !addr.ip().is_loopback() {
-            tracing::warn!(%addr, "public_url is not set: hosted page links will use http://{addr}; set VOUCH_PUBLIC_URL");
+            tracing::warn!(%addr, "public_url is not set: hosted page links will use {scheme}://{addr}; set VOUCH_PUBLIC_URL");
         }
         let mut config = (*state.config).clone();
-        config.public_url = Some(format!("http://{addr}"));
+        config.public_url = Some(format!("{scheme}://{addr}"));
         state.config = Arc::new(config);
     }
     let (tx, rx) = tokio::sync::watch::channel(false);
@@ -257,34 +280,88 @@ pub async fn start(mut state: AppState) -> std::io::Result<Running> {
     let housekeeping = webhooks::spawn_housekeeping(state.clone(), rx.clone());
     let app = routes::app(state.clone());
     let grace = state.config.shutdown_grace;
-    let mut stop = rx.clone();
-    let task = tokio::spawn(async move {
-        let serve = axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            let _ = stop.wait_for(|v| *v).await;
-        });
-        let result = serve.into_future();
-        let mut stop2 = rx.clone();
-        tokio::pin!(result);
-        // Graceful shutdown waits for in-flight requests, bounded by the grace period.
-        let outcome = tokio::select! {
-            r = &mut result => r,
-            _ = async { let _ = stop2.wait_for(|v| *v).await; tokio::time::sleep(grace).await } => {
-                tracing::warn!("shutdown grace period over; dropping remaining connections");
-                Ok(())
-            }
-        };
-        let _ = worker.await;
-        let _ = housekeeping.await;
-        outcome
-    });
+    let task = match &certs {
+        None => {
+            let mut stop = rx.clone();
+            let serve = axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|v| *v).await;
+            })
+            .into_future();
+            tokio::spawn(serve_until_stopped(
+                serve,
+                rx.clone(),
+                grace,
+                worker,
+                housekeeping,
+            ))
+        }
+        Some(c) => {
+            let tls_listener = tls::TlsListener::new(listener, tls::server_config(c.clone()))?;
+            // A changed certificate is picked up without a restart (SIGHUP does it at once).
+            let watched = c.clone();
+            let mut watch_stop = rx.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        _ = tokio::time::sleep(tls::WATCH_INTERVAL) => { watched.reload_if_changed(); }
+                        _ = watch_stop.wait_for(|v| *v) => return,
+                    }
+                }
+            });
+            // TapIo gives the TLS stream's peer address to the ConnectInfo extractor.
+            let tapped = axum::serve::ListenerExt::tap_io(tls_listener, |_| {});
+            let mut stop = rx.clone();
+            let serve = axum::serve(
+                tapped,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|v| *v).await;
+            })
+            .into_future();
+            tokio::spawn(serve_until_stopped(
+                serve,
+                rx.clone(),
+                grace,
+                worker,
+                housekeeping,
+            ))
+        }
+    };
     Ok(Running {
         addr,
         state,
+        tls: certs,
         shutdown: tx,
         task,
     })
+}
+
+/// Runs a server future until it ends or, after the shutdown signal, the grace period
+/// for in-flight requests is over; then waits for the workers.
+async fn serve_until_stopped(
+    serve: impl std::future::Future<Output = std::io::Result<()>>,
+    rx: tokio::sync::watch::Receiver<bool>,
+    grace: Duration,
+    worker: tokio::task::JoinHandle<()>,
+    housekeeping: tokio::task::JoinHandle<()>,
+) -> std::io::Result<()> {
+    let result = serve;
+    let mut stop2 = rx;
+    tokio::pin!(result);
+    // Graceful shutdown waits for in-flight requests, bounded by the grace period.
+    let outcome = tokio::select! {
+        r = &mut result => r,
+        _ = async { let _ = stop2.wait_for(|v| *v).await; tokio::time::sleep(grace).await } => {
+            tracing::warn!("shutdown grace period over; dropping remaining connections");
+            Ok(())
+        }
+    };
+    let _ = worker.await;
+    let _ = housekeeping.await;
+    outcome
 }

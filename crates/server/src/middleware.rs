@@ -62,6 +62,12 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
+    if state.config.https() {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static(crate::tls::HSTS),
+        );
+    }
     resp
 }
 
