@@ -49,6 +49,9 @@ and then runs, with that venv's python:
            "disclosed": [...], "posts": [{"status": 200, "body": ...}, ...],
            "mode": ..., "queryId": ...}
 
+With WALLET_PORTRAIT=face.jpg in the environment the PID also carries that photo as
+its `picture` claim (a JPEG data URL), which vouch matches against the selfie.
+
 On any failure of the wallet itself (bad request object, network error, ...)
 it prints {"failure": "<message with traceback>"} on stdout and exits 1.
 Diagnostics go to stderr only; stdout carries exactly one JSON line.
@@ -492,6 +495,12 @@ def issue_pid(state: dict, mode: str) -> str:
     user_claims = {"iss": ISSUER_ID, "vct": PID_VCT, "iat": iat, "exp": exp}
     for name, value in PID_CLAIMS.items():
         user_claims[SDObj(name)] = value
+    # WALLET_PORTRAIT=face.jpg: the PID's `picture` (a data URL), for face match.
+    portrait = os.environ.get("WALLET_PORTRAIT")
+    if portrait:
+        with open(portrait, "rb") as f:
+            data = base64.b64encode(f.read()).decode("ascii")
+        user_claims[SDObj("picture")] = "data:image/jpeg;base64," + data
 
     issuer = SDJWTIssuer(
         user_claims,
