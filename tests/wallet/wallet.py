@@ -515,7 +515,8 @@ def issue_pid(state: dict, mode: str) -> str:
 
 def present(issuance: str, claim_names: list, nonce: str, aud: str, holder_jwk) -> str:
     holder = SDJWTHolder(issuance)
-    wanted = {n: True for n in claim_names if n in PID_CLAIMS}
+    offered = set(PID_CLAIMS) | ({"picture"} if os.environ.get("WALLET_PORTRAIT") else set())
+    wanted = {n: True for n in claim_names if n in offered}
     holder.create_presentation(wanted, nonce=nonce, aud=aud, holder_key=holder_jwk,
                                sign_alg="ES256")
     return holder.sd_jwt_presentation

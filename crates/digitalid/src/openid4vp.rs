@@ -141,6 +141,10 @@ pub struct Request<'a> {
     pub iat: i64,
     /// Seconds the request object is valid.
     pub ttl_secs: i64,
+    /// For the browser's Digital Credentials API: the origins the page may be on (the
+    /// response comes back through the API, `dc_api.jwt`, instead of to
+    /// `response_uri`); empty for a wallet that fetches the request by reference.
+    pub dc_api_origins: &'a [String],
 }
 
 impl ClientId {
@@ -154,7 +158,7 @@ impl ClientId {
 
     /// The request object (a compact JWT) for `req`.
     pub fn request_object(&self, req: &Request<'_>) -> String {
-        let claims = json!({
+        let mut claims = json!({
             "client_id": req.client_id,
             "response_type": "vp_token",
             "response_mode": "direct_post.jwt",
@@ -174,6 +178,15 @@ impl ClientId {
                 },
             },
         });
+        if !req.dc_api_origins.is_empty() {
+            // OpenID4VP 1.0 Appendix A: no response_uri; the answer returns to the page.
+            if let Some(m) = claims.as_object_mut() {
+                m.remove("response_uri");
+                m.remove("aud");
+            }
+            claims["response_mode"] = json!("dc_api.jwt");
+            claims["expected_origins"] = json!(req.dc_api_origins);
+        }
         match self {
             ClientId::X509SanDns { cert, key, .. } => {
                 let x5c = base64::engine::general_purpose::STANDARD.encode(cert.der());
@@ -288,6 +301,7 @@ mod tests {
             encryption_jwk: enc.public_jwk("k"),
             iat: 1,
             ttl_secs: 600,
+            dc_api_origins: &[],
         };
         let jws = Jws::parse(&client.request_object(&req)).unwrap_or_else(|e| panic!("{e}"));
         let ClientId::X509SanDns { cert, .. } = &client else {
@@ -305,11 +319,25 @@ mod tests {
             Ok(EcKey::P256(_))
         ));
 
+        let origins = ["https://verify.example".to_string()];
+        let dc = client.request_object(&Request {
+            dc_api_origins: &origins,
+            encryption_jwk: req.encryption_jwk.clone(),
+            client_id: req.client_id.clone(),
+            ..req
+        });
         let unsigned = ClientId::RedirectUri.request_object(&Request {
             client_id: ClientId::RedirectUri.client_id(uri),
             ..req
         });
         assert!(unsigned.ends_with('.'));
+        let dc = Jws::parse(&dc).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(dc.payload["response_mode"], "dc_api.jwt");
+        assert_eq!(
+            dc.payload["expected_origins"],
+            json!(["https://verify.example"])
+        );
+        assert!(dc.payload.get("response_uri").is_none());
         let link = wallet_link("x509_san_dns:verify.example", "https://v.example/r?a=1");
         assert_eq!(link, "openid4vp://?client_id=x509_san_dns%3Averify.example&request_uri=https%3A%2F%2Fv.example%2Fr%3Fa%3D1");
     }

@@ -71,8 +71,16 @@ fn wallet_python() -> &'static Path {
 
 /// Runs the SD-JWT VC wallet (Python); its one JSON line.
 fn wallet(args: &[&str]) -> Value {
+    wallet_with_portrait(args, None)
+}
+
+/// The same, the PID carrying `portrait` (a photo file) as its picture.
+fn wallet_with_portrait(args: &[&str], portrait: Option<&Path>) -> Value {
     let mut c = Command::new(wallet_python());
     c.arg(repo().join("tests/wallet/wallet.py")).args(args);
+    if let Some(p) = portrait {
+        c.env("WALLET_PORTRAIT", p);
+    }
     run_wallet(c)
 }
 
@@ -639,5 +647,96 @@ async fn the_hosted_page_shows_the_qr_code_and_finishes_when_the_wallet_answers(
         s["checks"]["digitalId"]["claims"],
         json!({"given_name": "Erika", "family_name": "Mustermann", "age_over_18": true})
     );
+    w.server.stop().await;
+}
+
+/// The selfie is matched against the digital ID's portrait: the same person (two eval
+/// photos of one person) is APPROVED without any document, someone else is REJECTED by
+/// face match; the portrait serves as the reference and is not kept as a claim.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_selfie_is_matched_against_the_credential_portrait() {
+    use vouch_docsynth::camera::Footage;
+    let server = TestServer::start_with_engines(
+        TestDb::sqlite(),
+        test_config(),
+        Some(vouch_testkit::shared_engines()),
+    )
+    .await;
+    let org = server.org("Acme Bank").await;
+    let settings = KeySettings {
+        checks: vec![Check::DigitalId, Check::Liveness, Check::FaceMatch],
+        digital_id_claims: vec!["given_name".into(), "portrait".into()],
+        ..Default::default()
+    };
+    let (_, key, _) = server.key(&org, settings).await;
+    let wallet_dir = tempfile::tempdir().unwrap();
+    let dir = wallet_dir.path().join("w");
+    let init = wallet(&["init", dir.to_str().unwrap()]);
+    let pem = std::fs::read_to_string(init["trust"].as_str().unwrap()).unwrap();
+    for cert in Cert::from_pem_bundle(&pem).unwrap() {
+        server
+            .store
+            .add_trust_anchor(
+                &org,
+                &NewTrustAnchor {
+                    name: "test IACA",
+                    subject: &cert.subject(),
+                    fingerprint: &cert.fingerprint(),
+                    pem: &cert.to_pem(),
+                    not_after: cert.not_after(),
+                },
+                AuditRecord::new(Some(&org), Actor::Cli, "trust_anchor.added"),
+            )
+            .await
+            .unwrap();
+    }
+    let w = World {
+        server,
+        key,
+        org,
+        wallet_dir,
+    };
+    // A credential's portrait is small (ISO 18013-5 keeps it well under 100 kB): the
+    // eval photo scaled to 480 px.
+    let photo = image::open(vouch_testkit::eval_path("faces").join("img1.jpg")).unwrap();
+    let portrait = w.wallet_dir.path().join("portrait.jpg");
+    photo
+        .resize(480, 480, image::imageops::FilterType::Triangle)
+        .to_rgb8()
+        .save(&portrait)
+        .unwrap();
+    for (selfie, expected, face) in [
+        ("img2.jpg", "APPROVED", "PASS"),
+        ("img24.jpg", "REJECTED", "FAIL"),
+    ] {
+        let (id, page) = w.session().await;
+        let (_, start) = w.post(&format!("{page}/digital-id"), json!({})).await;
+        let link = start["walletLink"].as_str().unwrap().to_string();
+        let wd = w.wallet_dir();
+        let p = portrait.clone();
+        let out = tokio::task::spawn_blocking(move || {
+            wallet_with_portrait(&["present", &wd, &link, "ok"], Some(&p))
+        })
+        .await
+        .unwrap();
+        assert_eq!(out["posts"][0]["status"], 200, "{out}");
+        let frames = vouch_testkit::camera::selfie_frames(selfie, &Footage::blinking());
+        let (code, v) = w
+            .post(&format!("{page}/selfie"), json!({"frames": frames}))
+            .await;
+        assert_eq!(code, 200, "{v}");
+        let (code, v) = w.post(&format!("{page}/complete"), json!({})).await;
+        assert_eq!(code, 200, "{v}");
+        let s = w.get(&format!("/api/v1/verify/{id}")).await;
+        assert_eq!(s["overallResult"], expected, "{selfie}: {s}");
+        assert_eq!(s["checks"]["faceMatch"]["result"], face, "{selfie}: {s}");
+        assert_eq!(s["checks"]["liveness"]["result"], "PASS", "{selfie}: {s}");
+        let d = &s["checks"]["digitalId"];
+        assert_eq!(
+            d["claims"],
+            json!({"given_name": "Erika"}),
+            "the portrait is not kept: {d}"
+        );
+    }
     w.server.stop().await;
 }

@@ -605,23 +605,9 @@ async fn capture_images_are_kept_sealed_until_the_decision_plus_the_key_retentio
 }
 
 /// Eight frames of `vouch-footage` footage of an eval face, as the hosted page samples
-/// them (every third frame of the 15 fps script), encoded as JPEG.
+/// them, encoded as JPEG.
 fn footage_frames(face: &str, script: vouch_docsynth::camera::Footage) -> Vec<String> {
-    let bytes = std::fs::read(vouch_testkit::eval_path("faces").join(face)).unwrap();
-    let engine = &engines().face;
-    let found = engine.analyze(&engine.decode(&bytes).unwrap()).unwrap();
-    let l = found[0].face.landmarks;
-    let eyes = vouch_docsynth::camera::Eyes {
-        left: (l[0][0], l[0][1]),
-        right: (l[1][0], l[1][1]),
-    };
-    let src = image::load_from_memory(&bytes).unwrap().to_rgb8();
-    vouch_docsynth::camera::frames(&src, eyes, &script)
-        .iter()
-        .step_by(3)
-        .take(8)
-        .map(|f| STANDARD.encode(vouch_docsynth::photo::jpeg(f, 90).unwrap()))
-        .collect()
+    vouch_testkit::camera::selfie_frames(face, &script)
 }
 
 #[tokio::test]

@@ -60,3 +60,39 @@ pub fn passport(dir: &Path, face: &str) -> PathBuf {
     std::fs::write(&path, doc.jpeg).unwrap_or_else(|e| panic!("{path:?}: {e}"));
     path
 }
+
+/// Eight frames of footage of the eval face `face`, as the hosted page samples them
+/// (every third frame of the 15 fps script), each a base64 JPEG: the body of a selfie.
+pub fn selfie_frames(face: &str, script: &Footage) -> Vec<String> {
+    use base64::Engine as _;
+    let bytes = std::fs::read(crate::eval_path("faces").join(face))
+        .unwrap_or_else(|e| panic!("eval face {face}: {e}"));
+    let engine = &crate::shared_engines().face;
+    let decoded = engine
+        .decode(&bytes)
+        .unwrap_or_else(|e| panic!("{face}: {e}"));
+    let found = engine
+        .analyze(&decoded)
+        .unwrap_or_else(|e| panic!("{face}: {e}"));
+    let l = found
+        .first()
+        .unwrap_or_else(|| panic!("{face}: no face found"))
+        .face
+        .landmarks;
+    let eyes = Eyes {
+        left: (l[0][0], l[0][1]),
+        right: (l[1][0], l[1][1]),
+    };
+    let photo = image::load_from_memory(&bytes)
+        .unwrap_or_else(|e| panic!("{face}: {e}"))
+        .to_rgb8();
+    frames(&photo, eyes, script)
+        .iter()
+        .step_by(3)
+        .take(8)
+        .map(|f| {
+            let jpeg = vouch_docsynth::photo::jpeg(f, 90).unwrap_or_else(|e| panic!("{e}"));
+            base64::engine::general_purpose::STANDARD.encode(jpeg)
+        })
+        .collect()
+}

@@ -94,15 +94,23 @@ fn claims_of(names: &[String]) -> Vec<&'static ClaimSpec> {
     names.iter().filter_map(|n| openid4vp::claim(n)).collect()
 }
 
-/// The request object of a stored request.
+/// The request object of a stored request; with `dc_api`, the variant the browser's
+/// Digital Credentials API carries (answered through the page, for this origin).
 fn request_object(
     client: &ClientId,
     state: &AppState,
     r: &PresentationRequest,
+    dc_api: bool,
 ) -> ApiResult<String> {
     let key = EncryptionKey::from_bytes(&r.enc_key).map_err(|e| ApiError::internal(e.detail))?;
     let claims = claims_of(&r.claims);
     let response_uri = url_of(state, &format!("/openid4vp/response/{}", r.id));
+    // The hosted page is opened at the verificationUrl (the public URL) or, from the
+    // console, at the browser URL.
+    let mut origins = vec![state.config.base_url()];
+    if dc_api && !origins.contains(&state.config.browser_url()) {
+        origins.push(state.config.browser_url());
+    }
     Ok(client.request_object(&Request {
         client_id: r.client_id.clone(),
         response_uri: &response_uri,
@@ -112,6 +120,7 @@ fn request_object(
         encryption_jwk: key.public_jwk(&r.id),
         iat: r.created_at / 1000,
         ttl_secs: REQUEST_TTL_MS / 1000,
+        dc_api_origins: if dc_api { &origins } else { &[] },
     }))
 }
 
@@ -188,7 +197,7 @@ pub async fn start(
         // Digital Credentials API (feature-detected by the page).
         out["dcApi"] = json!({
             "protocol": "openid4vp-v1-signed",
-            "request": request_object(&client, &state, &request)?,
+            "request": request_object(&client, &state, &request, true)?,
         });
     }
     Ok(Json(out))
@@ -269,7 +278,7 @@ pub async fn request_uri(State(state): State<AppState>, Path(id): Path<String>) 
     let made = state
         .digital_id
         .get(&state)
-        .and_then(|client| request_object(&client, &state, &found));
+        .and_then(|client| request_object(&client, &state, &found, false));
     match made {
         Ok(jwt) => {
             let mut resp = jwt.into_response();
