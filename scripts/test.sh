@@ -48,7 +48,7 @@ sdk/typescript/test/run.sh
 echo "== browser SDK package @vouch/auth builds (npm pack) and ships the served file" >&2
 (cd sdk/auth && npm run build --silent && cmp dist/vouch-auth.js ../../crates/server/assets/vouch-auth.js \
   && npm pack --dry-run --silent >/dev/null)
-echo "== MCP server with the official Python MCP client (stdio and streamable HTTP)" >&2
+echo "== MCP server with the official Python MCP client (stdio, streamable HTTP, HTTP+SSE)" >&2
 tests/mcp/run.sh
 echo "== Ory Kratos hooks (gojsonnet templates, Kratos admin double)" >&2
 tests/ory/run.sh

@@ -5,13 +5,17 @@ Starts `vouch serve` with a fresh data dir, enrols alice, then:
      requests human presence, lets "alice" scan (webcam frames of an eval face that
      blinks, posted as the hosted page posts them), gets the token, verifies it;
   2. streamable HTTP at /mcp with the service token as bearer: lists the tools and
-     verifies the same token; a call without a token is refused.
+     verifies the same token; a call without a token is refused;
+  3. the older HTTP+SSE transport at /sse (the client's `sse_client`): lists the tools,
+     requests a presence and verifies the token; no bearer is a 401, an unknown session
+     a 404.
 Exits non-zero on any failure.
 """
 import asyncio, base64, json, os, re, subprocess, sys, tempfile, time, urllib.request
 from pathlib import Path
 
 from mcp import ClientSession, StdioServerParameters
+from mcp.client.sse import sse_client
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client, create_mcp_http_client
 
@@ -138,6 +142,23 @@ async def main():
                     r = await session.call_tool("verify_presence_token", {"token": hpt or "x.y.z"})
                     assert is_error(r), r
         print("streamable HTTP /mcp: tools listed, " + ("token verified; " if hpt else "") + "no bearer token refused")
+
+        # The older HTTP+SSE transport (MCP 2024-11-05), as the spec's hosted server.
+        async with sse_client(f"{base}/sse", headers={"Authorization": f"Bearer {token}"}) as (read, write):
+            async with ClientSession(read, write) as session:
+                await session.initialize()
+                names = {t.name for t in (await session.list_tools()).tools}
+                assert names == EXPECTED, names
+                started = text_json(await session.call_tool("request_human_presence", {"purpose": "Approve a payment"}))
+                assert "/verify-presence/vpt_" in started["verifyUrl"], started
+                if hpt:
+                    claims = text_json(await session.call_tool("verify_presence_token", {"token": hpt}))
+                    assert claims["valid"] is True, claims
+        status, v = http("GET", f"{base}/sse")
+        assert status == 401, (status, v)
+        status, v = http("POST", f"{base}/messages?sessionId=nope", {"jsonrpc": "2.0", "id": 1, "method": "ping"})
+        assert status == 404, (status, v)
+        print("HTTP+SSE /sse: tools listed, a presence requested" + (", token verified" if hpt else "") + "; no bearer token refused, unknown session 404")
     finally:
         server.terminate()
         server.wait()

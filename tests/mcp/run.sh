@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # vouch's MCP server against the official Python MCP client (PyPI `mcp`): over stdio
-# (`vouch mcp`) and over streamable HTTP (`/mcp` on the server), listing the three tools
+# (`vouch mcp`), over streamable HTTP (`/mcp` on the server) and over the older HTTP+SSE
+# transport (`/sse`, `/messages`), listing the three tools
 # and running a whole presence flow through them. The client is installed in a venv
 # under target/ (pinned version). VOUCH_BIN and VOUCH_FOOTAGE override the binaries.
 set -euo pipefail

@@ -13,12 +13,12 @@
 //! session's results). The portrait, when asked for and the session also matches faces,
 //! becomes the face-match reference and is not kept as a claim.
 
-use crate::error::{ApiError, ApiJson, ApiResult};
+use crate::error::{ApiError, ApiResult};
 use crate::AppState;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::{Form, Json};
+use axum::Json;
 use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -311,9 +311,20 @@ pub struct DirectPost {
 pub async fn response(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Form(body): Form<DirectPost>,
+    body: axum::body::Bytes,
 ) -> Response {
-    receive(&state, &id, &body.response, None).await
+    // Parsed here, not by an extractor: every refusal is an OpenID4VP error body.
+    let jwe = url::form_urlencoded::parse(&body)
+        .find(|(k, _)| k == "response")
+        .map(|(_, v)| v.into_owned());
+    match jwe {
+        Some(jwe) => receive(&state, &id, &jwe, None).await,
+        None => wallet_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "the body must be a form with response=<the encrypted response>".into(),
+        ),
+    }
 }
 
 /// The body of `POST /verify/{token}/digital-id/{requestId}/dc-api`.
@@ -335,11 +346,24 @@ pub struct DcApiBody {
 pub async fn dc_api(
     State(state): State<AppState>,
     Path((token, id)): Path<(String, String)>,
-    ApiJson(body): ApiJson<DcApiBody>,
+    body: axum::body::Bytes,
 ) -> Response {
     let session = match super::hosted::open_session(&state, &token).await {
         Ok(s) => s,
         Err(e) => return e.into_response(),
+    };
+    // The page's endpoint answers the page's error shape for an unknown request.
+    match state.store.presentation_request(&id).await {
+        Ok(Some(r)) if r.session_id == session.id && r.org_id == session.org_id => {}
+        Ok(_) => return ApiError::not_found("Presentation request not found").into_response(),
+        Err(e) => return ApiError::from(e).into_response(),
+    }
+    let Ok(body) = serde_json::from_slice::<DcApiBody>(&body) else {
+        return wallet_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "the body must be {\"response\": \"<the encrypted response>\"}".into(),
+        );
     };
     receive(&state, &id, &body.response, Some(&session)).await
 }

@@ -9,6 +9,7 @@ mod doc;
 pub mod hosted;
 pub mod identity;
 pub mod kyc;
+pub mod mcp_sse;
 pub mod meta;
 pub mod oauth;
 pub mod ory;
@@ -267,10 +268,15 @@ pub fn app_with(state: AppState, extra: Router<AppState>) -> Router {
     let (router, doc) = routes(state.clone());
     // MCP over streamable HTTP; each caller's own service token authenticates its calls.
     let mcp = vouch_mcp::http_service(state.config.base_url());
+    // The older HTTP+SSE transport of the same server (sessions live on this node).
+    let sse: Router<AppState> = Router::new()
+        .route("/sse", axum::routing::get(mcp_sse::open))
+        .route("/messages", axum::routing::post(mcp_sse::post));
     let router = router
         .merge(extra)
         .merge(meta::api_reference())
-        .nest_service("/mcp", mcp);
+        .nest_service("/mcp", mcp)
+        .merge(sse);
     let doc_json = Arc::new(doc.to_pretty_json().unwrap_or_else(|_| "{}".into()));
     let request_id = HeaderName::from_static("x-request-id");
     router
