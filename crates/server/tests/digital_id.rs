@@ -738,5 +738,32 @@ async fn the_selfie_is_matched_against_the_credential_portrait() {
             "the portrait is not kept: {d}"
         );
     }
+    // A refused credential still lets the session complete: REJECTED, with no reference
+    // face for face match.
+    let (id, page) = w.session().await;
+    let (_, start) = w.post(&format!("{page}/digital-id"), json!({})).await;
+    let link = start["walletLink"].as_str().unwrap().to_string();
+    let wd = w.wallet_dir();
+    let p = portrait.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        wallet_with_portrait(&["present", &wd, &link, "untrusted"], Some(&p))
+    })
+    .await
+    .unwrap();
+    assert_eq!(out["posts"][0]["status"], 400, "{out}");
+    let frames = vouch_testkit::camera::selfie_frames("img2.jpg", &Footage::blinking());
+    let (code, v) = w
+        .post(&format!("{page}/selfie"), json!({"frames": frames}))
+        .await;
+    assert_eq!(code, 200, "{v}");
+    let (code, v) = w.post(&format!("{page}/complete"), json!({})).await;
+    assert_eq!(code, 200, "{v}");
+    let s = w.get(&format!("/api/v1/verify/{id}")).await;
+    assert_eq!(s["overallResult"], "REJECTED", "{s}");
+    assert_eq!(
+        s["checks"]["digitalId"]["reasonCode"], "issuer_untrusted",
+        "{s}"
+    );
+    assert_eq!(s["checks"]["faceMatch"]["reason"], "NO_PORTRAIT", "{s}");
     w.server.stop().await;
 }

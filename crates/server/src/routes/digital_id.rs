@@ -564,7 +564,6 @@ async fn record(
                 if let Some(embedding) = portrait_embedding(state, portrait.as_ref()).await {
                     evidence.insert("portrait".into(), json!(embedding));
                 }
-                evidence.insert("credential".into(), json!(true));
             } else if let Some(p) = portrait {
                 claims.insert("portrait".into(), p);
             }
@@ -600,6 +599,11 @@ async fn record(
             )
         }
     };
+    if session.checks.contains(&Check::FaceMatch) {
+        // The digital ID step is done, passed or not: face match then has its reference
+        // (or none: REVIEW NO_PORTRAIT) and the session can be completed.
+        evidence.insert("credential".into(), json!(true));
+    }
     let mut results = Map::new();
     results.insert(result_key(Check::DigitalId).into(), entry);
     state
