@@ -124,7 +124,11 @@ struct World {
 /// A server, an organisation trusting the wallet's test IACA, and a key asking for
 /// `claims` with `checks`.
 async fn world(db: TestDb, checks: &[Check], claims: &[&str]) -> World {
-    let server = TestServer::start(db, test_config()).await;
+    world_on(TestServer::start(db, test_config()).await, checks, claims).await
+}
+
+/// The same on a running server.
+async fn world_on(server: TestServer, checks: &[Check], claims: &[&str]) -> World {
     let org = server.org("Acme Bank").await;
     let settings = KeySettings {
         checks: checks.to_vec(),
@@ -662,40 +666,12 @@ async fn the_selfie_is_matched_against_the_credential_portrait() {
         Some(vouch_testkit::shared_engines()),
     )
     .await;
-    let org = server.org("Acme Bank").await;
-    let settings = KeySettings {
-        checks: vec![Check::DigitalId, Check::Liveness, Check::FaceMatch],
-        digital_id_claims: vec!["given_name".into(), "portrait".into()],
-        ..Default::default()
-    };
-    let (_, key, _) = server.key(&org, settings).await;
-    let wallet_dir = tempfile::tempdir().unwrap();
-    let dir = wallet_dir.path().join("w");
-    let init = wallet(&["init", dir.to_str().unwrap()]);
-    let pem = std::fs::read_to_string(init["trust"].as_str().unwrap()).unwrap();
-    for cert in Cert::from_pem_bundle(&pem).unwrap() {
-        server
-            .store
-            .add_trust_anchor(
-                &org,
-                &NewTrustAnchor {
-                    name: "test IACA",
-                    subject: &cert.subject(),
-                    fingerprint: &cert.fingerprint(),
-                    pem: &cert.to_pem(),
-                    not_after: cert.not_after(),
-                },
-                AuditRecord::new(Some(&org), Actor::Cli, "trust_anchor.added"),
-            )
-            .await
-            .unwrap();
-    }
-    let w = World {
+    let w = world_on(
         server,
-        key,
-        org,
-        wallet_dir,
-    };
+        &[Check::DigitalId, Check::Liveness, Check::FaceMatch],
+        &["given_name", "portrait"],
+    )
+    .await;
     // A credential's portrait is small (ISO 18013-5 keeps it well under 100 kB): the
     // eval photo scaled to 480 px.
     let photo = image::open(vouch_testkit::eval_path("faces").join("img1.jpg")).unwrap();

@@ -5,9 +5,9 @@
 use std::path::{Path, PathBuf};
 use vouch_docsynth::camera::{frames, write_y4m, Eyes, Footage};
 
-/// Footage of the eval face `face` played by `script`, written as y4m into `dir`. The
-/// eyes are placed from the face engine's landmarks, so the painted blink lands on them.
-pub fn footage(dir: &Path, face: &str, script: &Footage) -> PathBuf {
+/// The eval photo `face` and where the face engine finds its eyes (so that the painted
+/// blink lands on them).
+fn photo_and_eyes(face: &str) -> (image::RgbImage, Eyes) {
     let bytes = std::fs::read(crate::eval_path("faces").join(face))
         .unwrap_or_else(|e| panic!("eval face {face}: {e}"));
     let engine = &crate::shared_engines().face;
@@ -29,6 +29,13 @@ pub fn footage(dir: &Path, face: &str, script: &Footage) -> PathBuf {
     let photo = image::load_from_memory(&bytes)
         .unwrap_or_else(|e| panic!("{face}: {e}"))
         .to_rgb8();
+    (photo, eyes)
+}
+
+/// Footage of the eval face `face` played by `script`, written as y4m into `dir`. The
+/// eyes are placed from the face engine's landmarks, so the painted blink lands on them.
+pub fn footage(dir: &Path, face: &str, script: &Footage) -> PathBuf {
+    let (photo, eyes) = photo_and_eyes(face);
     let path = dir.join(format!("{face}.{}.y4m", script.shots.len()));
     let file = std::fs::File::create(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
     write_y4m(
@@ -65,27 +72,7 @@ pub fn passport(dir: &Path, face: &str) -> PathBuf {
 /// (every third frame of the 15 fps script), each a base64 JPEG: the body of a selfie.
 pub fn selfie_frames(face: &str, script: &Footage) -> Vec<String> {
     use base64::Engine as _;
-    let bytes = std::fs::read(crate::eval_path("faces").join(face))
-        .unwrap_or_else(|e| panic!("eval face {face}: {e}"));
-    let engine = &crate::shared_engines().face;
-    let decoded = engine
-        .decode(&bytes)
-        .unwrap_or_else(|e| panic!("{face}: {e}"));
-    let found = engine
-        .analyze(&decoded)
-        .unwrap_or_else(|e| panic!("{face}: {e}"));
-    let l = found
-        .first()
-        .unwrap_or_else(|| panic!("{face}: no face found"))
-        .face
-        .landmarks;
-    let eyes = Eyes {
-        left: (l[0][0], l[0][1]),
-        right: (l[1][0], l[1][1]),
-    };
-    let photo = image::load_from_memory(&bytes)
-        .unwrap_or_else(|e| panic!("{face}: {e}"))
-        .to_rgb8();
+    let (photo, eyes) = photo_and_eyes(face);
     frames(&photo, eyes, script)
         .iter()
         .step_by(3)
