@@ -265,6 +265,37 @@ impl World {
     }
 }
 
+impl World {
+    /// A session answered by the SD-JWT wallet (`mode`) with `portrait` as its picture,
+    /// then a blinking selfie of the eval face `selfie`, completed; (wallet output,
+    /// session).
+    async fn with_portrait_and_selfie(
+        &self,
+        portrait: &Path,
+        mode: &str,
+        selfie: &str,
+    ) -> (Value, Value) {
+        let (id, page) = self.session().await;
+        let (_, start) = self.post(&format!("{page}/digital-id"), json!({})).await;
+        let link = start["walletLink"].as_str().unwrap().to_string();
+        let (wd, p, m) = (self.wallet_dir(), portrait.to_path_buf(), mode.to_string());
+        let out = tokio::task::spawn_blocking(move || {
+            wallet_with_portrait(&["present", &wd, &link, &m], Some(&p))
+        })
+        .await
+        .unwrap();
+        let script = vouch_docsynth::camera::Footage::blinking();
+        let frames = vouch_testkit::camera::selfie_frames(selfie, &script);
+        let (code, v) = self
+            .post(&format!("{page}/selfie"), json!({"frames": frames}))
+            .await;
+        assert_eq!(code, 200, "{v}");
+        let (code, v) = self.post(&format!("{page}/complete"), json!({})).await;
+        assert_eq!(code, 200, "{v}");
+        (out, self.get(&format!("/api/v1/verify/{id}")).await)
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wallet_presentation_is_approved_with_only_the_asked_claims_and_forgeries_are_rejected() {
     for db in TestDb::all().await {
@@ -513,6 +544,28 @@ async fn age_over_18_alone_is_a_valid_request_and_the_request_object_asks_for_no
     // Answered: the request object is gone, and bad input changes nothing.
     let again = w.server.http.get(&request_uri).send().await.unwrap();
     assert_eq!(again.status(), 400);
+    // Another session's token, even a closed one's, cannot read this request's status.
+    let (other, other_page) = w.session().await;
+    let resp = w
+        .server
+        .http
+        .post(w.server.at(&format!("/api/v1/verify/{other}/cancel")))
+        .bearer_auth(&w.key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let request_id = start["requestId"].as_str().unwrap();
+    for p in [other_page.as_str(), "/verify/vvt_not-a-token"] {
+        let resp = w
+            .server
+            .http
+            .get(w.server.at(&format!("{p}/digital-id/{request_id}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 404, "{p}");
+    }
     let (id2, page2) = w.session().await;
     let (_, start2) = w.post(&format!("{page2}/digital-id"), json!({})).await;
     let response_uri = format!(
@@ -659,7 +712,6 @@ async fn the_hosted_page_shows_the_qr_code_and_finishes_when_the_wallet_answers(
 /// face match; the portrait serves as the reference and is not kept as a claim.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_selfie_is_matched_against_the_credential_portrait() {
-    use vouch_docsynth::camera::Footage;
     let server = TestServer::start_with_engines(
         TestDb::sqlite(),
         test_config(),
@@ -685,25 +737,8 @@ async fn the_selfie_is_matched_against_the_credential_portrait() {
         ("img2.jpg", "APPROVED", "PASS"),
         ("img24.jpg", "REJECTED", "FAIL"),
     ] {
-        let (id, page) = w.session().await;
-        let (_, start) = w.post(&format!("{page}/digital-id"), json!({})).await;
-        let link = start["walletLink"].as_str().unwrap().to_string();
-        let wd = w.wallet_dir();
-        let p = portrait.clone();
-        let out = tokio::task::spawn_blocking(move || {
-            wallet_with_portrait(&["present", &wd, &link, "ok"], Some(&p))
-        })
-        .await
-        .unwrap();
+        let (out, s) = w.with_portrait_and_selfie(&portrait, "ok", selfie).await;
         assert_eq!(out["posts"][0]["status"], 200, "{out}");
-        let frames = vouch_testkit::camera::selfie_frames(selfie, &Footage::blinking());
-        let (code, v) = w
-            .post(&format!("{page}/selfie"), json!({"frames": frames}))
-            .await;
-        assert_eq!(code, 200, "{v}");
-        let (code, v) = w.post(&format!("{page}/complete"), json!({})).await;
-        assert_eq!(code, 200, "{v}");
-        let s = w.get(&format!("/api/v1/verify/{id}")).await;
         assert_eq!(s["overallResult"], expected, "{selfie}: {s}");
         assert_eq!(s["checks"]["faceMatch"]["result"], face, "{selfie}: {s}");
         assert_eq!(s["checks"]["liveness"]["result"], "PASS", "{selfie}: {s}");
@@ -716,25 +751,10 @@ async fn the_selfie_is_matched_against_the_credential_portrait() {
     }
     // A refused credential still lets the session complete: REJECTED, with no reference
     // face for face match.
-    let (id, page) = w.session().await;
-    let (_, start) = w.post(&format!("{page}/digital-id"), json!({})).await;
-    let link = start["walletLink"].as_str().unwrap().to_string();
-    let wd = w.wallet_dir();
-    let p = portrait.clone();
-    let out = tokio::task::spawn_blocking(move || {
-        wallet_with_portrait(&["present", &wd, &link, "untrusted"], Some(&p))
-    })
-    .await
-    .unwrap();
-    assert_eq!(out["posts"][0]["status"], 400, "{out}");
-    let frames = vouch_testkit::camera::selfie_frames("img2.jpg", &Footage::blinking());
-    let (code, v) = w
-        .post(&format!("{page}/selfie"), json!({"frames": frames}))
+    let (out, s) = w
+        .with_portrait_and_selfie(&portrait, "untrusted", "img2.jpg")
         .await;
-    assert_eq!(code, 200, "{v}");
-    let (code, v) = w.post(&format!("{page}/complete"), json!({})).await;
-    assert_eq!(code, 200, "{v}");
-    let s = w.get(&format!("/api/v1/verify/{id}")).await;
+    assert_eq!(out["posts"][0]["status"], 400, "{out}");
     assert_eq!(s["overallResult"], "REJECTED", "{s}");
     assert_eq!(
         s["checks"]["digitalId"]["reasonCode"], "issuer_untrusted",

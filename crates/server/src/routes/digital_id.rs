@@ -24,6 +24,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 use vouch_core::check::Check;
+use vouch_core::credential::{hash_secret, SecretKind};
 use vouch_core::policy::{self, Outcome};
 use vouch_core::session::{result_key, VerificationSession};
 use vouch_core::{now_millis, rfc3339};
@@ -214,21 +215,34 @@ pub async fn status(
     State(state): State<AppState>,
     Path((token, id)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    let session = super::hosted::open_session(&state, &token).await;
-    let request = state.store.presentation_request(&id).await?;
-    let Some(r) = request else {
-        return Err(ApiError::not_found("Presentation request not found"));
+    let not_found = || ApiError::not_found("Presentation request not found");
+    let r = state
+        .store
+        .presentation_request(&id)
+        .await?
+        .ok_or_else(not_found)?;
+    // The token must be the request's own session's, whatever that session's state.
+    let owner = if token.starts_with(SecretKind::SessionToken.prefix()) && token.len() <= 128 {
+        state
+            .store
+            .session_by_token_hash(&hash_secret(&token))
+            .await
+            .ok()
+    } else {
+        None
     };
-    match session {
-        Ok(s) if s.id != r.session_id || s.org_id != r.org_id => {
-            Err(ApiError::not_found("Presentation request not found"))
-        }
-        // Answered: the session moved on (even to a decision).
-        _ if r.answered_at.is_some() => Ok(Json(json!({"status": "received"}))),
-        Ok(_) if r.expires_at <= now_millis() => Ok(Json(json!({"status": "expired"}))),
-        Ok(_) => Ok(Json(json!({"status": "waiting"}))),
-        Err(e) => Err(e),
+    if !owner.is_some_and(|s| s.id == r.session_id && s.org_id == r.org_id) {
+        return Err(not_found());
     }
+    // Answered: the session moved on (even to a decision).
+    if r.answered_at.is_some() {
+        return Ok(Json(json!({"status": "received"})));
+    }
+    super::hosted::open_session(&state, &token).await?;
+    if r.expires_at <= now_millis() {
+        return Ok(Json(json!({"status": "expired"})));
+    }
+    Ok(Json(json!({"status": "waiting"})))
 }
 
 /// An OpenID4VP error answer to a wallet (§8.5).
