@@ -967,6 +967,174 @@ def fail_closed_checks(kratos, hooks):
         shutil.rmtree(v.dir, ignore_errors=True)
 
 
+# ---------------------------------------------------------------------------------
+# The community Prove integration (ory/integrates, the hooks spec's own source)
+
+COMMUNITY = Path(os.environ.get("VOUCH_ORY_COMMUNITY_DIR")
+                 or ROOT.parent / "shared" / "reference" / "ory-integrates-prove")
+
+
+def community_hooks():
+    """Its three web_hooks from its own ory-actions.yaml, by the last part of their URL."""
+    doc = yaml.safe_load((COMMUNITY / "ory-actions.yaml").read_text())
+    flows = doc["selfservice"]["flows"]
+    hooks = {}
+    for where, entries in (("registration.before", flows["registration"]["before"]["hooks"]),
+                           ("registration.after", flows["registration"]["after"]["hooks"]),
+                           ("login.after", flows["login"]["after"]["hooks"])):
+        for entry in entries:
+            if entry.get("hook") == "web_hook":
+                cfg = entry["config"]
+                hooks[urllib.parse.urlsplit(cfg["url"]).path.rsplit("/", 1)[-1]] = {**cfg, "where": where}
+    return hooks
+
+
+class CommunitySuite:
+    def __init__(self, vouch, kratos, hooks):
+        self.v, self.k, self.hooks = vouch, kratos, hooks
+
+    def call(self, name, ctx=None, raw=None):
+        """POSTs hook `name` as Kratos does with the integration's own configuration: its
+        template rendered by go-jsonnet, its path (on vouch), method and auth header."""
+        cfg = self.hooks[name]
+        template = COMMUNITY / "jsonnet" / Path(urllib.parse.urlsplit(cfg["body"]).path).name
+        body = raw if raw is not None else _gojsonnet.evaluate_file(
+            str(template), tla_codes={"ctx": json.dumps(ctx)}).encode()
+        auth = cfg["auth"]["config"]
+        assert auth["in"] == "header", auth
+        url = self.v.base + urllib.parse.urlsplit(cfg["url"]).path
+        status, out, _ = http(cfg["method"], url, raw=body, headers={auth["name"]: SECRET})
+        return status, out
+
+
+def community_identity(phone, metadata_public="absent"):
+    traits = {"email": f"{uuid.uuid4().hex[:10]}@example.com", "phone_number": phone}
+    return traits, metadata_public
+
+
+# Clean sandbox lines the rest of the suite does not enrol (a lookup answers the first
+# identity of a number).
+COMMUNITY_PHONE, COMMUNITY_PHONE_2 = "+12015550107", "+12015550108"
+COMMUNITY_PUBLIC = {"prove_identity_enrolled", "prove_identity_id", "prove_verification_result",
+                    "prove_enrollment_timestamp"}
+COMMUNITY_ADMIN = {"prove_correlation_id", "prove_client_customer_id"}
+
+
+def community_checks(s):
+    hooks = s.hooks
+    lookup, enroll, validate = hooks["lookup"], hooks["enroll"], hooks["validate"]
+
+    with Check("community ory-actions.yaml: lookup before, enroll after registration, validate after login"):
+        assert set(hooks) == {"lookup", "enroll", "validate"}, set(hooks)
+        assert lookup["where"] == "registration.before" and enroll["where"] == "registration.after"
+        assert validate["where"] == "login.after" and validate["can_interrupt"] is True
+        for cfg in hooks.values():
+            assert urllib.parse.urlsplit(cfg["url"]).path.startswith("/prove/"), cfg["url"]
+
+    with Check("community lookup (registration.before, number in the transient payload): not_found"):
+        ctx = kratos_ctx("registration", new_identity(None))
+        del ctx["identity"]  # registration.before: no identity yet
+        ctx["flow"]["transient_payload"] = {"phone_number": NO_RECORD}
+        status, raw = s.call("lookup", ctx)
+        assert status == 200, (status, raw[:300])
+        outcome, after = kratos_apply(lookup, status, raw, {"traits": {}, "metadata_public": None})
+        assert outcome == "ok", (outcome, after)
+        assert after["metadata_public"]["prove_identity_status"] == "not_found", after
+        assert isinstance(after["metadata_public"]["prove_lookup_timestamp"], str), after
+
+    enrolled = {}
+    with Check("community enroll: {success, prove_identity_id}; the prove_* keys patched at the integration's paths"):
+        traits, _ = community_identity(COMMUNITY_PHONE)
+        ident = s.k.add(traits, metadata_admin={"plan": "gold"}, metadata_public={"theme": "dark"})
+        status, raw = s.call("enroll", kratos_ctx("registration", ident))
+        assert status == 200, (status, raw[:300])
+        body = as_json(raw)
+        assert body["success"] is True and isinstance(body["prove_identity_id"], str), body
+        assert kratos_apply(enroll, status, raw, ident)[0] == "ok"
+        pid = body["prove_identity_id"]
+
+        def arrived():
+            cur = s.k.get(ident["id"]) or {}
+            pub = cur.get("metadata_public") or {}
+            return pub.get("prove_identity_id") == pid and cur
+        cur = wait_for("metadata in Kratos", arrived, timeout=10)
+        pub, adm = cur["metadata_public"], cur["metadata_admin"]
+        assert pub["theme"] == "dark" and adm["plan"] == "gold", cur
+        assert COMMUNITY_PUBLIC <= set(pub) and pub["prove_identity_enrolled"] is True, pub
+        assert COMMUNITY_ADMIN <= set(adm) and adm["prove_client_customer_id"] == ident["id"], adm
+        ops = patch_ops(s.k.calls_for(ident["id"])[-1])
+        paths = {op["path"] for op in ops}
+        assert paths == {f"/metadata_public/{k}" for k in COMMUNITY_PUBLIC} | \
+            {f"/metadata_admin/{k}" for k in COMMUNITY_ADMIN}, paths
+        enrolled["ident"], enrolled["pid"] = s.k.get(ident["id"]), pid
+
+    with Check("community enroll on an identity without metadata: the sections are created"):
+        traits, _ = community_identity(COMMUNITY_PHONE_2)
+        ident = s.k.add(traits, metadata_admin=None, metadata_public=None)
+        status, raw = s.call("enroll", kratos_ctx("registration", ident))
+        assert status == 200 and as_json(raw)["success"] is True, (status, raw[:300])
+        cur = wait_for("metadata in Kratos", lambda: (s.k.get(ident["id"]) or {}).get("metadata_public"), timeout=10)
+        assert COMMUNITY_PUBLIC <= set(cur), cur
+        assert COMMUNITY_ADMIN <= set(s.k.get(ident["id"])["metadata_admin"])
+
+    with Check("community enroll without a phone trait: 400 {error}"):
+        ident = s.k.add({"email": "x@example.com"})
+        status, raw = s.call("enroll", kratos_ctx("registration", ident))
+        assert status == 400 and as_json(raw)["error"] == "kratos_identity_id and phone_number are required", raw
+
+    if "ident" not in enrolled:
+        RESULTS.append(("community validate checks", False, "skipped: the enrolment they need failed", 0))
+        return
+    ident, pid = enrolled["ident"], enrolled["pid"]
+
+    with Check("community lookup of the enrolled number: verified with the identity's details"):
+        ctx = kratos_ctx("registration", new_identity(None))
+        del ctx["identity"]
+        ctx["flow"]["transient_payload"] = {"phone_number": COMMUNITY_PHONE}
+        status, raw = s.call("lookup", ctx)
+        outcome, after = kratos_apply(lookup, status, raw, {"traits": {}, "metadata_public": None})
+        assert outcome == "ok", (outcome, after)
+        pub = after["metadata_public"]
+        assert pub["prove_identity_status"] == "verified" and pub["prove_identity_id"] == pid, pub
+        assert after["traits"] == {"phone_number": COMMUNITY_PHONE}, after
+
+    with Check("community validate (login.after, the Prove id read from metadata_public): verified, patched"):
+        status, raw = s.call("validate", kratos_ctx("login", ident))
+        assert status == 200, (status, raw[:300])
+        outcome, after = kratos_apply(validate, status, raw, ident)
+        assert outcome == "ok", (outcome, after)
+        assert after["metadata_public"]["prove_validation_status"] == "verified", after
+        assert after["metadata_public"]["prove_identity_id"] == pid, "the next sign-in must still find the id"
+        cur = wait_for("validation in Kratos", lambda: (s.k.get(ident["id"])["metadata_public"] or {})
+                       .get("prove_validation_status") == "verified" and s.k.get(ident["id"]), timeout=10)
+        assert cur["metadata_public"]["prove_phone_verified"] == COMMUNITY_PHONE, cur
+        paths = {op["path"] for op in patch_ops(s.k.calls_for(ident["id"])[-1])}
+        assert paths == {"/metadata_public/prove_validation_status", "/metadata_public/prove_verification_result",
+                         "/metadata_public/prove_last_validation", "/metadata_public/prove_phone_verified",
+                         "/metadata_admin/prove_correlation_id"}, paths
+
+    with Check("community validate with a changed phone trait: 400 phone_number_mismatch, login interrupted"):
+        moved = copy.deepcopy(ident)
+        moved["traits"]["phone_number"] = NO_RECORD
+        status, raw = s.call("validate", kratos_ctx("login", moved))
+        assert status == 400, (status, raw[:300])
+        outcome, doc = kratos_apply(validate, status, raw, moved)
+        assert outcome == "interrupt", outcome
+        m = doc["messages"][0]
+        assert m["instance_ptr"] == "#/" and m["type"] == "error" and isinstance(m["message"], str), m
+        assert m["context"] == {"reason": "phone_number_mismatch", "prove_phone": COMMUNITY_PHONE,
+                                "registered_phone": NO_RECORD}, m["context"]
+        assert m["messages"][0]["text"] == m["message"], "Kratos shows the same text"
+
+    with Check("community validate before enrolment (no prove_identity_id): not_enrolled, login goes on"):
+        traits, _ = community_identity(CLEAN)
+        fresh = s.k.add(traits)
+        status, raw = s.call("validate", kratos_ctx("login", fresh))
+        outcome, after = kratos_apply(validate, status, raw, fresh)
+        assert status == 200 and outcome == "ok", (status, raw[:300])
+        assert after["metadata_public"]["prove_validation_status"] == "not_enrolled", after
+
+
 def main():
     started = time.monotonic()
     hooks, registration, login = load_actions()
@@ -995,6 +1163,12 @@ def main():
             validate_checks(s, enrolled)
         else:
             RESULTS.append(("validate checks", False, "skipped: the enrolment they need failed", 0))
+        if (COMMUNITY / "ory-actions.yaml").is_file():
+            print(f"== the community Prove integration's templates ({COMMUNITY})", flush=True)
+            community_checks(CommunitySuite(v, kratos, community_hooks()))
+        else:
+            print(f"== skipped: the community Prove integration's templates ({COMMUNITY} is not beside this checkout)",
+                  flush=True)
     except Exception:
         RESULTS.append(("sandbox server", False, traceback.format_exc(), 0))
         print(indent(traceback.format_exc()))

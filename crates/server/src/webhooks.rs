@@ -9,7 +9,7 @@ use crate::metrics::WebhookLabels;
 use crate::outbound;
 use crate::AppState;
 use rand::Rng;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use std::time::Instant;
 use tokio::sync::watch;
 use vouch_core::event::Dialect;
@@ -281,10 +281,12 @@ pub fn spawn_housekeeping(
     })
 }
 
-/// Applies a queued `metadata_admin` patch to a Kratos identity (the outbox worker's
-/// Kratos dialect): reads the identity, then sends a JSON Patch that adds the keys,
-/// creating `metadata_admin` when the identity has none. Returns the HTTP status of
-/// the last call, its `Retry-After`, and an excerpt.
+/// Applies a queued metadata patch to a Kratos identity (the outbox worker's Kratos
+/// dialect): reads the identity, then sends a JSON Patch that adds the keys of each
+/// section (`metadata_public`, `metadata_admin`), creating a section the identity does
+/// not have yet. `add`, not `replace`: RFC 6902 refuses to replace a key that is not
+/// there, which is every key the first time. Returns the HTTP status of the last call,
+/// its `Retry-After`, and an excerpt.
 async fn deliver_kratos_patch(
     state: &AppState,
     client: &reqwest::Client,
@@ -296,8 +298,10 @@ async fn deliver_kratos_patch(
         .await
         .map_err(|e| e.to_string())?
         .ok_or("the organisation has no Kratos configuration any more")?;
-    let keys: Map<String, Value> =
+    let queued: Value =
         serde_json::from_slice(&d.body).map_err(|e| format!("queued patch unreadable: {e}"))?;
+    let sections = vouch_store::ory::patch_sections(&queued)
+        .ok_or("queued patch is not an object of metadata keys")?;
     let auth = |req: reqwest::RequestBuilder| match &config.api_key {
         Some(k) => req.bearer_auth(k),
         None => req,
@@ -315,13 +319,18 @@ async fn deliver_kratos_patch(
         .json()
         .await
         .map_err(|e| format!("identity unreadable: {e}"))?;
-    let ops: Vec<Value> = match identity.get("metadata_admin") {
-        Some(Value::Object(_)) => keys
-            .iter()
-            .map(|(k, v)| json!({"op": "add", "path": format!("/metadata_admin/{}", k.replace('~', "~0").replace('/', "~1")), "value": v}))
-            .collect(),
-        _ => vec![json!({"op": "add", "path": "/metadata_admin", "value": Value::Object(keys)})],
-    };
+    let mut ops = Vec::new();
+    for (section, keys) in sections {
+        if keys.is_empty() {
+            continue;
+        }
+        match identity.get(section) {
+            Some(Value::Object(_)) => ops.extend(keys.iter().map(|(k, v)| {
+                json!({"op": "add", "path": format!("/{section}/{}", k.replace('~', "~0").replace('/', "~1")), "value": v})
+            })),
+            _ => ops.push(json!({"op": "add", "path": format!("/{section}"), "value": Value::Object(keys.clone())})),
+        }
+    }
     let resp = auth(client.patch(&d.url))
         .header("content-type", "application/json")
         .body(Value::Array(ops).to_string())

@@ -136,7 +136,7 @@ async fn lookup_prefills_a_good_line_and_interrupts_a_risky_one() {
     ] {
         let (st, v) = hook(
             &s,
-            "/prove/lookup",
+            "/hooks/ory/lookup",
             header(),
             json!({"phone_number": number}),
         )
@@ -305,5 +305,230 @@ async fn the_enroll_hook_answers_a_store_failure_with_a_kratos_interrupt() {
         .await
         .expect("list")
         .is_empty());
+    s.stop().await;
+}
+
+/// The community Prove integration (`ory/integrates`, the hooks spec's own source) at the
+/// spec's `/prove/*`: its bodies (`kratos_identity_id`, `phone_number`,
+/// `prove_identity_id`) as its jsonnet templates render them, answered in its shapes.
+/// Rendered through go-jsonnet against a Kratos admin double in tests/ory/run.sh.
+#[tokio::test]
+async fn the_community_integration_s_bodies_are_answered_in_its_shapes() {
+    let (s, org) = server().await;
+    // Lookup before anyone enrolled the number: not_found, registration goes on.
+    let (st, v) = hook(
+        &s,
+        "/prove/lookup",
+        header(),
+        json!({"phone_number": "+12015550100"}),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(
+        v["identity"]["metadata_public"]["prove_identity_status"],
+        "not_found"
+    );
+    assert!(v["identity"]["metadata_public"]["prove_lookup_timestamp"].is_string());
+    let (st, v) = hook(&s, "/prove/lookup", header(), json!({"phone_number": ""})).await;
+    assert_eq!(st, 400, "{v}");
+    assert_eq!(v["error"], "phone_number is required");
+    let (st, v) = hook(&s, "/prove/lookup", header(), json!({"phone_number": "12"})).await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(
+        v["identity"]["metadata_public"]["prove_identity_status"],
+        "lookup_error"
+    );
+    assert!(v["identity"]["metadata_admin"]["prove_error_message"].is_string());
+    // A risky line is refused at registration (vouch is stricter than the integration).
+    let (st, v) = hook(
+        &s,
+        "/prove/lookup",
+        header(),
+        json!({"phone_number": "+12015550102"}),
+    )
+    .await;
+    assert_eq!(st, 403, "{v}");
+    assert_eq!(v["messages"][0]["context"]["reason"], "sim_swap");
+    assert_eq!(interrupt_reason(&v), "sim_swap");
+
+    // Enrolment: {success, prove_identity_id}; the same person again gets the same id.
+    let body = json!({"kratos_identity_id": KRATOS_ID, "phone_number": "+12015550100"});
+    let (st, first) = hook(&s, "/prove/enroll", header(), body.clone()).await;
+    assert_eq!(st, 200, "{first}");
+    assert_eq!(first["success"], true, "{first}");
+    let prove_id = first["prove_identity_id"].as_str().expect("id").to_string();
+    let (_, again) = hook(&s, "/prove/enroll", header(), body).await;
+    assert_eq!(again["prove_identity_id"], prove_id.as_str());
+    let enrolled = s
+        .store
+        .phone_identities_by_customer(&org, KRATOS_ID)
+        .await
+        .expect("list");
+    assert_eq!(enrolled.len(), 1);
+    for bad in [
+        json!({"phone_number": "+12015550100"}),
+        json!({"kratos_identity_id": KRATOS_ID, "phone_number": ""}),
+    ] {
+        let (st, v) = hook(&s, "/prove/enroll", header(), bad).await;
+        assert_eq!(st, 400, "{v}");
+        assert_eq!(
+            v["error"],
+            "kratos_identity_id and phone_number are required"
+        );
+    }
+    let (st, v) = hook(
+        &s,
+        "/prove/enroll",
+        header(),
+        json!({"kratos_identity_id": "8f1c2d3e-4b5a-4c6d-8e9f-0a1b2c3d4e5f", "phone_number": "12"}),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["success"], false, "{v}");
+    assert!(
+        v["error"].as_str().is_some_and(|e| e.contains("phone")),
+        "{v}"
+    );
+
+    // Lookup now finds the enrolled identity.
+    let (st, v) = hook(
+        &s,
+        "/prove/lookup",
+        header(),
+        json!({"phone_number": "+12015550100"}),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    let public = &v["identity"]["metadata_public"];
+    assert_eq!(public["prove_identity_status"], "verified", "{v}");
+    assert_eq!(public["prove_identity_id"], prove_id.as_str());
+    assert_eq!(public["prove_phone_number"], "+12015550100");
+    assert_eq!(public["prove_is_active"], true);
+    assert_eq!(v["identity"]["traits"]["phone_number"], "+12015550100");
+    assert_eq!(
+        v["identity"]["metadata_admin"]["prove_client_customer_id"],
+        KRATOS_ID
+    );
+
+    // Validate: not enrolled goes on; the same number is verified; another is refused.
+    let validate = |phone: &str, id: Value| json!({"kratos_identity_id": KRATOS_ID, "phone_number": phone, "prove_identity_id": id});
+    let (st, v) = hook(
+        &s,
+        "/prove/validate",
+        header(),
+        validate("+12015550100", Value::Null),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(
+        v["identity"]["metadata_public"]["prove_validation_status"],
+        "not_enrolled"
+    );
+    let (st, v) = hook(
+        &s,
+        "/prove/validate",
+        header(),
+        validate("+12015550100", json!(prove_id)),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    let public = &v["identity"]["metadata_public"];
+    assert_eq!(public["prove_validation_status"], "verified", "{v}");
+    assert_eq!(public["prove_phone_verified"], "+12015550100");
+    assert_eq!(public["prove_identity_id"], prove_id.as_str());
+    assert!(v["identity"]["metadata_admin"]["prove_correlation_id"].is_string());
+    let (st, v) = hook(
+        &s,
+        "/prove/validate",
+        header(),
+        validate("+12015550101", json!(prove_id)),
+    )
+    .await;
+    assert_eq!(st, 400, "{v}");
+    let m = &v["messages"][0];
+    assert_eq!(m["instance_ptr"], "#/");
+    assert_eq!(m["type"], "error");
+    assert!(m["message"].is_string());
+    assert_eq!(m["context"]["reason"], "phone_number_mismatch");
+    assert_eq!(m["context"]["prove_phone"], "+12015550100");
+    assert_eq!(m["context"]["registered_phone"], "+12015550101");
+    assert_eq!(
+        interrupt_reason(&v),
+        "phone_number_mismatch",
+        "Kratos's own shape too"
+    );
+    // Another account's Prove id is not this account's.
+    let (st, v) = hook(
+        &s,
+        "/prove/validate",
+        header(),
+        json!({"kratos_identity_id": "8f1c2d3e-4b5a-4c6d-8e9f-0a1b2c3d4e5f", "phone_number": "+12015550100", "prove_identity_id": prove_id}),
+    )
+    .await;
+    assert_eq!(st, 400, "{v}");
+    assert_eq!(interrupt_reason(&v), "identity_mismatch");
+    // An unknown Prove id: retrieval_failed (the integration's answer), login goes on.
+    let (st, v) = hook(
+        &s,
+        "/prove/validate",
+        header(),
+        validate(
+            "+12015550100",
+            json!("00000000-0000-4000-8000-000000000000"),
+        ),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(
+        v["identity"]["metadata_public"]["prove_validation_status"],
+        "retrieval_failed"
+    );
+    let (st, v) = hook(
+        &s,
+        "/prove/validate",
+        header(),
+        json!({"phone_number": "+12015550100"}),
+    )
+    .await;
+    assert_eq!(st, 400, "{v}");
+    assert_eq!(v["error"], "kratos_identity_id required");
+    // The network reports the number changed hands: vouch refuses (stricter than the
+    // integration, which only compares numbers).
+    let resp = s
+        .http
+        .post(s.at("/dev/phone-events"))
+        .json(&json!({"phoneNumber": "+12015550100", "eventType": "PHONE_NUMBER_CHANGE"}))
+        .send()
+        .await
+        .expect("event");
+    assert_eq!(resp.status(), 200);
+    let (st, v) = hook(
+        &s,
+        "/prove/validate",
+        header(),
+        validate("+12015550100", json!(prove_id)),
+    )
+    .await;
+    assert_eq!(st, 400, "{v}");
+    assert_eq!(interrupt_reason(&v), "number_changed");
+    // A wrong secret is refused at /prove too, and vouch's own bodies still get vouch's
+    // answers there.
+    let (st, _) = hook(
+        &s,
+        "/prove/lookup",
+        Some(("x-webhook-secret", "wrong-secret-0123456789")),
+        json!({"phone_number": "+12015550100"}),
+    )
+    .await;
+    assert_eq!(st, 401);
+    let (st, v) = hook(
+        &s,
+        "/prove/enroll",
+        header(),
+        json!({"identity_id": KRATOS_ID, "phone_number": "+12015550100"}),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    assert!(v["identityId"].is_string(), "{v}");
     s.stop().await;
 }

@@ -175,8 +175,9 @@ impl Store {
         }
     }
 
-    /// Queues the patch of a Kratos identity's `metadata_admin` (the outbox worker
-    /// applies it, retrying while Kratos is down). `body` is the keys to set.
+    /// Queues the patch of a Kratos identity's metadata (the outbox worker applies it,
+    /// retrying while Kratos is down). `body` is [`metadata_patch`]'s sections (or, as
+    /// queued by older versions, the `metadata_admin` keys alone).
     pub async fn enqueue_kratos_patch(
         &self,
         config: &OryConfig,
@@ -201,5 +202,38 @@ impl Store {
         append_in_tx(self, &mut tx, &audit).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(())
+    }
+}
+
+/// A queued Kratos patch: the keys to set in each metadata section.
+pub fn metadata_patch(
+    metadata_public: serde_json::Map<String, serde_json::Value>,
+    metadata_admin: serde_json::Map<String, serde_json::Value>,
+) -> serde_json::Value {
+    serde_json::json!({"sections": {
+        "metadata_public": metadata_public,
+        "metadata_admin": metadata_admin,
+    }})
+}
+
+/// The sections of a queued patch, in a fixed order: `metadata_public`, then
+/// `metadata_admin`. A body without `sections` is the older form (the `metadata_admin`
+/// keys alone). `None` when it is neither.
+pub fn patch_sections(
+    body: &serde_json::Value,
+) -> Option<Vec<(&'static str, &serde_json::Map<String, serde_json::Value>)>> {
+    match body.get("sections") {
+        Some(sections) => {
+            let mut out = Vec::new();
+            for name in ["metadata_public", "metadata_admin"] {
+                match sections.get(name) {
+                    Some(serde_json::Value::Object(keys)) => out.push((name, keys)),
+                    None => {}
+                    Some(_) => return None,
+                }
+            }
+            Some(out)
+        }
+        None => Some(vec![("metadata_admin", body.as_object()?)]),
     }
 }

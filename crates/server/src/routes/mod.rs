@@ -13,6 +13,7 @@ pub mod mcp_sse;
 pub mod meta;
 pub mod oauth;
 pub mod ory;
+pub mod ory_prove;
 pub mod page;
 pub mod phone;
 pub mod phone_sdk;
@@ -156,14 +157,15 @@ pub fn routes(state: AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(phone_sdk::dev_numbers))
         .routes(routes!(phone_sdk::dev_demo))
         .layer(DefaultBodyLimit::max(16 * 1024));
-    // Ory Kratos hooks, at vouch's paths and the spec's (authenticated by their secret).
+    // Ory Kratos hooks: vouch's templates at /hooks/ory, the community integration's at
+    // the spec's /prove (which also answers vouch's bodies); authenticated by their secret.
     let ory_hooks = OpenApiRouter::new()
         .routes(routes!(ory::lookup))
         .routes(routes!(ory::enroll_hook))
         .routes(routes!(ory::validate_hook))
-        .route("/prove/lookup", axum::routing::post(ory::lookup))
-        .route("/prove/enroll", axum::routing::post(ory::enroll_hook))
-        .route("/prove/validate", axum::routing::post(ory::validate_hook))
+        .routes(routes!(ory_prove::lookup))
+        .routes(routes!(ory_prove::enroll_hook))
+        .routes(routes!(ory_prove::validate_hook))
         .layer(DefaultBodyLimit::max(64 * 1024));
     // The phone API: 4 KB bodies (batch enrolment: 64 KB), errors in its own format.
     let phone_flows = OpenApiRouter::new()

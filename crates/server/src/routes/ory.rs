@@ -73,7 +73,7 @@ fn presented(headers: &HeaderMap) -> Option<&str> {
     crate::auth::presented_secret(headers)
 }
 
-async fn config(state: &AppState, headers: &HeaderMap) -> Result<OryConfig, Response> {
+pub(crate) async fn config(state: &AppState, headers: &HeaderMap) -> Result<OryConfig, Response> {
     let unauthorized = || {
         ApiError::unauthorized(
             "Missing or wrong webhook secret: send X-Webhook-Secret or Authorization: Bearer",
@@ -154,7 +154,7 @@ fn phone_of(state: &AppState, body: &HookBody) -> Result<E164, Response> {
     })
 }
 
-fn count(state: &AppState, hook: &str, outcome: &str) {
+pub(crate) fn count(state: &AppState, hook: &str, outcome: &str) {
     state
         .metrics
         .ory_hooks
@@ -191,7 +191,7 @@ fn undecided(state: &AppState, hook: &str, fail_open: bool, why: &str) -> Respon
     )
 }
 
-fn risky(signals: &crate::phone::Signals) -> Option<(u64, &'static str, &'static str)> {
+pub(crate) fn risky(signals: &crate::phone::Signals) -> Option<(u64, &'static str, &'static str)> {
     use vouch_core::policy::LineRisk;
     Some(match vouch_core::policy::line_risk(signals)? {
         LineRisk::SimSwap => (
@@ -351,7 +351,13 @@ pub async fn enroll_hook(
         Ok(id) => id,
         Err(e) => return store_failed(&state, "enroll", &e),
     };
-    let patch = json!({"prove_identity_id": id, "vouch_identity_id": id});
+    let patch = vouch_store::ory::metadata_patch(
+        Map::new(),
+        Map::from_iter([
+            ("prove_identity_id".to_string(), json!(id)),
+            ("vouch_identity_id".to_string(), json!(id)),
+        ]),
+    );
     let audit = AuditRecord::new(Some(&config.org_id), Actor::System, "ory.enrolled")
         .target(kratos_id.to_string());
     if let Err(e) = state
@@ -394,7 +400,7 @@ async fn identity_hook(
 }
 
 /// Kratos ids are UUIDs; anything else is refused before it reaches a URL path.
-fn valid_identity_id(id: &str) -> bool {
+pub(crate) fn valid_identity_id(id: &str) -> bool {
     id.len() == 36 && id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')
 }
 
