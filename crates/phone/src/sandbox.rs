@@ -327,6 +327,10 @@ impl Telco for Sandbox {
         self.persona(e164).is_some()
     }
 
+    fn carrier(&self, _phone: &E164) -> Option<String> {
+        Some("vouch Sandbox Mobile".into())
+    }
+
     async fn sim_swap_check(&self, phone: &E164, max_age_hours: u32) -> Result<bool, TelcoError> {
         if !(1..=2400).contains(&max_age_hours) {
             return Err(TelcoError::Invalid("maxAge must be 1 to 2400 hours".into()));

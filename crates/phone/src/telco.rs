@@ -233,6 +233,12 @@ pub trait Telco: Send + Sync {
         false
     }
 
+    /// The name of the network operator serving `phone`, when this provider knows it
+    /// (CAMARA has no API for it, so only the sandbox answers).
+    fn carrier(&self, _phone: &E164) -> Option<String> {
+        None
+    }
+
     /// SIM Swap `check`: was the SIM changed in the last `max_age_hours` (1–2400)?
     async fn sim_swap_check(&self, phone: &E164, max_age_hours: u32) -> Result<bool, TelcoError>;
 

@@ -55,6 +55,20 @@ pub fn prove_code(status: StatusCode, code: &str) -> u32 {
     }
 }
 
+/// The HTTP status of a phone API error: only those the vendor's SDKs type (400, 401,
+/// 403, 500) and 429 (rate limited, with `Retry-After`). An unknown or expired flow is
+/// 400 with code 8008, a body over 4 KB or not JSON is 400 with 8001, a step out of
+/// order 403 with 8003, and an unavailable network or store 500 with 8000 (its
+/// `Retry-After` stays).
+pub fn prove_status(status: StatusCode) -> StatusCode {
+    match status.as_u16() {
+        400 | 401 | 403 | 429 => status,
+        409 => StatusCode::FORBIDDEN,
+        402..=499 => StatusCode::BAD_REQUEST,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
 /// The JSON body of every error.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
@@ -190,7 +204,7 @@ impl IntoResponse for ApiError {
                     "code": prove_code(self.status, self.code),
                     "message": self.message,
                 });
-                (self.status, axum::Json(body)).into_response()
+                (prove_status(self.status), axum::Json(body)).into_response()
             }
             ErrorFormat::OAuth => {
                 let body = serde_json::json!({

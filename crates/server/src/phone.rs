@@ -611,14 +611,31 @@ pub async fn enroll(
         device_id,
         active: true,
         monitored: true,
-        carrier: None,
-        line_type: Some(phone.line_type().as_str().to_string()),
+        carrier: state.phone.telco.carrier(phone),
+        line_type: Some(line_type(state, phone).await.to_string()),
         country_code: phone.region().map(str::to_string),
         created_at: now_millis(),
     };
     state.store.create_phone_identity(&identity).await?;
     subscribe_changes(state, &identity.org_id, &identity.id, phone);
     Ok(identity.id)
+}
+
+/// The identity manager's `lineType`: `mobile`, `landline`, `voip`, `other`, or
+/// `unknown`. Where the numbering plan cannot tell a mobile from a fixed line (the US and
+/// Canada), a line the mobile network reports reachable is `mobile`.
+async fn line_type(state: &AppState, phone: &E164) -> &'static str {
+    use vouch_phone::LineType;
+    match phone.line_type() {
+        LineType::Mobile => "mobile",
+        LineType::FixedLine => "landline",
+        LineType::Voip => "voip",
+        LineType::Other => "other",
+        LineType::FixedLineOrMobile => match state.phone.telco.reachability(phone).await {
+            Ok(r) if r.reachable => "mobile",
+            _ => "unknown",
+        },
+    }
 }
 
 /// Asks the network (in the background) to report changes of an enrolled number to

@@ -396,9 +396,9 @@ async fn prefill_walks_start_validate_challenge_complete_in_order() {
                 json!({"correlationId": uuid::Uuid::new_v4().to_string()}),
             )
             .await;
-            assert_prove(st, &v, 404, 8008);
+            assert_prove(st, &v, 400, 8008);
             let (st, v) = post(&s, &tb, path, flow.clone()).await;
-            assert_prove(st, &v, 404, 8008);
+            assert_prove(st, &v, 400, 8008);
         }
         let (st, v) = post(&s, &ta, "/v3/validate", json!({})).await;
         assert_prove(st, &v, 400, 8001);
@@ -517,6 +517,36 @@ async fn prefill_walks_start_validate_challenge_complete_in_order() {
 /// Regression: `/v3/complete` once passed names on the mean of the given-name and
 /// family-name scores, while the other phone flows needed each part to match; a relative
 /// (same family name, a close given name: 74 and 100, mean 87) passed. One rule now.
+/// Flow errors carry the statuses the vendor's SDKs type (400, 401, 403, 500, and 429):
+/// an expired flow was 410, an outage 503, which typed clients read as unknown errors.
+#[tokio::test]
+async fn flow_errors_use_the_statuses_the_vendor_sdks_type() {
+    let (s, ta, _) = server(TestDb::sqlite()).await;
+    let (id, _) = start(
+        &s,
+        &ta,
+        json!({"flowType": "mobile", "phoneNumber": "2001001695"}),
+    )
+    .await;
+    s.db.execute("UPDATE phone_flows SET expires_at = 1").await;
+    let (st, v) = post(&s, &ta, "/v3/validate", json!({"correlationId": id})).await;
+    assert_prove(st, &v, 400, 8008);
+    assert!(v["message"].as_str().unwrap().contains("expired"), "{v}");
+    s.db.execute("ALTER TABLE phone_flows RENAME TO phone_flows_broken")
+        .await;
+    let (st, v) = post(
+        &s,
+        &ta,
+        "/v3/start",
+        json!({"flowType": "mobile", "phoneNumber": "2001001695"}),
+    )
+    .await;
+    assert_prove(st, &v, 500, 8000);
+    s.db.execute("ALTER TABLE phone_flows_broken RENAME TO phone_flows")
+        .await;
+    s.stop().await;
+}
+
 #[tokio::test]
 async fn complete_refuses_a_relative_whose_family_name_alone_matches() {
     let (s, ta, _) = server(TestDb::sqlite()).await;
@@ -1091,7 +1121,7 @@ async fn verified_users_answer_with_and_without_possession() {
     assert!(v["authToken"].as_str().is_some(), "{v}");
     let id = v["correlationId"].as_str().unwrap().to_string();
     let (st, v) = post(&s, &tb, "/v3/verify-status", json!({"correlationId": id})).await;
-    assert_prove(st, &v, 404, 8008);
+    assert_prove(st, &v, 400, 8008);
     let (st, v) = post(&s, &ta, "/v3/verify-status", json!({"correlationId": id})).await;
     assert_eq!(st, 200, "{v}");
     assert_eq!(v["success"], "true", "{v}");
@@ -1130,7 +1160,8 @@ async fn verified_users_answer_with_and_without_possession() {
     assert_eq!(st, 200, "{v}");
     assert_eq!(v["phoneNumber"], "12015550100", "{v}");
 
-    // verify-status only follows verify; unknown flows are 404.
+    // verify-status only follows verify; unknown flows are 400 (8008), as the vendor's
+    // SDKs type them.
     let (pid, _) = start(
         &s,
         &ta,
@@ -1146,7 +1177,7 @@ async fn verified_users_answer_with_and_without_possession() {
         json!({"correlationId": "00000000-0000-0000-0000-000000000000"}),
     )
     .await;
-    assert_prove(st, &v, 404, 8008);
+    assert_prove(st, &v, 400, 8008);
 
     // The newer synchronous shape.
     let (st, v) = post(
@@ -1166,6 +1197,25 @@ async fn verified_users_answer_with_and_without_possession() {
     let (st, v) = get(&s, &ta, &format!("/v3/identity/{prove_id}")).await;
     assert_eq!(st, 200, "{v}");
     assert_eq!(v["clientCustomerId"], "c-11", "{v}");
+    // The Identity Manager names the network and a line type (the numbering plan cannot
+    // tell a US mobile from a fixed line; the network reports it reachable).
+    assert_eq!(v["carrier"], "vouch Sandbox Mobile", "{v}");
+    assert_eq!(v["lineType"], "mobile", "{v}");
+    // prefillForBiz (and prefill) answer the record with the newer Address shape.
+    for vtype in ["prefillForBiz", "prefill"] {
+        let (st, v) = post(
+            &s,
+            &ta,
+            "/v3/verify",
+            json!({"verificationType": vtype, "phoneNumber": "2001001695"}),
+        )
+        .await;
+        assert_eq!(st, 200, "{vtype}: {v}");
+        let address = &v["identity"]["addresses"][0];
+        assert!(address["zipCode"].is_string(), "{vtype}: {v}");
+        assert!(address.get("postalCode").is_none(), "{vtype}: {v}");
+        assert!(v["identity"]["firstName"].is_string(), "{vtype}: {v}");
+    }
     let (st, v) = post(
         &s,
         &ta,
@@ -1215,7 +1265,7 @@ async fn unify_binds_a_number_after_possession_and_recognises_it_after() {
     let (st, v) = post(&s, &ta, "/v3/unify-bind", status.clone()).await;
     assert_prove(st, &v, 403, 8003);
     let (st, v) = post(&s, &tb, "/v3/unify-status", status.clone()).await;
-    assert_prove(st, &v, 404, 8008);
+    assert_prove(st, &v, 400, 8008);
 
     pass_link(&s, &auth, "2001004014").await;
     let (st, v) = post(&s, &ta, "/v3/unify-status", status.clone()).await;
@@ -1370,13 +1420,13 @@ async fn the_identity_manager_enrols_pages_deactivates_and_deletes() {
 
         // Another organisation sees none of it.
         let (st, v) = get(&s, &tb, &format!("/v3/identity/{id}")).await;
-        assert_prove(st, &v, 404, 8008);
+        assert_prove(st, &v, 400, 8008);
         for path in [
             format!("/v3/identity/{id}/deactivate"),
             format!("/v3/identity/{id}/activate"),
         ] {
             let (st, v) = post(&s, &tb, &path, json!({})).await;
-            assert_prove(st, &v, 404, 8008);
+            assert_prove(st, &v, 400, 8008);
         }
         let (st, v) = call(
             &s,
@@ -1386,7 +1436,7 @@ async fn the_identity_manager_enrols_pages_deactivates_and_deletes() {
             None,
         )
         .await;
-        assert_prove(st, &v, 404, 8008);
+        assert_prove(st, &v, 400, 8008);
         let (_, v) = get(&s, &tb, "/v3/identity/2015550100/lookup").await;
         assert_eq!(v["items"], json!([]), "{v}");
         assert!(all_identities(&s, &tb).await.is_empty());
@@ -1485,7 +1535,7 @@ async fn the_identity_manager_enrols_pages_deactivates_and_deletes() {
         assert_eq!(st, 200, "{v}");
         assert_eq!(v["success"], true);
         let (st, v) = get(&s, &ta, &format!("/v3/identity/{id}")).await;
-        assert_prove(st, &v, 404, 8008);
+        assert_prove(st, &v, 400, 8008);
         let (st, v) = call(
             &s,
             Method::DELETE,
@@ -1494,9 +1544,9 @@ async fn the_identity_manager_enrols_pages_deactivates_and_deletes() {
             None,
         )
         .await;
-        assert_prove(st, &v, 404, 8008);
+        assert_prove(st, &v, 400, 8008);
         let (st, v) = post(&s, &ta, &format!("/v3/identity/{id}/activate"), json!({})).await;
-        assert_prove(st, &v, 404, 8008);
+        assert_prove(st, &v, 400, 8008);
         let (_, v) = get(&s, &ta, "/v3/identity/2015550100/lookup").await;
         assert_eq!(v["items"].as_array().unwrap().len(), 1, "{v}");
         assert_eq!(all_identities(&s, &ta).await.len(), 6);
@@ -1889,7 +1939,7 @@ async fn bad_input_is_refused_with_the_field_named_and_changes_nothing() {
         .to_string();
     for path in ["/v3/start", "/v3/identity", "/v3/verify"] {
         let (st, v) = post_raw(&s, &ta, path, big.clone()).await;
-        assert_prove(st, &v, 413, 8001);
+        assert_prove(st, &v, 400, 8001);
         let (st, v) = post_raw(&s, &ta, path, "{\"flowType\": ".to_string()).await;
         assert_prove(st, &v, 400, 8001);
     }
@@ -1901,7 +1951,7 @@ async fn bad_input_is_refused_with_the_field_named_and_changes_nothing() {
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status(), 415);
+    assert_eq!(resp.status(), 400, "the vendor's SDKs type 400, not 415");
     assert_eq!(resp.json::<Value>().await.unwrap()["code"], 8001);
 
     // Nothing was enrolled, texted or started.

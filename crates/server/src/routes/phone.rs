@@ -370,8 +370,7 @@ pub struct FlowRequest {
 #[utoipa::path(post, path = "/v3/validate", tag = "phone", request_body = FlowRequest,
     responses((status = 200, description = "success, challengeMissing, phoneNumber, next"),
               (status = 403, description = "step out of order (8003)", body = crate::error::ProveErrorBody),
-              (status = 404, description = "correlationId is not a flow of this organisation (8008)", body = crate::error::ProveErrorBody),
-              (status = 410, description = "the flow has expired (8008)", body = crate::error::ProveErrorBody)),
+              (status = 400, description = "correlationId unknown to this organisation, or the flow expired (8008)", body = crate::error::ProveErrorBody)),
     security(("oauth" = [])))]
 pub async fn validate(
     State(state): State<AppState>,
@@ -472,9 +471,8 @@ fn individual_of(record: &KycAttributes) -> Value {
 #[utoipa::path(post, path = "/v3/challenge", tag = "phone", request_body = ChallengeRequest,
     responses((status = 200, description = "success, individual, next"),
               (status = 403, description = "step out of order (8003)", body = crate::error::ProveErrorBody),
-              (status = 404, description = "correlationId is not a flow of this organisation (8008)", body = crate::error::ProveErrorBody),
-              (status = 410, description = "the flow has expired (8008)", body = crate::error::ProveErrorBody),
-              (status = 503, description = "the network cannot answer", body = crate::error::ProveErrorBody)),
+              (status = 400, description = "correlationId unknown to this organisation, or the flow expired (8008)", body = crate::error::ProveErrorBody),
+              (status = 500, description = "the network cannot answer (8000, with Retry-After)", body = crate::error::ProveErrorBody)),
     security(("oauth" = [])))]
 pub async fn challenge(
     State(state): State<AppState>,
@@ -615,9 +613,8 @@ fn is_true(m: &vouch_phone::telco::KycMatch, key: &str) -> Option<bool> {
 #[utoipa::path(post, path = "/v3/complete", tag = "phone", request_body = CompleteRequest,
     responses((status = 200, description = "success, next, idv"),
               (status = 403, description = "step out of order (8003)", body = crate::error::ProveErrorBody),
-              (status = 404, description = "correlationId is not a flow of this organisation (8008)", body = crate::error::ProveErrorBody),
-              (status = 410, description = "the flow has expired (8008)", body = crate::error::ProveErrorBody),
-              (status = 503, description = "the network cannot answer", body = crate::error::ProveErrorBody)),
+              (status = 400, description = "correlationId unknown to this organisation, or the flow expired (8008)", body = crate::error::ProveErrorBody),
+              (status = 500, description = "the network cannot answer (8000, with Retry-After)", body = crate::error::ProveErrorBody)),
     security(("oauth" = [])))]
 pub async fn complete(
     State(state): State<AppState>,
@@ -949,13 +946,35 @@ async fn verify_result(state: &AppState, flow: &mut PhoneFlow) -> ApiResult<Valu
     Ok(result)
 }
 
-const VERIFICATION_TYPES: [&str; 5] = [
+const VERIFICATION_TYPES: [&str; 7] = [
     "verifiedUser",
     "accountOpening",
     "humanAssurance",
+    "bot",
     "prefill",
+    "prefillForBiz",
     "identityResolution",
 ];
+
+/// Verification types whose answer carries the subscriber record (name, birth date,
+/// addresses, e-mail). `prefillForBiz` fills in the person behind a business
+/// application (vouch has no business records: its `business` block is absent).
+const PREFILL_TYPES: [&str; 4] = [
+    "prefill",
+    "prefillForBiz",
+    "accountOpening",
+    "identityResolution",
+];
+
+/// An address in the newer synchronous `/v3/verify` shape (the SDK's `Address`:
+/// `address`, `extendedAddress`, `city`, `region`, `zipCode`).
+fn verify_address(challenge_shape: &Value) -> Value {
+    let mut a = challenge_shape.as_object().cloned().unwrap_or_default();
+    if let Some(zip) = a.remove("postalCode") {
+        a.insert("zipCode".into(), zip);
+    }
+    Value::Object(a)
+}
 
 async fn verify_sync(
     state: &AppState,
@@ -1018,7 +1037,7 @@ async fn verify_sync(
     });
     let mut identity = json!({"assuranceLevel": assurance, "reasons": reasons});
     if let Some(r) = &record {
-        if vtype == "prefill" || vtype == "accountOpening" || vtype == "identityResolution" {
+        if PREFILL_TYPES.contains(&vtype.as_str()) {
             let ind = individual_of(r);
             for (k, v) in [
                 ("firstName", "firstName"),
@@ -1029,8 +1048,8 @@ async fn verify_sync(
                     identity[v] = x.clone();
                 }
             }
-            if let Some(a) = ind.get("addresses") {
-                identity["addresses"] = a.clone();
+            if let Some(Value::Array(a)) = ind.get("addresses") {
+                identity["addresses"] = a.iter().map(verify_address).collect();
             }
             if let Some(e) = ind.get("emailAddresses") {
                 identity["emails"] = e.clone();
@@ -1116,8 +1135,7 @@ async fn status_flow(
 #[utoipa::path(post, path = "/v3/verify-status", tag = "phone", request_body = StatusRequest,
     responses((status = 200, description = "success, possessionResult, verifyResult, identityId"),
               (status = 403, description = "step out of order (8003)", body = crate::error::ProveErrorBody),
-              (status = 404, description = "correlationId is not a flow of this organisation (8008)", body = crate::error::ProveErrorBody),
-              (status = 410, description = "the flow has expired (8008)", body = crate::error::ProveErrorBody)),
+              (status = 400, description = "correlationId unknown to this organisation, or the flow expired (8008)", body = crate::error::ProveErrorBody)),
     security(("oauth" = [])))]
 pub async fn verify_status(
     State(state): State<AppState>,
@@ -1255,8 +1273,7 @@ async fn bind(state: &AppState, flow: &mut PhoneFlow, phone: &E164) -> ApiResult
 #[utoipa::path(post, path = "/v3/unify-status", tag = "phone", request_body = StatusRequest,
     responses((status = 200, description = "phoneNumber, success, proveId"),
               (status = 403, description = "step out of order (8003)", body = crate::error::ProveErrorBody),
-              (status = 404, description = "correlationId is not a flow of this organisation (8008)", body = crate::error::ProveErrorBody),
-              (status = 410, description = "the flow has expired (8008)", body = crate::error::ProveErrorBody)),
+              (status = 400, description = "correlationId unknown to this organisation, or the flow expired (8008)", body = crate::error::ProveErrorBody)),
     security(("oauth" = [])))]
 pub async fn unify_status(
     State(state): State<AppState>,
@@ -1322,8 +1339,7 @@ pub async fn unify_status(
 #[utoipa::path(post, path = "/v3/unify-bind", tag = "phone", request_body = StatusRequest,
     responses((status = 200, description = "phoneNumber, success, proveId"),
               (status = 403, description = "step out of order (8003)", body = crate::error::ProveErrorBody),
-              (status = 404, description = "correlationId is not a flow of this organisation (8008)", body = crate::error::ProveErrorBody),
-              (status = 410, description = "the flow has expired (8008)", body = crate::error::ProveErrorBody)),
+              (status = 400, description = "correlationId unknown to this organisation, or the flow expired (8008)", body = crate::error::ProveErrorBody)),
     security(("oauth" = [])))]
 pub async fn unify_bind(
     State(state): State<AppState>,
