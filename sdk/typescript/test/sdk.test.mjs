@@ -4,7 +4,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, readFileSync, readdirSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -89,6 +89,36 @@ test("enroll and verify, with typed errors", async () => {
   // An API key cannot open presence sessions.
   const misuse = new ProofClient({ baseUrl, serviceToken: apiKey });
   await assert.rejects(misuse.createPresenceSession({ orgId, purpose: "x" }), ForbiddenError);
+});
+
+// The spec installs the SDK as `npm install @webel/sdk` and imports `ProofClient` from
+// it. The package is used under that name through npm's alias of a local folder (the
+// README's "TypeScript SDK" line): a fresh app installs it so and runs the spec's own
+// example against the server. Runs after the test above, which enrolled alice.
+test("the spec's install name @webel/sdk, through an npm alias, runs the spec's example", async () => {
+  const app = mkdtempSync(path.join(tmpdir(), "vouch-sdk-alias-"));
+  try {
+    writeFileSync(path.join(app, "package.json"), JSON.stringify({ name: "app", private: true, type: "module" }));
+    execFileSync("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error",
+      `@webel/sdk@file:${path.resolve(here, "..")}`], { cwd: app, stdio: ["ignore", "pipe", "pipe"] });
+    writeFileSync(path.join(app, "example.mjs"), `
+      import { ProofClient } from "@webel/sdk";
+      import { readFileSync } from "node:fs";
+      const base64Image = readFileSync(process.env.IMAGE).toString("base64");
+      const client = new ProofClient({ baseUrl: process.env.BASE_URL, apiKey: process.env.API_KEY });
+      const result = await client.verify({ image: base64Image });
+      console.log(JSON.stringify(result));
+    `);
+    const out = execFileSync(process.execPath, ["example.mjs"], {
+      cwd: app, encoding: "utf8",
+      env: { ...process.env, BASE_URL: baseUrl, API_KEY: apiKey, IMAGE: path.join(faces, "img2.jpg") },
+    });
+    const result = JSON.parse(out);
+    assert.equal(result.verified, true, out);
+    assert.equal(result.email, "alice@example.com");
+  } finally {
+    rmSync(app, { recursive: true, force: true });
+  }
 });
 
 test("the Human Presence Token flow", { skip: needsShared }, async () => {
