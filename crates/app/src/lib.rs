@@ -12,6 +12,7 @@ pub mod analysis;
 pub mod kyc;
 pub mod scan;
 pub mod tokens;
+pub mod trust;
 
 use std::sync::Arc;
 use tokio::sync::Notify;
@@ -22,6 +23,8 @@ pub struct App {
     pub kyc: kyc::Kyc,
     /// Signed tokens: presence tokens, the phone SDK's auth tokens.
     pub tokens: tokens::Tokens,
+    /// Digital ID trust lists.
+    pub trust: trust::TrustList,
 }
 
 impl App {
@@ -30,7 +33,8 @@ impl App {
     pub fn new(store: Arc<vouch_store::Store>, events: Arc<Notify>) -> App {
         App {
             kyc: kyc::Kyc::new(store.clone(), events),
-            tokens: tokens::Tokens::new(store),
+            tokens: tokens::Tokens::new(store.clone()),
+            trust: trust::TrustList::new(store),
         }
     }
 }

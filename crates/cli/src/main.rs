@@ -567,8 +567,8 @@ async fn run() -> Result<()> {
             Ok(())
         }
         Command::Trust(cmd) => {
-            let store = open_store(&cfg).await?;
-            trust::run(&store, cmd).await?;
+            let store = std::sync::Arc::new(open_store(&cfg).await?);
+            trust::run(store.clone(), cmd).await?;
             store.close().await;
             Ok(())
         }

@@ -161,6 +161,7 @@ async fn every_page_answers_the_admin_and_redirects_everyone_else() {
         "/admin/profiles".into(),
         "/admin/alerts".into(),
         "/admin/security".into(),
+        "/admin/trust".into(),
         "/admin/audit".into(),
         "/admin/sms".into(),
     ];
@@ -636,6 +637,117 @@ async fn profiles_and_alert_rules_are_created_and_deleted() {
     ] {
         assert!(audit.contains(action), "{action}");
     }
+    s.stop().await;
+}
+
+/// A certificate made here: a CA (an IACA-like root) or a leaf, valid for `days`.
+fn certificate(name: &str, ca: bool, days: i64) -> String {
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let mut params = rcgen::CertificateParams::new(vec![format!("{name}.example")]).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, name);
+    if ca {
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Constrained(0));
+    }
+    let now = std::time::SystemTime::now();
+    params.not_before = (now - std::time::Duration::from_secs(3600)).into();
+    params.not_after = (now + std::time::Duration::from_secs(days as u64 * 86_400)).into();
+    params.self_signed(&key).unwrap().pem()
+}
+
+#[tokio::test]
+async fn the_trust_list_page_adds_warns_and_removes_certificates() {
+    let s = TestServer::start(TestDb::sqlite(), test_config()).await;
+    let org = s.org("Acme").await;
+    let a = admin(&s, &org, "ops@acme.test").await;
+    let (_, html) = page(&s, &a, "/admin/trust").await;
+    assert!(html.contains("No certificates yet"), "{html}");
+
+    // Not a certificate, or a bundle with one bad member: refused, nothing added.
+    let root = certificate("Test IACA", true, 365);
+    for pem in [
+        "hello".to_string(),
+        format!("{root}-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"),
+    ] {
+        let resp = post_form(
+            &s,
+            &a,
+            "/admin/trust",
+            &[("_csrf", &a.csrf), ("name", "bad"), ("pem", &pem)],
+        )
+        .await;
+        assert_eq!(resp.status(), 400);
+    }
+    let resp = post_form(&s, &a, "/admin/trust", &[("name", "x"), ("pem", &root)]).await;
+    assert_eq!(resp.status(), 403, "no CSRF token");
+    assert!(s.store.list_trust_anchors(&org).await.unwrap().is_empty());
+
+    // A root: added, back to the list.
+    let resp = post_form(
+        &s,
+        &a,
+        "/admin/trust",
+        &[("_csrf", &a.csrf), ("name", "State DMV"), ("pem", &root)],
+    )
+    .await;
+    assert_eq!(resp.status(), 303);
+    assert_eq!(location(&resp), "/admin/trust?done=created");
+    // A pinned signer expiring in 10 days: added, with both warnings on the page.
+    let soon = certificate("Short Signer", false, 10);
+    let resp = post_form(
+        &s,
+        &a,
+        "/admin/trust",
+        &[("_csrf", &a.csrf), ("name", "pinned"), ("pem", &soon)],
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("expires in"), "{html}");
+    assert!(html.contains("pinned signer"), "{html}");
+    let list = s.store.list_trust_anchors(&org).await.unwrap();
+    assert_eq!(list.len(), 2);
+    let (_, html) = page(&s, &a, "/admin/trust").await;
+    assert!(
+        html.contains("CN=Test IACA") || html.contains("Test IACA"),
+        "{html}"
+    );
+    assert!(html.contains("State DMV"));
+    // The same certificate twice: a conflict.
+    let resp = post_form(
+        &s,
+        &a,
+        "/admin/trust",
+        &[("_csrf", &a.csrf), ("name", "again"), ("pem", &root)],
+    )
+    .await;
+    assert_eq!(resp.status(), 409);
+
+    // Another organisation's admin cannot remove it.
+    let other = s.org("Globex").await;
+    let b = admin(&s, &other, "ops@globex.test").await;
+    let id = list[0].id.clone();
+    let resp = post_form(
+        &s,
+        &b,
+        &format!("/admin/trust/{id}/remove"),
+        &[("_csrf", &b.csrf)],
+    )
+    .await;
+    assert_eq!(resp.status(), 404);
+    let resp = post_form(
+        &s,
+        &a,
+        &format!("/admin/trust/{id}/remove"),
+        &[("_csrf", &a.csrf)],
+    )
+    .await;
+    assert_eq!(resp.status(), 303);
+    assert_eq!(s.store.list_trust_anchors(&org).await.unwrap().len(), 1);
+    let (_, audit) = page(&s, &a, "/admin/audit").await;
+    assert!(audit.contains("trust_anchor.added"));
+    assert!(audit.contains("trust_anchor.removed"));
     s.stop().await;
 }
 

@@ -48,6 +48,7 @@ mod profiles;
 mod review;
 mod security;
 mod sessions;
+mod trust;
 mod try_out;
 mod webhooks;
 
@@ -132,6 +133,8 @@ pub fn router() -> OpenApiRouter<AppState> {
             post(security::delete_passkey),
         )
         .route("/admin/security/face/delete", post(security::remove_face))
+        .route("/admin/trust", get(trust::trust).post(trust::add))
+        .route("/admin/trust/{id}/remove", post(trust::remove))
         .route("/admin/audit", get(audit::audit))
         .route("/admin/sms", get(audit::sms))
         .route("/", get(home::home))
@@ -362,11 +365,12 @@ enum Nav {
     Profiles,
     Alerts,
     Security,
+    Trust,
     Audit,
     Sms,
 }
 
-const NAV: [(Nav, &str, &str); 10] = [
+const NAV: [(Nav, &str, &str); 11] = [
     (Nav::Overview, "/admin", "Overview"),
     (Nav::Sessions, "/admin/sessions", "Sessions"),
     (Nav::Review, "/admin/review", "Review queue"),
@@ -375,6 +379,7 @@ const NAV: [(Nav, &str, &str); 10] = [
     (Nav::Profiles, "/admin/profiles", "Profiles"),
     (Nav::Alerts, "/admin/alerts", "Alert rules"),
     (Nav::Security, "/admin/security", "Security"),
+    (Nav::Trust, "/admin/trust", "Trust list"),
     (Nav::Audit, "/admin/audit", "Audit log"),
     (Nav::Sms, "/admin/sms", "SMS inbox (dev)"),
 ];
