@@ -52,7 +52,9 @@ fi
 scripts/fetch-models.sh
 
 for dir in tests/compat tests/e2e tests/wallet sdk/typescript; do
-  if [ -f "$dir/package-lock.json" ] && [ ! -d "$dir/node_modules" ]; then
+  # Missing, or older than the lock file (a package was added since the last install).
+  if [ -f "$dir/package-lock.json" ] && { [ ! -d "$dir/node_modules" ] \
+      || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; }; then
     echo "installing npm packages in $dir" >&2
     (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
   fi

@@ -222,7 +222,9 @@ impl FlowData {
 }
 
 /// Signs the client SDK's token for a flow (HS256, 15 minutes, audience
-/// [`SDK_AUDIENCE`], bound to the flow id and organisation).
+/// [`SDK_AUDIENCE`], bound to the flow id and organisation). Its `auth` claims are what
+/// the vendor's browser SDK (`@prove-identity/prove-auth`) reads to find vouch:
+/// [`vendor_sdk_claims`].
 pub async fn sign_auth_token(state: &AppState, flow: &PhoneFlow) -> ApiResult<String> {
     let now = now_millis() / 1000;
     let claims = json!({
@@ -233,12 +235,57 @@ pub async fn sign_auth_token(state: &AppState, flow: &PhoneFlow) -> ApiResult<St
         "iat": now,
         "exp": flow.expires_at / 1000,
         "jti": uuid::Uuid::new_v4().to_string(),
+        "auth": vendor_sdk_claims(state, flow),
     });
-    Ok(state
+    let token = state
         .app
         .tokens
         .sign(jsonwebtoken::Algorithm::HS256, &claims)
-        .await?)
+        .await?;
+    if token
+        .split('.')
+        .nth(1)
+        .is_some_and(|p| p.contains(['-', '_']))
+    {
+        // The vendor's SDK decodes the payload with `atob`, which refuses base64url's
+        // `-` and `_`; ASCII JSON only yields them from `>`, `?` and `~`, which no claim
+        // holds unless the public URL does.
+        tracing::warn!("the authToken's payload is not readable by the vendor's browser SDK: keep '>', '?' and '~' out of VOUCH_PUBLIC_URL");
+    }
+    Ok(token)
+}
+
+/// The `auth` claims of the vendor's browser SDK: its backend origin (`endp`: vouch's
+/// public origin, where `/v1/client/*` is served, `routes::prove_client`), the first step
+/// (`mobile/otp` on a phone, `mobile/instantlink` on a desktop), the id handed to the
+/// page's finish step (`id`: the correlation id), a namespace for what it keeps in the
+/// browser (`ans`), a challenge (`chlg`), and whether the number is already known
+/// (`subs.mob.auths.*.mnp`). No device-key step is asked for (`uvlvl: none` and
+/// `next` never `device/passive`).
+pub fn vendor_sdk_claims(state: &AppState, flow: &PhoneFlow) -> Value {
+    let base = state.config.base_url();
+    let origin = url::Url::parse(&base)
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or(base);
+    let data = FlowData::of(flow);
+    let known = data.phone.is_some() && !data.phone_needed;
+    let next = if flow.flow_type == "desktop" {
+        "mobile/instantlink"
+    } else {
+        "mobile/otp"
+    };
+    json!({
+        "id": flow.id,
+        "ans": "vouch",
+        "endp": origin,
+        "chlg": uuid::Uuid::new_v4().simple().to_string(),
+        "next": next,
+        "subs": {
+            "dev": {"auths": {"pasv": {"uvlvl": "none"}}, "sgnls": {"fpt": false}},
+            "mob": {"auths": {"otp": {"mnp": known}, "inln": {"mnp": known}}},
+            "usr": {"auths": {}},
+        },
+    })
 }
 
 /// Checks an SDK auth token; returns the flow it names (401 otherwise).

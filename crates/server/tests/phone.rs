@@ -547,6 +547,131 @@ async fn flow_errors_use_the_statuses_the_vendor_sdks_type() {
     s.stop().await;
 }
 
+/// The vendor browser SDK's device API (`/v1/client/*`, driven by the real SDK in
+/// `phone_browser.rs`): the SDK's envelope on every answer, CORS for any origin, 401
+/// without the flow's token, and the rules of vouch's own SDK (no code in a desktop
+/// flow, the number fixed by the customer's server).
+#[tokio::test]
+async fn the_vendor_sdk_device_api_answers_in_its_envelope() {
+    let (s, ta, _) = server(TestDb::sqlite()).await;
+    let (_, auth) = start(
+        &s,
+        &ta,
+        json!({"flowType": "mobile", "phoneNumber": "+12015550100"}),
+    )
+    .await;
+    let claims: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(auth.split('.').nth(1).unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["auth"]["next"], "mobile/otp", "{claims}");
+    assert_eq!(claims["auth"]["endp"], s.url.trim_end_matches('/'));
+    assert!(
+        !auth.split('.').nth(1).unwrap().contains(['-', '_']),
+        "the SDK reads the payload with atob"
+    );
+    let client = |path: &str, token: Option<&str>, body: Value| {
+        let mut req = s
+            .http
+            .post(s.at(path))
+            .header("origin", "https://shop.example")
+            .json(&body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        async move {
+            let r = req.send().await.unwrap();
+            let status = r.status().as_u16();
+            let cors = r
+                .headers()
+                .get("access-control-allow-origin")
+                .map(|v| v.to_str().unwrap().to_string());
+            (status, cors, r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    // Preflight from any origin, with the SDK's headers.
+    let pre = s
+        .http
+        .request(Method::OPTIONS, s.at("/v1/client/mobile/otp/start"))
+        .header("origin", "https://shop.example")
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "authorization,content-type,pa-version",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pre.status(), 204);
+    let allowed = pre.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap();
+    assert!(allowed.contains("authorization") && allowed.contains("pa-version"));
+    // No token: 401; another number than the customer's server gave: asked again.
+    let (st, cors, _) = client("/v1/client/mobile/otp/start", None, json!({})).await;
+    assert_eq!((st, cors.as_deref()), (401, Some("*")));
+    let (st, _, v) = client(
+        "/v1/client/mobile/otp/start",
+        Some(&auth),
+        json!({"mobileNumber": "+12015550101"}),
+    )
+    .await;
+    assert_eq!(st, 200);
+    assert_eq!(v["data"]["code"], 10002, "{v}");
+    assert!(inbox(&s, Some("+12015550101")).await.is_empty());
+    // Sent: `{}` (no `data`, which the SDK would read as a refusal).
+    let (st, _, v) = client("/v1/client/mobile/otp/start", Some(&auth), json!({})).await;
+    assert_eq!((st, v.clone()), (200, json!({})), "{v}");
+    let (_, _, v) = client("/v1/client/mobile/otp/finish", Some(&auth), json!({})).await;
+    assert_eq!(v["data"]["code"], 10002, "no code: asked again: {v}");
+    let code = latest_code(&s, "+12015550100").await;
+    let (_, _, v) = client(
+        "/v1/client/mobile/otp/finish",
+        Some(&auth),
+        json!({"otp": code}),
+    )
+    .await;
+    assert_eq!(v, json!({"next": "done"}));
+    let (_, _, v) = client("/v1/client/mobile/otp/start", Some(&auth), json!({})).await;
+    assert_eq!(v["error"]["code"], 10003, "possession is decided: {v}");
+    assert_eq!(v["next"], "");
+    // Mobile Auth falls back to the code; a failed step is logged and ends quietly.
+    let (_, _, v) = client("/v1/client/mobile/instant/start", Some(&auth), json!({})).await;
+    assert_eq!(v["next"], "mobile/otp", "{v}");
+    let (st, _, v) = client(
+        "/v1/client/mobile/otp/error",
+        Some(&auth),
+        json!({"code": 10002, "message": "page failed"}),
+    )
+    .await;
+    assert_eq!((st, v), (200, json!({"next": ""})));
+    let (st, _, _) = client("/v1/client/nope/step/error", Some(&auth), json!({})).await;
+    assert_eq!(st, 404);
+    // A desktop flow proves possession with a link, never a code.
+    let (_, desk) = start(
+        &s,
+        &ta,
+        json!({"flowType": "desktop", "phoneNumber": "+12015550100", "finalTargetUrl": "https://shop.example/done"}),
+    )
+    .await;
+    let (_, _, v) = client("/v1/client/mobile/otp/start", Some(&desk), json!({})).await;
+    assert_eq!(v["error"]["code"], 10003, "{v}");
+    let (_, _, v) = client(
+        "/v1/client/mobile/instantlink/start",
+        Some(&desk),
+        json!({"isMobile": false}),
+    )
+    .await;
+    assert_eq!(
+        v,
+        json!({"data": {}}),
+        "the desktop waits on the status socket"
+    );
+    s.stop().await;
+}
+
 #[tokio::test]
 async fn complete_refuses_a_relative_whose_family_name_alone_matches() {
     let (s, ta, _) = server(TestDb::sqlite()).await;

@@ -77,6 +77,38 @@ async fn setup() -> Option<Demo> {
 }
 
 impl Demo {
+    /// Runs the vendor's own SDK (`tests/e2e/prove_auth.mjs`) in a customer's page.
+    async fn drive_vendor(&self, scenario: &str) -> Value {
+        let cfg = json!({
+            "url": self.server.url, "clientId": self.client_id,
+            "clientSecret": self.client_secret, "scenario": scenario,
+            "phone": "+12015550100",
+            "screenshots": screenshots(&format!("vendor-sdk-{scenario}")),
+        });
+        let out = tokio::time::timeout(
+            Duration::from_secs(180),
+            tokio::process::Command::new("node")
+                .arg(repo().join("tests/e2e/prove_auth.mjs"))
+                .arg(cfg.to_string())
+                .env("VOUCH_CHROMIUM", &self.chromium)
+                .kill_on_drop(true)
+                .output(),
+        )
+        .await
+        .expect("browser driver timed out")
+        .expect("node runs");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let v: Value = serde_json::from_str(stdout.lines().last().unwrap_or(""))
+            .unwrap_or_else(|e| panic!("driver output {e}: {stdout}\nstderr: {stderr}"));
+        assert!(
+            v.get("failure").is_none(),
+            "{scenario}: {}\nseen: {v}\nstderr: {stderr}",
+            v["failure"]
+        );
+        v
+    }
+
     /// Runs the browser driver on the example page; returns what it saw.
     async fn drive(&self, scenario: &str, cfg: Value) -> Value {
         let dir = screenshots(scenario);
@@ -187,6 +219,66 @@ fn states(out: &Value) -> Vec<&str> {
         .iter()
         .filter_map(Value::as_str)
         .collect()
+}
+
+/// Issue 19: the vendor's own browser SDK (npm `@prove-identity/prove-auth` 3.6.2,
+/// unmodified, loaded from its release bundle by a page on another origin) proves
+/// possession against vouch: the authToken's claims point it at vouch's `/v1/client/*`.
+/// On a phone (an Android user agent) it runs the OTP step: a wrong code comes back to
+/// the page as the SDK's OtpError and the right one finishes; without `allowOTPRetry`
+/// one wrong code ends the flow. On a desktop it runs the Instant Link step and waits on
+/// vouch's status socket until the link is opened on the phone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_vendor_s_own_browser_sdk_proves_possession_by_code_and_by_instant_link() {
+    let Some(demo) = setup().await else { return };
+    assert!(
+        repo()
+            .join("tests/e2e/node_modules/@prove-identity/prove-auth")
+            .exists(),
+        "tests/e2e/node_modules/@prove-identity/prove-auth missing: run scripts/install-deps.sh"
+    );
+    let v = demo.drive_vendor("otp").await;
+    assert_eq!(v["isMobileWeb"], true, "{v}");
+    assert_eq!(v["authenticated"], true, "{v}");
+    let claims = &v["authTokenClaims"]["auth"];
+    assert_eq!(claims["endp"], demo.server.url.trim_end_matches('/'), "{v}");
+    assert_eq!(claims["next"], "mobile/otp", "{v}");
+    let log = v["log"].as_array().unwrap();
+    let finishes: Vec<&Value> = log.iter().filter(|e| e[0] == "otp-finish").collect();
+    assert_eq!(finishes.len(), 2, "{v}");
+    assert!(
+        finishes[1][1].as_str().unwrap().contains("not right"),
+        "the wrong code came back as the SDK's OtpError: {v}"
+    );
+    assert_eq!(log.last().unwrap()[0], "finish", "{v}");
+    assert_eq!(log.last().unwrap()[1], v["correlationId"], "authId: {v}");
+    assert_eq!(v["validation"]["body"]["success"], true, "{v}");
+    assert_eq!(v["texts"].as_array().unwrap().len(), 1, "{v}");
+
+    let v = demo.drive_vendor("otp-no-retry").await;
+    assert_eq!(v["authenticated"], false, "{v}");
+    assert!(
+        v["rejected"]
+            .as_str()
+            .unwrap()
+            .contains("Too many wrong codes"),
+        "{v}"
+    );
+    assert_eq!(v["validation"]["body"]["success"], false, "{v}");
+
+    let v = demo.drive_vendor("link").await;
+    assert_eq!(v["isMobileWeb"], false, "{v}");
+    assert_eq!(v["authTokenClaims"]["auth"]["next"], "mobile/instantlink");
+    assert_eq!(v["authenticated"], true, "{v}");
+    assert!(
+        v["linkLanding"]
+            .as_str()
+            .unwrap()
+            .ends_with("/phone-verified"),
+        "{v}"
+    );
+    assert_eq!(v["validation"]["body"]["success"], true, "{v}");
+    demo.server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

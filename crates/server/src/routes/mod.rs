@@ -18,6 +18,7 @@ pub mod page;
 pub mod phone;
 pub mod phone_sdk;
 pub mod presence;
+pub mod prove_client;
 
 use crate::error::ErrorFormat;
 use crate::{auth, middleware, AppState};
@@ -157,6 +158,16 @@ pub fn routes(state: AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(phone_sdk::dev_numbers))
         .routes(routes!(phone_sdk::dev_demo))
         .layer(DefaultBodyLimit::max(16 * 1024));
+    // The vendor's browser SDK (`@prove-identity/prove-auth`): its device API, called
+    // cross-origin with the flow's authToken.
+    let vendor_client = OpenApiRouter::new()
+        .routes(routes!(prove_client::otp_start))
+        .routes(routes!(prove_client::otp_finish))
+        .routes(routes!(prove_client::link_start))
+        .routes(routes!(prove_client::instant_start))
+        .routes(routes!(prove_client::step_error))
+        .routes(routes!(prove_client::status))
+        .layer(DefaultBodyLimit::max(4 * 1024));
     // Ory Kratos hooks: vouch's templates at /hooks/ory, the community integration's at
     // the spec's /prove (which also answers vouch's bodies); authenticated by their secret.
     let ory_hooks = OpenApiRouter::new()
@@ -253,6 +264,7 @@ pub fn routes(state: AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         ))
         .merge(console::router())
         .merge(shared_errors(phone_public, standard))
+        .merge(vendor_client)
         .merge(ory_hooks)
         .merge(shared_errors(phone_api, prove))
         .merge(shared_errors(authenticated, credentialled))
@@ -284,6 +296,7 @@ pub fn app_with(state: AppState, extra: Router<AppState>) -> Router {
     router
         .fallback(middleware::not_found)
         .method_not_allowed_fallback(middleware::method_not_allowed)
+        .layer(axum::middleware::from_fn(prove_client::cors))
         .layer(DefaultBodyLimit::max(state.config.body_limit))
         .layer(Extension(meta::OpenApiJson(doc_json)))
         .layer(
