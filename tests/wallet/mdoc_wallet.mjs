@@ -104,6 +104,12 @@ console.log = (...args) => console.error('[mdl]', ...args);
 
 export const MDL_DOCTYPE = 'org.iso.18013.5.1.mDL';
 export const MDL_NAMESPACE = 'org.iso.18013.5.1';
+// An EU PID in ISO mdoc form (PID rulebook): doctype and namespace share the name.
+export const PID_DOCTYPE = 'eu.europa.ec.eudi.pid.1';
+// MDOC_WALLET_DOCTYPE=pid makes this wallet hold a PID instead of an mDL.
+const HOLDS_PID = process.env.MDOC_WALLET_DOCTYPE === 'pid';
+const DOCTYPE = HOLDS_PID ? PID_DOCTYPE : MDL_DOCTYPE;
+const NAMESPACE = HOLDS_PID ? PID_DOCTYPE : MDL_NAMESPACE;
 
 const MODES = ['ok', 'tampered', 'expired', 'untrusted', 'wrong_nonce', 'replay'];
 
@@ -436,13 +442,13 @@ async function fetchRequestObject(uri) {
   return { clientId, claims };
 }
 
-/** The first mso_mdoc credential query for an mDL. */
+/** The first mso_mdoc credential query for the document this wallet holds. */
 function chooseDcqlEntry(dcql) {
   for (const entry of dcql?.credentials ?? []) {
     if (entry.format !== 'mso_mdoc') continue;
-    if (entry.meta?.doctype_value === MDL_DOCTYPE) return entry;
+    if (entry.meta?.doctype_value === DOCTYPE) return entry;
   }
-  throw new WalletError(`no mso_mdoc ${MDL_DOCTYPE} credential query in ${JSON.stringify(dcql)}`);
+  throw new WalletError(`no mso_mdoc ${DOCTYPE} credential query in ${JSON.stringify(dcql)}`);
 }
 
 /**
@@ -536,8 +542,20 @@ async function issueMdl(state, mode) {
   const expiry = new Date(now.getTime());
   expiry.setUTCFullYear(expiry.getUTCFullYear() + 5);
 
-  const document = await new mdl.Document(MDL_DOCTYPE)
-    .addIssuerNameSpace(MDL_NAMESPACE, {
+  const elements = HOLDS_PID ? {
+    family_name: 'Mustermann',
+    given_name: 'Erika',
+    birth_date: '1984-08-12',
+    age_over_18: true,
+    issuing_country: 'DE',
+    issuing_authority: 'Test PID Provider',
+    document_number: 'P1234567',
+    nationality: ['DE'],
+    issuance_date: isoDate(now),
+    expiry_date: isoDate(expiry),
+  } : null;
+  const document = await new mdl.Document(DOCTYPE)
+    .addIssuerNameSpace(NAMESPACE, elements ?? {
       family_name: 'Mustermann',
       given_name: 'Erika',
       birth_date: '1984-08-12', // the library encodes it as tag 1004 full-date
@@ -569,7 +587,7 @@ function presentationDefinition(elements) {
     id: 'mdl-dcql',
     input_descriptors: [
       {
-        id: MDL_DOCTYPE,
+        id: DOCTYPE,
         format: { mso_mdoc: { alg: ['ES256'] } },
         constraints: {
           limit_disclosure: 'required',
@@ -591,7 +609,7 @@ function presentationDefinition(elements) {
  */
 function tamper(deviceResponseMdoc) {
   const doc = deviceResponseMdoc.documents[0];
-  const items = doc.issuerSigned.nameSpaces[MDL_NAMESPACE] ?? [];
+  const items = doc.issuerSigned.nameSpaces[NAMESPACE] ?? [];
   if (items.length === 0) throw new WalletError('nothing disclosed, nothing to tamper with');
   let index = items.findIndex((it) => it.elementIdentifier === 'family_name');
   if (index < 0) index = 0;
@@ -638,7 +656,7 @@ async function cmdPresent(directory, uri, mode) {
     .authenticateWithSignature(state.device_jwk, 'ES256')
     .sign();
   if (mode === 'tampered') tamper(presented);
-  const disclosed = (presented.documents[0]?.issuerSigned.nameSpaces[MDL_NAMESPACE] ?? [])
+  const disclosed = (presented.documents[0]?.issuerSigned.nameSpaces[NAMESPACE] ?? [])
     .map((it) => it.elementIdentifier);
   const deviceResponse = presented.encode();
   log(`DeviceResponse: ${deviceResponse.length} bytes, disclosed ${JSON.stringify(disclosed)}`);

@@ -21,6 +21,9 @@ use sha2::{Digest, Sha256};
 pub const MDL_DOCTYPE: &str = "org.iso.18013.5.1.mDL";
 /// The mDL's data element namespace.
 pub const MDL_NAMESPACE: &str = "org.iso.18013.5.1";
+/// The doctype of an EU PID in ISO mdoc form (PID rulebook); its namespace has the same
+/// name.
+pub const PID_DOCTYPE: &str = "eu.europa.ec.eudi.pid.1";
 
 /// What a presentation is checked against.
 pub struct Expect<'a> {

@@ -22,6 +22,8 @@ pub const PID_VCT: [&str; 2] = ["urn:eudi:pid:1", "urn:eu.europa.ec.eudi:pid:1"]
 pub const SD_JWT_QUERY_ID: &str = "pid";
 /// The DCQL id of the mdoc (mDL) query.
 pub const MDOC_QUERY_ID: &str = "mdl";
+/// The DCQL id of the query for a PID in ISO mdoc form.
+pub const PID_MDOC_QUERY_ID: &str = "pid-mdoc";
 
 /// A claim a relying party may ask for: vouch's name for it and where it sits in an SD-JWT
 /// VC PID (EUDI PID rulebook, SD-JWT VC encoding).
@@ -74,24 +76,29 @@ pub fn claim(name: &str) -> Option<&'static ClaimSpec> {
     CLAIMS.iter().find(|c| c.name == name)
 }
 
-/// The DCQL query for `claims`: a PID as SD-JWT VC or a mobile driving licence as mdoc
-/// (either satisfies it: `credential_sets`), only those claims. The mDL's elements carry
-/// vouch's names in the `org.iso.18013.5.1` namespace.
+/// The DCQL query for `claims`: a PID as SD-JWT VC, a PID as ISO mdoc, or a mobile
+/// driving licence as mdoc (any one satisfies it: `credential_sets`), only those claims.
+/// The mdoc elements carry vouch's names, which are the element identifiers of both the
+/// mDL (`org.iso.18013.5.1`) and the PID rulebook's mdoc encoding
+/// (`eu.europa.ec.eudi.pid.1`).
 pub fn dcql_query(claims: &[&ClaimSpec]) -> Value {
     let sd_jwt: Vec<Value> = claims
         .iter()
         .map(|c| json!({"id": c.name, "path": c.sd_jwt_path}))
         .collect();
-    let mdoc: Vec<Value> = claims
-        .iter()
-        .map(|c| json!({"id": c.name, "path": [crate::mdoc::MDL_NAMESPACE, c.name], "intent_to_retain": false}))
-        .collect();
+    let mdoc = |namespace: &str| -> Vec<Value> {
+        claims
+            .iter()
+            .map(|c| json!({"id": c.name, "path": [namespace, c.name], "intent_to_retain": false}))
+            .collect()
+    };
     json!({
         "credentials": [
             {"id": SD_JWT_QUERY_ID, "format": "dc+sd-jwt", "meta": {"vct_values": PID_VCT}, "claims": sd_jwt},
-            {"id": MDOC_QUERY_ID, "format": "mso_mdoc", "meta": {"doctype_value": crate::mdoc::MDL_DOCTYPE}, "claims": mdoc},
+            {"id": PID_MDOC_QUERY_ID, "format": "mso_mdoc", "meta": {"doctype_value": crate::mdoc::PID_DOCTYPE}, "claims": mdoc(crate::mdoc::PID_DOCTYPE)},
+            {"id": MDOC_QUERY_ID, "format": "mso_mdoc", "meta": {"doctype_value": crate::mdoc::MDL_DOCTYPE}, "claims": mdoc(crate::mdoc::MDL_NAMESPACE)},
         ],
-        "credential_sets": [{"options": [[SD_JWT_QUERY_ID], [MDOC_QUERY_ID]]}],
+        "credential_sets": [{"options": [[SD_JWT_QUERY_ID], [PID_MDOC_QUERY_ID], [MDOC_QUERY_ID]]}],
     })
 }
 
@@ -235,8 +242,8 @@ fn url_encode(pairs: &[(&str, &str)]) -> String {
 pub enum Presentation {
     /// An SD-JWT VC (`issuer-jwt~disclosures~kb-jwt`).
     SdJwt(String),
-    /// An mdoc `DeviceResponse`, base64url.
-    Mdoc(String),
+    /// An mdoc `DeviceResponse`, base64url, answering the query for this doctype.
+    Mdoc(String, &'static str),
 }
 
 /// Decrypts a `direct_post.jwt` response and checks its `state`; returns the
@@ -266,11 +273,14 @@ pub fn open_response(jwe: &str, key: &EncryptionKey, state: &str) -> Result<Pres
     };
     first(SD_JWT_QUERY_ID)
         .map(Presentation::SdJwt)
-        .or_else(|| first(MDOC_QUERY_ID).map(Presentation::Mdoc))
+        .or_else(|| {
+            first(PID_MDOC_QUERY_ID).map(|p| Presentation::Mdoc(p, crate::mdoc::PID_DOCTYPE))
+        })
+        .or_else(|| first(MDOC_QUERY_ID).map(|p| Presentation::Mdoc(p, crate::mdoc::MDL_DOCTYPE)))
         .ok_or_else(|| {
             fail(
                 Reason::Malformed,
-                "the response answers neither the PID nor the mDL query",
+                "the response answers none of the PID and mDL queries",
             )
         })
 }

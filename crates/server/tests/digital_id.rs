@@ -84,16 +84,33 @@ fn wallet_with_portrait(args: &[&str], portrait: Option<&Path>) -> Value {
     run_wallet(c)
 }
 
-/// Runs the mdoc wallet (Node, `@auth0/mdl`); its one JSON line.
+/// Runs the mdoc wallet (Node, `@auth0/mdl`) holding an mDL; its one JSON line.
 fn mdoc_wallet(args: &[&str]) -> Value {
+    mdoc_wallet_holding(args, "mdl")
+}
+
+/// Runs the mdoc wallet holding `doctype` (`mdl`, or `pid`: an EU PID in mdoc form).
+fn mdoc_wallet_holding(args: &[&str], doctype: &str) -> Value {
     assert!(
         repo().join("tests/wallet/node_modules/@auth0/mdl").exists(),
         "tests/wallet/node_modules missing: run scripts/install-deps.sh"
     );
     let mut c = Command::new("node");
     c.arg(repo().join("tests/wallet/mdoc_wallet.mjs"))
-        .args(args);
+        .args(args)
+        .env("MDOC_WALLET_DOCTYPE", doctype);
     run_wallet(c)
+}
+
+/// Which wallet answers a scenario.
+#[derive(Clone, Copy)]
+enum Holder {
+    /// The SD-JWT VC PID wallet (Python `sd-jwt`).
+    SdJwt,
+    /// The mdoc wallet with an mDL.
+    Mdl,
+    /// The mdoc wallet with a PID in mdoc form.
+    PidMdoc,
 }
 
 fn run_wallet(mut c: Command) -> Value {
@@ -236,24 +253,29 @@ impl World {
         self.scenario_with(mode, false).await
     }
 
-    /// As [`Self::scenario`], with the SD-JWT VC or the mdoc wallet.
+    /// As [`Self::scenario`], with the SD-JWT VC or the mdoc (mDL) wallet.
     async fn scenario_with(&self, mode: &str, mdoc: bool) -> (Value, Value, Value) {
+        let holder = if mdoc { Holder::Mdl } else { Holder::SdJwt };
+        self.scenario_as(mode, holder).await
+    }
+
+    /// As [`Self::scenario`], with this holder.
+    async fn scenario_as(&self, mode: &str, holder: Holder) -> (Value, Value, Value) {
         let (id, page) = self.session().await;
         let (status, start) = self.post(&format!("{page}/digital-id"), json!({})).await;
         assert_eq!(status, 200, "{start}");
         let link = start["walletLink"].as_str().unwrap().to_string();
-        let dir = if mdoc {
-            self.mdoc_dir()
-        } else {
-            self.wallet_dir()
+        let dir = match holder {
+            Holder::SdJwt => self.wallet_dir(),
+            Holder::Mdl | Holder::PidMdoc => self.mdoc_dir(),
         };
         let mode_owned = mode.to_string();
         let out = tokio::task::spawn_blocking(move || {
             let args = ["present", dir.as_str(), link.as_str(), mode_owned.as_str()];
-            if mdoc {
-                mdoc_wallet(&args)
-            } else {
-                wallet(&args)
+            match holder {
+                Holder::SdJwt => wallet(&args),
+                Holder::Mdl => mdoc_wallet(&args),
+                Holder::PidMdoc => mdoc_wallet_holding(&args, "pid"),
             }
         })
         .await
@@ -469,6 +491,53 @@ async fn an_mdl_presentation_is_approved_and_forgeries_are_rejected() {
     assert_eq!(out["posts"][0]["status"], 200, "{out}");
     assert_eq!(out["posts"][1]["status"], 400, "{out}");
     assert_eq!(s["overallResult"], "APPROVED", "{s}");
+    w.server.stop().await;
+}
+
+/// An EU PID in ISO mdoc form (doctype and namespace `eu.europa.ec.eudi.pid.1`), the
+/// PID's second encoding beside SD-JWT VC: the same query offers it, the same checks
+/// hold (a tampered element, an untrusted signer).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_eu_pid_in_mdoc_form_is_approved_and_forgeries_are_rejected() {
+    let w = world(
+        TestDb::sqlite(),
+        &[Check::DigitalId],
+        &[
+            "given_name",
+            "family_name",
+            "birth_date",
+            "age_over_18",
+            "issuing_country",
+        ],
+    )
+    .await;
+    let (out, s, _) = w.scenario_as("ok", Holder::PidMdoc).await;
+    assert_eq!(out["queryId"], "pid-mdoc", "{out}");
+    assert_eq!(out["posts"][0]["status"], 200, "{out}");
+    assert_eq!(s["overallResult"], "APPROVED", "{s}");
+    let d = &s["checks"]["digitalId"];
+    assert_eq!(d["format"], "mso_mdoc", "{d}");
+    assert_eq!(d["credentialType"], "eu.europa.ec.eudi.pid.1");
+    assert_eq!(d["claims"]["family_name"], "Mustermann");
+    assert_eq!(d["claims"]["birth_date"], "1984-08-12");
+    assert_eq!(d["claims"]["age_over_18"], true);
+    assert_eq!(d["claims"]["issuing_country"], "DE");
+    assert!(
+        d["claims"].get("document_number").is_none(),
+        "not asked: {d}"
+    );
+    for (mode, reason) in [
+        ("tampered", "disclosure_digest_mismatch"),
+        ("untrusted", "issuer_untrusted"),
+    ] {
+        let (out, s, _) = w.scenario_as(mode, Holder::PidMdoc).await;
+        assert_eq!(out["posts"][0]["status"], 400, "{mode}: {out}");
+        assert_eq!(s["overallResult"], "REJECTED", "{mode}: {s}");
+        assert_eq!(
+            s["checks"]["digitalId"]["reasonCode"], reason,
+            "{mode}: {s}"
+        );
+    }
     w.server.stop().await;
 }
 

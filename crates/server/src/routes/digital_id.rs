@@ -501,7 +501,7 @@ fn verify(
                 has_status: v.has_status,
             })
         }
-        Presentation::Mdoc(p) => {
+        Presentation::Mdoc(p, doc_type) => {
             let transcript = mdoc::session_transcript(
                 &request.client_id,
                 &request.nonce,
@@ -513,7 +513,7 @@ fn verify(
                 &mdoc::Expect {
                     anchors: trusted,
                     session_transcript: &transcript,
-                    doc_type: mdoc::MDL_DOCTYPE,
+                    doc_type,
                     now,
                 },
             )?;
