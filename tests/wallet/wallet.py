@@ -52,6 +52,15 @@ and then runs, with that venv's python:
 With WALLET_PORTRAIT=face.jpg in the environment the PID also carries that photo as
 its `picture` claim (a JPEG data URL), which vouch matches against the selfie.
 
+With WALLET_STATUS_URI=URL and WALLET_STATUS_IDX=N the PID names entry N of the status
+list at URL (a plain `status` claim: {"status_list": {"idx", "uri"}}, IETF Token Status
+List), and
+
+    python wallet.py status-list DIR URI REVOKED SUSPENDED [rogue]
+        prints {"token": ...}: the status list token for URI (typ statuslist+jwt, 2 bits
+        an entry, 16 entries, all valid but entry REVOKED (1) and SUSPENDED (2)), signed
+        by the trusted issuer with its x5c, or by the rogue one with "rogue".
+
 On any failure of the wallet itself (bad request object, network error, ...)
 it prints {"failure": "<message with traceback>"} on stdout and exits 1.
 Diagnostics go to stderr only; stdout carries exactly one JSON line.
@@ -71,6 +80,7 @@ import traceback
 import urllib.error
 import urllib.parse
 import urllib.request
+import zlib
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -502,6 +512,11 @@ def issue_pid(state: dict, mode: str) -> str:
             data = base64.b64encode(f.read()).decode("ascii")
         user_claims[SDObj("picture")] = "data:image/jpeg;base64," + data
 
+    status_uri = os.environ.get("WALLET_STATUS_URI")
+    if status_uri:
+        idx = int(os.environ.get("WALLET_STATUS_IDX", "0"))
+        user_claims["status"] = {"status_list": {"idx": idx, "uri": status_uri}}
+
     issuer = SDJWTIssuer(
         user_claims,
         issuer_key,
@@ -604,9 +619,41 @@ def cmd_present(directory: str, uri: str, mode: str) -> dict:
     }
 
 
+def cmd_status_list(directory: str, uri: str, revoked: int, suspended: int, rogue: bool) -> dict:
+    """A status list token for `uri`: 2 bits an entry, 16 entries."""
+    with open(os.path.join(directory, "state.json")) as f:
+        state = json.load(f)
+    signer = state["rogue_issuer" if rogue else "issuer"]
+    key = JWK.from_pem(signer["key_pem"].encode("ascii"))
+    cert = x509.load_pem_x509_certificate(signer["cert_pem"].encode("ascii"))
+    x5c = [base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()]
+    bits = 2
+    entries = [0] * 16
+    entries[revoked] = 1
+    entries[suspended] = 2
+    raw = bytearray(len(entries) * bits // 8)
+    for i, value in enumerate(entries):
+        raw[(i * bits) // 8] |= value << ((i * bits) % 8)
+    now = int(time.time())
+    payload = {
+        "sub": uri,
+        "iat": now,
+        "exp": now + 3600,
+        "ttl": 300,
+        "status_list": {"bits": bits, "lst": b64url_encode(zlib.compress(bytes(raw)))},
+    }
+    token = JWS(json.dumps(payload).encode())
+    token.add_signature(
+        key, alg="ES256",
+        protected=json.dumps({"alg": "ES256", "typ": "statuslist+jwt", "x5c": x5c}),
+    )
+    return {"token": token.serialize(compact=True)}
+
+
 USAGE = (
     "usage: wallet.py init DIR\n"
-    "       wallet.py present DIR URI MODE   (MODE: " + " | ".join(MODES) + ")"
+    "       wallet.py present DIR URI MODE   (MODE: " + " | ".join(MODES) + ")\n"
+    "       wallet.py status-list DIR URI REVOKED SUSPENDED [rogue]"
 )
 
 
@@ -616,6 +663,9 @@ def main(argv: list) -> int:
             result = cmd_init(argv[1])
         elif len(argv) == 4 and argv[0] == "present":
             result = cmd_present(argv[1], argv[2], argv[3])
+        elif len(argv) in (5, 6) and argv[0] == "status-list":
+            rogue = len(argv) == 6 and argv[5] == "rogue"
+            result = cmd_status_list(argv[1], argv[2], int(argv[3]), int(argv[4]), rogue)
         else:
             raise WalletError(USAGE)
     except Exception as e:  # noqa: BLE001 - everything becomes {"failure": ...}

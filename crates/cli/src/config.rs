@@ -32,6 +32,7 @@ pub const KNOWN_ENV: &[&str] = &[
     "VOUCH_DIGITAL_ID_CLIENT_ID_SCHEME",
     "VOUCH_DIGITAL_ID_CERT",
     "VOUCH_DIGITAL_ID_KEY",
+    "VOUCH_DIGITAL_ID_STATUS_HOSTS",
     "VOUCH_MODELS_DIR",
     "VOUCH_DOC_DEBUG",
     "VOUCH_PRESENCE_TOKEN_ALG",
@@ -97,6 +98,8 @@ pub struct FileConfig {
     /// PEM file of the verifier certificate for `x509_san_dns` (its dNSName is the public
     /// URL's host); default: a self-signed one made at first use.
     pub digital_id_cert: Option<PathBuf>,
+    /// Hosts whose credential status lists may be fetched.
+    pub digital_id_status_hosts: Option<Vec<String>>,
     /// PEM file of that certificate's P-256 private key (PKCS#8).
     pub digital_id_key: Option<PathBuf>,
     /// Folder of the face and document models (`scripts/fetch-models.sh`).
@@ -449,6 +452,16 @@ pub fn load(flags: &FlagConfig) -> Result<Config> {
         }
         (None, None) => {}
         _ => bail!("digital_id_cert and digital_id_key go together"),
+    }
+    let status_hosts = env("VOUCH_DIGITAL_ID_STATUS_HOSTS")
+        .map(|v| v.split(',').map(|h| h.trim().to_string()).collect())
+        .or(file.digital_id_status_hosts)
+        .unwrap_or_default();
+    for h in status_hosts.iter().filter(|h| !h.is_empty()) {
+        if h.contains(['/', '?', '#', '@', ' ']) {
+            bail!("digital_id_status_hosts takes host names (or host:port), not URLs: {h:?}");
+        }
+        server.digital_id_status_hosts.push(h.to_ascii_lowercase());
     }
     if let Some(origin) = env("VOUCH_RP_ORIGIN").or(file.rp_origin) {
         vouch_core::model::validate_http_url("relying party origin", &origin)

@@ -454,23 +454,47 @@ pub fn face_match(similarity: f32, t: &Thresholds) -> (Outcome, bool) {
     (outcome, is_match)
 }
 
+/// What the issuer's status list says of a credential (revocation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialStatus {
+    /// The credential names no status list.
+    None,
+    /// Its entry is valid.
+    Valid,
+    /// The issuer revoked it.
+    Revoked,
+    /// The issuer suspended it.
+    Suspended,
+    /// It names a list vouch may not fetch (the host is not one the operator allowed).
+    NotChecked,
+    /// The list could not be fetched or verified, or holds an unknown value.
+    Unavailable,
+}
+
 /// The verdict on a verified digital ID presentation (a presentation that failed
 /// verification is a FAIL with its reason before this): FAIL `under_age` when
-/// `age_over_18` was asked and is false; REVIEW `claims_missing` when the holder withheld
-/// a claim that was asked for; REVIEW `status_not_checked` when the credential carries a
-/// revocation status vouch does not fetch (no network at verification time); else PASS.
-/// Returns (outcome, reason code).
+/// `age_over_18` was asked and is false; FAIL `credential_revoked` or
+/// `credential_suspended` when its issuer's status list says so; REVIEW `claims_missing`
+/// when the holder withheld a claim that was asked for; REVIEW `status_not_checked` when
+/// it names a status list on a host the operator did not allow, `status_unavailable` when
+/// the list could not be read; else PASS. Returns (outcome, reason code).
 pub fn digital_id(
     missing: &[&str],
     age_over_18: Option<bool>,
-    has_status: bool,
+    status: CredentialStatus,
 ) -> (Outcome, Option<&'static str>) {
     if age_over_18 == Some(false) {
         (Outcome::Fail, Some("under_age"))
+    } else if status == CredentialStatus::Revoked {
+        (Outcome::Fail, Some("credential_revoked"))
+    } else if status == CredentialStatus::Suspended {
+        (Outcome::Fail, Some("credential_suspended"))
     } else if !missing.is_empty() {
         (Outcome::Review, Some("claims_missing"))
-    } else if has_status {
+    } else if status == CredentialStatus::NotChecked {
         (Outcome::Review, Some("status_not_checked"))
+    } else if status == CredentialStatus::Unavailable {
+        (Outcome::Review, Some("status_unavailable"))
     } else {
         (Outcome::Pass, None)
     }
@@ -492,17 +516,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_digital_id_passes_only_with_every_claim_and_an_adult_when_asked() {
-        assert_eq!(digital_id(&[], None, false), (Outcome::Pass, None));
-        assert_eq!(digital_id(&[], Some(true), false), (Outcome::Pass, None));
-        assert_eq!(digital_id(&[], Some(false), false).0, Outcome::Fail);
+    fn a_digital_id_passes_only_with_every_claim_an_adult_and_a_valid_status() {
+        use CredentialStatus as S;
+        assert_eq!(digital_id(&[], None, S::None), (Outcome::Pass, None));
+        assert_eq!(digital_id(&[], Some(true), S::Valid), (Outcome::Pass, None));
+        assert_eq!(digital_id(&[], Some(false), S::None).0, Outcome::Fail);
         assert_eq!(
-            digital_id(&["birth_date"], None, false),
+            digital_id(&["birth_date"], None, S::None),
             (Outcome::Review, Some("claims_missing"))
         );
         assert_eq!(
-            digital_id(&[], None, true),
+            digital_id(&[], None, S::NotChecked),
             (Outcome::Review, Some("status_not_checked"))
+        );
+        assert_eq!(
+            digital_id(&[], None, S::Unavailable),
+            (Outcome::Review, Some("status_unavailable"))
+        );
+        assert_eq!(
+            digital_id(&["birth_date"], None, S::Revoked),
+            (Outcome::Fail, Some("credential_revoked")),
+            "a revoked credential fails whatever else"
+        );
+        assert_eq!(
+            digital_id(&[], None, S::Suspended),
+            (Outcome::Fail, Some("credential_suspended"))
         );
     }
 

@@ -10,6 +10,7 @@ pub mod jose;
 pub mod mdoc;
 pub mod openid4vp;
 pub mod sdjwt;
+pub mod status;
 pub mod x509;
 
 /// Why a presentation is not evidence; each is a reason code of the check's result.
@@ -55,6 +56,9 @@ pub enum Reason {
     KeyBindingStale,
     /// The key-binding JWT signs other disclosures.
     SdHashMismatch,
+    /// A status list token that is not readable, not signed by a trusted issuer, for
+    /// another list, or expired.
+    StatusListInvalid,
 }
 
 impl Reason {
@@ -81,6 +85,7 @@ impl Reason {
             Reason::AudienceMismatch => "audience_mismatch",
             Reason::KeyBindingStale => "key_binding_stale",
             Reason::SdHashMismatch => "sd_hash_mismatch",
+            Reason::StatusListInvalid => "status_list_invalid",
         }
     }
 }

@@ -50,7 +50,10 @@ pub struct Verified {
     pub claims: Map<String, Value>,
     /// `exp`, milliseconds.
     pub expires_at: Option<i64>,
-    /// Whether the credential carries a status (revocation) reference.
+    /// The credential's status list entry (revocation), when it has one; `has_status`
+    /// without a readable reference.
+    pub status: Option<crate::status::StatusRef>,
+    /// Whether the credential carries a `status` claim at all.
     pub has_status: bool,
 }
 
@@ -81,15 +84,7 @@ pub fn verify(presentation: &str, expect: &Expect<'_>) -> Result<Verified> {
             "no x5c: issuer keys are only taken from certificates chained to the trust list",
         )
     })?;
-    let chain = x5c
-        .iter()
-        .map(|c| {
-            let der = base64::engine::general_purpose::STANDARD
-                .decode(c.as_str().unwrap_or(""))
-                .map_err(|_| fail(Reason::Malformed, "x5c is not base64"))?;
-            Cert::from_der(&der)
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let chain = x5c_chain(x5c)?;
     let anchor = path_to_anchor(&chain, expect.anchors, expect.now)?;
     let signer = &chain[0];
     if !issuer_jwt.verifies_with(&signer.public_key()?) {
@@ -226,6 +221,7 @@ pub fn verify(presentation: &str, expect: &Expect<'_>) -> Result<Verified> {
     }
 
     let has_status = claims.contains_key("status");
+    let status = claims.get("status").and_then(crate::status::reference);
     let mut claims = claims;
     for registered in [
         "iss",
@@ -248,8 +244,21 @@ pub fn verify(presentation: &str, expect: &Expect<'_>) -> Result<Verified> {
         anchor: anchor.subject(),
         claims,
         expires_at: expires.map(|e| e * 1000),
+        status,
         has_status,
     })
+}
+
+/// The certificates of an `x5c` header (standard base64 DER, the signer first).
+pub(crate) fn x5c_chain(x5c: &[Value]) -> Result<Vec<Cert>> {
+    x5c.iter()
+        .map(|c| {
+            let der = base64::engine::general_purpose::STANDARD
+                .decode(c.as_str().unwrap_or(""))
+                .map_err(|_| fail(Reason::Malformed, "x5c is not base64"))?;
+            Cert::from_der(&der)
+        })
+        .collect()
 }
 
 /// Whether `iss` is one of the signer certificate's names: an https URL whose host is a

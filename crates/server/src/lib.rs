@@ -68,6 +68,9 @@ pub struct ServerConfig {
     /// The verifier's certificate and P-256 key (PEM) for `x509_san_dns`; None: a
     /// self-signed certificate for the public URL's host, made at first use.
     pub digital_id_signer: Option<(String, String)>,
+    /// Hosts (`host` or `host:port`) whose credential status lists vouch may fetch when a
+    /// presentation names one; a list elsewhere is not fetched (the check goes to REVIEW).
+    pub digital_id_status_hosts: Vec<String>,
     /// Terminate TLS here with these files (None: plain HTTP, e.g. behind a proxy).
     pub tls: Option<tls::TlsFiles>,
 }
@@ -91,6 +94,7 @@ impl Default for ServerConfig {
             rp_origin: None,
             digital_id_redirect_uri: false,
             digital_id_signer: None,
+            digital_id_status_hosts: Vec::new(),
             tls: None,
         }
     }

@@ -76,11 +76,24 @@ fn wallet(args: &[&str]) -> Value {
 
 /// The same, the PID carrying `portrait` (a photo file) as its picture.
 fn wallet_with_portrait(args: &[&str], portrait: Option<&Path>) -> Value {
+    let env: Vec<(String, String)> = portrait
+        .map(|p| {
+            (
+                "WALLET_PORTRAIT".to_string(),
+                p.to_string_lossy().into_owned(),
+            )
+        })
+        .into_iter()
+        .collect();
+    wallet_with_env(args, &env)
+}
+
+/// The same with these variables in the wallet's environment.
+fn wallet_with_env(args: &[&str], env: &[(String, String)]) -> Value {
     let mut c = Command::new(wallet_python());
-    c.arg(repo().join("tests/wallet/wallet.py")).args(args);
-    if let Some(p) = portrait {
-        c.env("WALLET_PORTRAIT", p);
-    }
+    c.arg(repo().join("tests/wallet/wallet.py"))
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)));
     run_wallet(c)
 }
 
@@ -261,6 +274,16 @@ impl World {
 
     /// As [`Self::scenario`], with this holder.
     async fn scenario_as(&self, mode: &str, holder: Holder) -> (Value, Value, Value) {
+        self.scenario_env(mode, holder, Vec::new()).await
+    }
+
+    /// As [`Self::scenario_as`], with these variables in the wallet's environment.
+    async fn scenario_env(
+        &self,
+        mode: &str,
+        holder: Holder,
+        env: Vec<(String, String)>,
+    ) -> (Value, Value, Value) {
         let (id, page) = self.session().await;
         let (status, start) = self.post(&format!("{page}/digital-id"), json!({})).await;
         assert_eq!(status, 200, "{start}");
@@ -273,7 +296,7 @@ impl World {
         let out = tokio::task::spawn_blocking(move || {
             let args = ["present", dir.as_str(), link.as_str(), mode_owned.as_str()];
             match holder {
-                Holder::SdJwt => wallet(&args),
+                Holder::SdJwt => wallet_with_env(&args, &env),
                 Holder::Mdl => mdoc_wallet(&args),
                 Holder::PidMdoc => mdoc_wallet_holding(&args, "pid"),
             }
@@ -491,6 +514,104 @@ async fn an_mdl_presentation_is_approved_and_forgeries_are_rejected() {
     assert_eq!(out["posts"][0]["status"], 200, "{out}");
     assert_eq!(out["posts"][1]["status"], 400, "{out}");
     assert_eq!(s["overallResult"], "APPROVED", "{s}");
+    w.server.stop().await;
+}
+
+/// The issuer's status list (IETF Token Status List) decides revocation: fetched from a
+/// host the operator allowed, believed only when signed under the trust list. A valid
+/// entry APPROVES, a revoked or suspended one REJECTS, a list signed by an untrusted key
+/// or not served goes to REVIEW, and a list on a host not allowed is not fetched (REVIEW).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_issuer_s_status_list_rejects_a_revoked_or_suspended_credential() {
+    use std::sync::{Arc, Mutex};
+    // The issuer's status list endpoint, serving whatever token the test sets.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let served = Arc::new(Mutex::new(String::new()));
+    let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (t, h) = (served.clone(), hits.clone());
+    let app = axum::Router::new().route(
+        "/lists/1",
+        axum::routing::get(move || {
+            h.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let token = t.lock().unwrap().clone();
+            async move {
+                if token.is_empty() {
+                    (
+                        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                        [("content-type", "text/plain")],
+                        token,
+                    )
+                } else {
+                    (
+                        axum::http::StatusCode::OK,
+                        [("content-type", "application/statuslist+jwt")],
+                        token,
+                    )
+                }
+            }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let uri = format!("http://127.0.0.1:{port}/lists/1");
+    let mut cfg = test_config();
+    cfg.digital_id_status_hosts = vec![format!("127.0.0.1:{port}")];
+    let server = TestServer::start(TestDb::sqlite(), cfg).await;
+    let w = world_on(server, &[Check::DigitalId], &["given_name", "family_name"]).await;
+    let dir = w.wallet_dir();
+    let list = |rogue: bool| {
+        let mut args = vec!["status-list", dir.as_str(), uri.as_str(), "5", "7"];
+        if rogue {
+            args.push("rogue");
+        }
+        wallet(&args)["token"].as_str().unwrap().to_string()
+    };
+    *served.lock().unwrap() = list(false);
+    let env = |idx: &str, uri: &str| {
+        vec![
+            ("WALLET_STATUS_URI".to_string(), uri.to_string()),
+            ("WALLET_STATUS_IDX".to_string(), idx.to_string()),
+        ]
+    };
+    for (idx, result, reason) in [
+        ("3", "APPROVED", Value::Null),
+        ("5", "REJECTED", json!("credential_revoked")),
+        ("7", "REJECTED", json!("credential_suspended")),
+    ] {
+        let (out, s, _) = w.scenario_env("ok", Holder::SdJwt, env(idx, &uri)).await;
+        // The presentation itself verifies (the wallet is answered 200); the status
+        // decides the check.
+        assert_eq!(out["posts"][0]["status"], 200, "{idx}: {out}");
+        assert_eq!(s["overallResult"], result, "entry {idx}: {s}");
+        assert_eq!(
+            s["checks"]["digitalId"]["reasonCode"], reason,
+            "entry {idx}: {s}"
+        );
+    }
+    // A list signed by an untrusted key, or not served: not believed, REVIEW.
+    *served.lock().unwrap() = list(true);
+    let (_, s, _) = w.scenario_env("ok", Holder::SdJwt, env("5", &uri)).await;
+    assert_eq!(s["overallResult"], "REVIEW", "{s}");
+    assert_eq!(s["checks"]["digitalId"]["reasonCode"], "status_unavailable");
+    served.lock().unwrap().clear();
+    let (_, s, _) = w.scenario_env("ok", Holder::SdJwt, env("3", &uri)).await;
+    assert_eq!(
+        s["checks"]["digitalId"]["reasonCode"], "status_unavailable",
+        "{s}"
+    );
+    // A list on a host the operator did not allow is never fetched.
+    let before = hits.load(std::sync::atomic::Ordering::SeqCst);
+    let elsewhere = format!("http://localhost:{port}/lists/1");
+    let (_, s, _) = w
+        .scenario_env("ok", Holder::SdJwt, env("3", &elsewhere))
+        .await;
+    assert_eq!(s["overallResult"], "REVIEW", "{s}");
+    assert_eq!(s["checks"]["digitalId"]["reasonCode"], "status_not_checked");
+    assert_eq!(
+        hits.load(std::sync::atomic::Ordering::SeqCst),
+        before,
+        "not fetched"
+    );
     w.server.stop().await;
 }
 

@@ -456,6 +456,8 @@ struct Presented {
     anchor: String,
     values: Map<String, Value>,
     expires_at: Option<i64>,
+    /// The status list entry it names, if any; `has_status` when it has a `status` claim.
+    status: Option<vouch_digitalid::status::StatusRef>,
     has_status: bool,
 }
 
@@ -498,6 +500,7 @@ fn verify(
                 anchor: v.anchor,
                 values,
                 expires_at: v.expires_at,
+                status: v.status,
                 has_status: v.has_status,
             })
         }
@@ -530,10 +533,97 @@ fn verify(
                 anchor: v.anchor,
                 values,
                 expires_at: Some(v.valid_until),
+                status: None,
                 has_status: false,
             })
         }
     }
+}
+
+/// The status list's verdict on a credential: fetched only from a host the operator
+/// allowed (`VOUCH_DIGITAL_ID_STATUS_HOSTS`), at each presentation, within 5 seconds and
+/// 1 MiB, and only believed when signed by a certificate of the organisation's trust
+/// list.
+async fn credential_status(
+    state: &AppState,
+    org: &vouch_core::ids::OrgId,
+    v: &Presented,
+) -> policy::CredentialStatus {
+    use policy::CredentialStatus as S;
+    use vouch_digitalid::status;
+    let Some(r) = &v.status else {
+        return if v.has_status { S::NotChecked } else { S::None };
+    };
+    let allowed = url::Url::parse(&r.uri).ok().is_some_and(|u| {
+        let host = u.host_str().unwrap_or_default();
+        let with_port = u
+            .port()
+            .map(|p| format!("{host}:{p}"))
+            .unwrap_or_else(|| host.to_string());
+        state
+            .config
+            .digital_id_status_hosts
+            .iter()
+            .any(|h| h.eq_ignore_ascii_case(host) || h.eq_ignore_ascii_case(&with_port))
+    });
+    if !allowed {
+        tracing::info!(uri = %r.uri, "status list on a host not allowed: not fetched");
+        return S::NotChecked;
+    }
+    let token = match fetch_status_list(&r.uri).await {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::warn!(uri = %r.uri, error = %e, "status list unavailable");
+            return S::Unavailable;
+        }
+    };
+    let trusted = match anchors(state, org).await {
+        Ok(t) => t,
+        Err(_) => return S::Unavailable,
+    };
+    match status::verify(&token, &r.uri, &trusted, now_millis()) {
+        Ok(list) => match list.get(r.idx) {
+            Some(status::VALID) => S::Valid,
+            Some(status::INVALID) => S::Revoked,
+            Some(status::SUSPENDED) => S::Suspended,
+            other => {
+                tracing::warn!(uri = %r.uri, idx = r.idx, value = ?other, "status list entry unknown");
+                S::Unavailable
+            }
+        },
+        Err(e) => {
+            tracing::warn!(uri = %r.uri, error = %e, "status list refused");
+            S::Unavailable
+        }
+    }
+}
+
+/// GETs a status list token (`application/statuslist+jwt`), at most 1 MiB, 5 seconds,
+/// no redirects.
+async fn fetch_status_list(uri: &str) -> Result<String, String> {
+    const MAX: usize = 1024 * 1024;
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(5))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| e.to_string())?;
+    let mut resp = client
+        .get(uri)
+        .header("accept", "application/statuslist+jwt")
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    if !resp.status().is_success() {
+        return Err(format!("HTTP {}", resp.status()));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| e.to_string())? {
+        body.extend_from_slice(&chunk);
+        if body.len() > MAX {
+            return Err("larger than 1 MiB".into());
+        }
+    }
+    String::from_utf8(body).map_err(|_| "not text".to_string())
 }
 
 /// The trust list of an organisation as certificates (an unreadable entry is skipped
@@ -582,7 +672,8 @@ async fn record(
                 claims.insert("portrait".into(), p);
             }
             let age = claims.get("age_over_18").and_then(Value::as_bool);
-            let (result, reason) = policy::digital_id(&missing, age, v.has_status);
+            let status = credential_status(state, &request.org_id, &v).await;
+            let (result, reason) = policy::digital_id(&missing, age, status);
             (
                 json!({
                     "status": "COMPLETED",
