@@ -381,6 +381,15 @@ async function fetchRequestObject(uri) {
   if (!res.contentType.includes('application/oauth-authz-req+jwt')) {
     log(`warning: request object Content-Type is ${JSON.stringify(res.contentType)}`);
   }
+  return checkRequestObject(token, uriClientId, null);
+}
+
+/**
+ * Authenticates a request object. `dcApiOrigin` null: a cross-device request
+ * (direct_post.jwt, response_uri); else the Digital Credentials API variant
+ * the page at that origin passed (dc_api.jwt, the origin in expected_origins).
+ */
+async function checkRequestObject(token, uriClientId, dcApiOrigin) {
   const parts = token.split('.');
   if (parts.length !== 3) {
     throw new WalletError(`request object is not a compact JWT (${parts.length} parts)`);
@@ -432,6 +441,16 @@ async function fetchRequestObject(uri) {
   }
 
   if (claims.response_type !== 'vp_token') throw new WalletError(`response_type is ${JSON.stringify(claims.response_type)}`);
+  if (dcApiOrigin !== null) {
+    if (claims.response_mode !== 'dc_api.jwt') throw new WalletError(`response_mode is ${JSON.stringify(claims.response_mode)}`);
+    if (!Array.isArray(claims.expected_origins) || !claims.expected_origins.includes(dcApiOrigin)) {
+      throw new WalletError(`${dcApiOrigin} is not in expected_origins ${JSON.stringify(claims.expected_origins)}`);
+    }
+    for (const required of ['nonce', 'dcql_query', 'client_metadata']) {
+      if (!(required in claims)) throw new WalletError(`request object has no ${required}`);
+    }
+    return { clientId, claims };
+  }
   if (claims.response_mode !== 'direct_post.jwt') throw new WalletError(`response_mode is ${JSON.stringify(claims.response_mode)}`);
   for (const required of ['response_uri', 'nonce', 'dcql_query', 'client_metadata']) {
     if (!(required in claims)) throw new WalletError(`request object has no ${required}`);
@@ -505,12 +524,15 @@ async function jwkThumbprintBytes(jwk) {
  * the value, its CBOR encoding, and #6.24(bstr .cbor SessionTranscript) as
  * @auth0/mdl's usingSessionTranscriptBytes expects it.
  */
-async function buildSessionTranscript({ clientId, nonce, verifierJwk, responseUri }) {
+async function buildSessionTranscript({ clientId, nonce, verifierJwk, responseUri, dcApiOrigin }) {
   const thumbprint = await jwkThumbprintBytes(verifierJwk);
-  const handoverInfo = [clientId, nonce, thumbprint, responseUri];
+  // OpenID4VP 1.0 B.2.6.1 (redirect) or B.2.6.2 (Digital Credentials API).
+  const [name, handoverInfo] = dcApiOrigin
+    ? ['OpenID4VPDCAPIHandover', [dcApiOrigin, nonce, thumbprint]]
+    : ['OpenID4VPHandover', [clientId, nonce, thumbprint, responseUri]];
   const handoverInfoCbor = mdlCbor.cborEncode(handoverInfo);
   const handoverInfoHash = createHash('sha256').update(handoverInfoCbor).digest();
-  const sessionTranscript = [null, null, ['OpenID4VPHandover', handoverInfoHash]];
+  const sessionTranscript = [null, null, [name, handoverInfoHash]];
   const sessionTranscriptCbor = mdlCbor.cborEncode(sessionTranscript);
   const sessionTranscriptBytes = mdlCbor.cborEncode(mdl.DataItem.fromData(sessionTranscript));
   log('OpenID4VPHandoverInfo (hex):', hex(handoverInfoCbor));
@@ -684,7 +706,39 @@ async function cmdPresent(directory, uri, mode) {
   };
 }
 
-const USAGE = `usage: mdoc_wallet.mjs init DIR\n       mdoc_wallet.mjs present DIR URI MODE   (MODE: ${MODES.join(' | ')})`;
+/**
+ * The same-device flow through the browser's Digital Credentials API: the page
+ * at ORIGIN hands the wallet the signed request (in REQUEST_FILE); the wallet
+ * answers with the encrypted response, which the page posts to vouch. MODE ok,
+ * or wrong_origin (the transcript names another origin). Prints {"response",
+ * "disclosed", "queryId", "mode"}; posts nothing.
+ */
+async function cmdPresentDc(directory, requestFile, origin, mode) {
+  if (!['ok', 'wrong_origin'].includes(mode)) throw new WalletError(`unknown mode ${JSON.stringify(mode)}`);
+  const state = JSON.parse(fs.readFileSync(path.join(directory, 'state.json'), 'utf8'));
+  const token = fs.readFileSync(requestFile, 'utf8').trim();
+  const { clientId, claims: req } = await checkRequestObject(token, null, origin);
+  const entry = chooseDcqlEntry(req.dcql_query);
+  const elements = requestedElements(entry);
+  const encryption = chooseEncryption(req.client_metadata);
+  const issued = await issueMdl(state, 'ok');
+  const { sessionTranscriptBytes } = await buildSessionTranscript({
+    clientId, nonce: req.nonce, verifierJwk: encryption.jwk,
+    dcApiOrigin: mode === 'wrong_origin' ? 'https://evil.example' : origin,
+  });
+  const presented = await mdl.DeviceResponse.from(issued)
+    .usingPresentationDefinition(presentationDefinition(elements))
+    .usingSessionTranscriptBytes(sessionTranscriptBytes)
+    .authenticateWithSignature(state.device_jwk, 'ES256')
+    .sign();
+  const disclosed = (presented.documents[0]?.issuerSigned.nameSpaces[NAMESPACE] ?? [])
+    .map((it) => it.elementIdentifier);
+  const payload = { vp_token: { [entry.id]: [b64url(presented.encode())] } };
+  if ('state' in req) payload.state = req.state;
+  return { response: await encryptResponse(payload, encryption), disclosed, queryId: entry.id, mode };
+}
+
+const USAGE = `usage: mdoc_wallet.mjs init DIR\n       mdoc_wallet.mjs present DIR URI MODE   (MODE: ${MODES.join(' | ')})\n       mdoc_wallet.mjs present-dc DIR REQUEST_FILE ORIGIN ok|wrong_origin`;
 
 async function main(argv) {
   let result;
@@ -693,6 +747,8 @@ async function main(argv) {
       result = await cmdInit(argv[1]);
     } else if (argv.length === 4 && argv[0] === 'present') {
       result = await cmdPresent(argv[1], argv[2], argv[3]);
+    } else if (argv.length === 5 && argv[0] === 'present-dc') {
+      result = await cmdPresentDc(argv[1], argv[2], argv[3], argv[4]);
     } else {
       throw new WalletError(USAGE);
     }

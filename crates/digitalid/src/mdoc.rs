@@ -127,6 +127,27 @@ pub fn session_transcript(
     encode(&Cbor::Array(vec![Cbor::Null, Cbor::Null, handover]))
 }
 
+/// The session transcript of a presentation through the browser's Digital Credentials
+/// API (OpenID4VP 1.0 B.2.6.2): `[null, null, ["OpenID4VPDCAPIHandover",
+/// SHA-256(cbor([origin, nonce, JWK thumbprint of the response key or null]))]]`, the
+/// origin being the page's that called the API.
+pub fn dc_api_session_transcript(
+    origin: &str,
+    nonce: &str,
+    jwk_thumbprint: Option<[u8; 32]>,
+) -> Vec<u8> {
+    let info = Cbor::Array(vec![
+        text(origin),
+        text(nonce),
+        jwk_thumbprint.map_or(Cbor::Null, |t| Cbor::Bytes(t.to_vec())),
+    ]);
+    let handover = Cbor::Array(vec![
+        text("OpenID4VPDCAPIHandover"),
+        Cbor::Bytes(Sha256::digest(encode(&info)).to_vec()),
+    ]);
+    encode(&Cbor::Array(vec![Cbor::Null, Cbor::Null, handover]))
+}
+
 /// A COSE_Sign1: (protected header bytes, protected map, unprotected map, payload,
 /// signature).
 struct Sign1 {

@@ -615,6 +615,72 @@ async fn the_issuer_s_status_list_rejects_a_revoked_or_suspended_credential() {
     w.server.stop().await;
 }
 
+/// The same-device path through the browser's Digital Credentials API, without a
+/// browser (no wallet answers the API headless): the page hands the wallet the signed
+/// `dcApi` request of the start answer and posts the encrypted answer back. The mdoc's
+/// device signature covers the page's origin (`OpenID4VPDCAPIHandover`), so an answer
+/// made for another origin is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_mdl_through_the_digital_credentials_api_is_bound_to_the_page_s_origin() {
+    let w = world(
+        TestDb::sqlite(),
+        &[Check::DigitalId],
+        &["given_name", "family_name", "age_over_18"],
+    )
+    .await;
+    let origin = w.server.url.trim_end_matches('/').to_string();
+    for (mode, expect_status, result) in
+        [("ok", 200, "APPROVED"), ("wrong_origin", 400, "REJECTED")]
+    {
+        let (id, page) = w.session().await;
+        let (status, start) = w.post(&format!("{page}/digital-id"), json!({})).await;
+        assert_eq!(status, 200, "{start}");
+        assert_eq!(start["dcApi"]["protocol"], "openid4vp-v1-signed", "{start}");
+        let file = w.wallet_dir.path().join(format!("dc-request-{mode}.jwt"));
+        std::fs::write(&file, start["dcApi"]["request"].as_str().unwrap()).unwrap();
+        let (dir, f, o, m) = (
+            w.mdoc_dir(),
+            file.to_string_lossy().into_owned(),
+            origin.clone(),
+            mode.to_string(),
+        );
+        let out =
+            tokio::task::spawn_blocking(move || mdoc_wallet(&["present-dc", &dir, &f, &o, &m]))
+                .await
+                .unwrap();
+        assert_eq!(out["queryId"], "mdl", "{out}");
+        let resp = w
+            .server
+            .http
+            .post(w.server.at(&format!(
+                "{page}/digital-id/{}/dc-api",
+                start["requestId"].as_str().unwrap()
+            )))
+            .header("origin", &origin)
+            .json(&json!({"response": out["response"]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), expect_status, "{mode}");
+        let (status, done) = w.post(&format!("{page}/complete"), json!({})).await;
+        assert_eq!(status, 200, "{mode}: {done}");
+        let s = w.get(&format!("/api/v1/verify/{id}")).await;
+        assert_eq!(s["overallResult"], result, "{mode}: {s}");
+        if mode == "wrong_origin" {
+            assert_eq!(
+                s["checks"]["digitalId"]["reasonCode"], "key_binding_invalid",
+                "{s}"
+            );
+        } else {
+            assert_eq!(
+                s["checks"]["digitalId"]["claims"]["family_name"],
+                "Mustermann"
+            );
+        }
+    }
+    w.server.stop().await;
+}
+
 /// An EU PID in ISO mdoc form (doctype and namespace `eu.europa.ec.eudi.pid.1`), the
 /// PID's second encoding beside SD-JWT VC: the same query offers it, the same checks
 /// hold (a tampered element, an untrusted signer).

@@ -360,6 +360,7 @@ pub struct DcApiBody {
 pub async fn dc_api(
     State(state): State<AppState>,
     Path((token, id)): Path<(String, String)>,
+    headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
     let session = match super::hosted::open_session(&state, &token).await {
@@ -379,15 +380,31 @@ pub async fn dc_api(
             "the body must be {\"response\": \"<the encrypted response>\"}".into(),
         );
     };
-    receive(&state, &id, &body.response, Some(&session)).await
+    // The page's origin, which a wallet binds into an mdoc's session transcript: one of
+    // the request's expected origins (else the public URL's, and an mdoc fails).
+    let origin = headers
+        .get(axum::http::header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .filter(|o| [state.config.base_url(), state.config.browser_url()].contains(o))
+        .unwrap_or_else(|| state.config.base_url());
+    receive(
+        &state,
+        &id,
+        &body.response,
+        Some((&session, origin.as_str())),
+    )
+    .await
 }
 
-/// Verifies a response to request `id` and records the check's result.
+/// Verifies a response to request `id` and records the check's result. `from_page`: it
+/// came through the browser's Digital Credentials API, to this session's page at this
+/// origin.
 async fn receive(
     state: &AppState,
     id: &str,
     jwe: &str,
-    from_page: Option<&VerificationSession>,
+    from_page: Option<(&VerificationSession, &str)>,
 ) -> Response {
     let bad = |d: String| wallet_error(StatusCode::BAD_REQUEST, "invalid_request", d);
     if jwe.len() > MAX_RESPONSE_BYTES {
@@ -404,7 +421,7 @@ async fn receive(
         }
         Err(e) => return ApiError::from(e).into_response(),
     };
-    if let Some(s) = from_page {
+    if let Some((s, _)) = from_page {
         if s.id != request.session_id || s.org_id != request.org_id {
             return wallet_error(
                 StatusCode::NOT_FOUND,
@@ -421,7 +438,11 @@ async fn receive(
         Err(e) => return e.into_response(),
     };
     let response_uri = url_of(state, &format!("/openid4vp/response/{id}"));
-    let verified = match verify(&request, jwe, &trusted, &response_uri) {
+    let handover = match from_page {
+        Some((_, origin)) => Handover::DcApi(origin),
+        None => Handover::Redirect(&response_uri),
+    };
+    let verified = match verify(&request, jwe, &trusted, handover) {
         // Not encrypted to this request's key: not an answer to it; nothing is recorded.
         Err(f) if f.reason == Reason::ResponseDecryptFailed => {
             return bad(format!("{}: {}", f.reason.as_str(), f.detail))
@@ -461,12 +482,21 @@ struct Presented {
     has_status: bool,
 }
 
+/// How the response came back, which an mdoc's session transcript binds.
+#[derive(Clone, Copy)]
+enum Handover<'a> {
+    /// Posted by the wallet to the request's `response_uri` (cross-device).
+    Redirect(&'a str),
+    /// Through the browser's Digital Credentials API, to the page at this origin.
+    DcApi(&'a str),
+}
+
 /// Opens and verifies a response against a request and the trust list.
 fn verify(
     request: &PresentationRequest,
     jwe: &str,
     trusted: &[Cert],
-    response_uri: &str,
+    handover: Handover<'_>,
 ) -> Result<Presented, Failure> {
     let key = EncryptionKey::from_bytes(&request.enc_key)?;
     let specs = claims_of(&request.claims);
@@ -505,12 +535,18 @@ fn verify(
             })
         }
         Presentation::Mdoc(p, doc_type) => {
-            let transcript = mdoc::session_transcript(
-                &request.client_id,
-                &request.nonce,
-                Some(mdoc::jwk_thumbprint(&key.public_jwk(&request.id))),
-                response_uri,
-            );
+            let thumbprint = Some(mdoc::jwk_thumbprint(&key.public_jwk(&request.id)));
+            let transcript = match handover {
+                Handover::Redirect(response_uri) => mdoc::session_transcript(
+                    &request.client_id,
+                    &request.nonce,
+                    thumbprint,
+                    response_uri,
+                ),
+                Handover::DcApi(origin) => {
+                    mdoc::dc_api_session_transcript(origin, &request.nonce, thumbprint)
+                }
+            };
             let v = mdoc::verify(
                 &p,
                 &mdoc::Expect {
