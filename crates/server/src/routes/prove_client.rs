@@ -151,7 +151,8 @@ fn number(b: &StartBody) -> Option<&str> {
 /// Sends (or re-sends) the SMS code.
 #[utoipa::path(post, path = "/v1/client/mobile/otp/start", tag = "phone", request_body = StartBody,
     responses((status = 200, description = "{} when sent; {data: {code, message}} for a refused number; {error, next: \"\"} when the flow is over"),
-              (status = 401, description = "missing or invalid authToken", body = crate::error::ErrorBody)),
+              (status = 401, description = "missing or invalid authToken", body = crate::error::ErrorBody),
+              (status = 413, description = "body over 4 KB")),
     security(("flow_token" = [])))]
 pub async fn otp_start(
     State(state): State<AppState>,
@@ -182,7 +183,8 @@ pub async fn otp_start(
 /// Checks the code.
 #[utoipa::path(post, path = "/v1/client/mobile/otp/finish", tag = "phone", request_body = OtpBody,
     responses((status = 200, description = "{next: \"done\"} when right; {data: {code, message}} when wrong or expired and another try is allowed; {error, next: \"\"} when possession failed"),
-              (status = 401, description = "missing or invalid authToken", body = crate::error::ErrorBody)),
+              (status = 401, description = "missing or invalid authToken", body = crate::error::ErrorBody),
+              (status = 413, description = "body over 4 KB")),
     security(("flow_token" = [])))]
 pub async fn otp_finish(
     State(state): State<AppState>,
@@ -224,7 +226,8 @@ pub async fn otp_finish(
 /// Sends (or re-sends) the Instant Link.
 #[utoipa::path(post, path = "/v1/client/mobile/instantlink/start", tag = "phone", request_body = StartBody,
     responses((status = 200, description = "{data: {}} on a desktop (the status socket says when the link is opened); {next: \"\"} on a phone; {data: {code, message}} for a refused number"),
-              (status = 401, description = "missing or invalid authToken", body = crate::error::ErrorBody)),
+              (status = 401, description = "missing or invalid authToken", body = crate::error::ErrorBody),
+              (status = 413, description = "body over 4 KB")),
     security(("flow_token" = [])))]
 pub async fn link_start(
     State(state): State<AppState>,
@@ -275,7 +278,8 @@ pub async fn instant_start(State(state): State<AppState>, headers: HeaderMap) ->
            ("step" = String, Path, description = "otp, instantlink, instant or passive")),
     responses((status = 200, description = "{next: \"\"}"),
               (status = 401, description = "missing or invalid authToken", body = crate::error::ErrorBody),
-              (status = 404, description = "not a step of the SDK", body = crate::error::ErrorBody)),
+              (status = 404, description = "not a step of the SDK", body = crate::error::ErrorBody),
+              (status = 413, description = "body over 4 KB")),
     security(("flow_token" = [])))]
 pub async fn step_error(
     State(state): State<AppState>,
