@@ -324,12 +324,22 @@ pub struct StatusQuery {
 /// "next": ""}` when it failed or the flow expired.
 #[utoipa::path(get, path = "/v1/client/status", tag = "phone", params(StatusQuery),
     responses((status = 101, description = "WebSocket"),
+              (status = 400, description = "not a WebSocket handshake", body = crate::error::ErrorBody),
               (status = 401, description = "missing or invalid token", body = crate::error::ErrorBody)))]
 pub async fn status(
     State(state): State<AppState>,
     Query(q): Query<StatusQuery>,
-    ws: WebSocketUpgrade,
+    ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Response {
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(e) => {
+            return ApiError::bad_request(format!(
+                "This is a WebSocket endpoint (GET with Upgrade: websocket): {e}"
+            ))
+            .into_response()
+        }
+    };
     let Some(token) = q.token.filter(|t| !t.is_empty()) else {
         return ApiError::unauthorized("token is required").into_response();
     };
