@@ -649,6 +649,18 @@ async fn the_vendor_sdk_device_api_answers_in_its_envelope() {
     assert_eq!((st, v), (200, json!({"next": ""})));
     let (st, _, _) = client("/v1/client/nope/step/error", Some(&auth), json!({})).await;
     assert_eq!(st, 404);
+    // The status socket without a WebSocket handshake: a JSON 400, not axum's text.
+    let r = s
+        .http
+        .get(s.at(&format!("/v1/client/status?token={auth}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.json::<Value>().await.unwrap()["error"]
+        .as_str()
+        .unwrap()
+        .contains("WebSocket"));
     // A desktop flow proves possession with a link, never a code.
     let (_, desk) = start(
         &s,
