@@ -16,6 +16,7 @@
 // linkLandingText, sameDocument, steps, log, failure}. With VOUCH_E2E_LOCAL_ASSETS=1 the SDK and the page are served from
 // crates/server/assets/ instead of the server (to edit them without rebuilding it).
 import { chromium } from 'playwright-core';
+import { devInbox } from './inbox.mjs';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
@@ -30,26 +31,9 @@ const IPHONE_UA = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleW
   + '(KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1';
 const phoneContext = { userAgent: IPHONE_UA, isMobile: true, hasTouch: true, viewport: { width: 390, height: 844 } };
 
-/** The dev inbox for a number, newest first. */
-async function inbox(to) {
-  const r = await fetch(`${base}/dev/sms?to=${encodeURIComponent(to)}&limit=1000`);
-  if (!r.ok) throw new Error(`GET /dev/sms: ${r.status} ${await r.text()}`);
-  return (await r.json()).messages;
-}
-
-/** Waits for a text to `to` that is not in `seen` (ids); returns it. */
-async function nextText(to, seen) {
-  const until = Date.now() + STEP_TIMEOUT;
-  while (Date.now() < until) {
-    const fresh = (await inbox(to)).filter((m) => !seen.has(m.id));
-    if (fresh.length > 0) {
-      seen.add(fresh[0].id);
-      return fresh[0];
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`no new text to ${to} within ${STEP_TIMEOUT / 1000} s`);
-}
+const sms = devInbox(base, STEP_TIMEOUT);
+const inbox = sms.list;
+const nextText = sms.next;
 
 const browser = await chromium.launch({
   executablePath: process.env.VOUCH_CHROMIUM || '/usr/bin/chromium',

@@ -18,6 +18,7 @@
 // Prints one JSON line: {scenario, isMobileWeb, log, authenticated, rejected, validation,
 // correlationId, texts, linkLanding, failure}.
 import { chromium } from 'playwright-core';
+import { devInbox } from './inbox.mjs';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
@@ -35,24 +36,9 @@ const ANDROID_UA = 'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 
   + 'Chrome/126.0.0.0 Mobile Safari/537.36';
 const phoneContext = { userAgent: ANDROID_UA, isMobile: true, hasTouch: true, viewport: { width: 390, height: 844 } };
 
-async function inbox(to) {
-  const r = await fetch(`${base}/dev/sms?to=${encodeURIComponent(to)}&limit=1000`);
-  if (!r.ok) throw new Error(`GET /dev/sms: ${r.status} ${await r.text()}`);
-  return (await r.json()).messages;
-}
-
-async function nextText(to, seen) {
-  const until = Date.now() + STEP_TIMEOUT;
-  while (Date.now() < until) {
-    const fresh = (await inbox(to)).filter((m) => !seen.has(m.id));
-    if (fresh.length > 0) {
-      seen.add(fresh[0].id);
-      return fresh[0];
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`no new text to ${to} within ${STEP_TIMEOUT / 1000} s`);
-}
+const sms = devInbox(base, STEP_TIMEOUT);
+const inbox = sms.list;
+const nextText = sms.next;
 
 // ---- the customer's server -----------------------------------------------------------
 

@@ -77,40 +77,9 @@ async fn setup() -> Option<Demo> {
 }
 
 impl Demo {
-    /// Runs the vendor's own SDK (`tests/e2e/prove_auth.mjs`) in a customer's page.
-    async fn drive_vendor(&self, scenario: &str) -> Value {
-        let cfg = json!({
-            "url": self.server.url, "clientId": self.client_id,
-            "clientSecret": self.client_secret, "scenario": scenario,
-            "phone": "+12015550100",
-            "screenshots": screenshots(&format!("vendor-sdk-{scenario}")),
-        });
-        let out = tokio::time::timeout(
-            Duration::from_secs(180),
-            tokio::process::Command::new("node")
-                .arg(repo().join("tests/e2e/prove_auth.mjs"))
-                .arg(cfg.to_string())
-                .env("VOUCH_CHROMIUM", &self.chromium)
-                .kill_on_drop(true)
-                .output(),
-        )
-        .await
-        .expect("browser driver timed out")
-        .expect("node runs");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let v: Value = serde_json::from_str(stdout.lines().last().unwrap_or(""))
-            .unwrap_or_else(|e| panic!("driver output {e}: {stdout}\nstderr: {stderr}"));
-        assert!(
-            v.get("failure").is_none(),
-            "{scenario}: {}\nseen: {v}\nstderr: {stderr}",
-            v["failure"]
-        );
-        v
-    }
-
-    /// Runs the browser driver on the example page; returns what it saw.
-    async fn drive(&self, scenario: &str, cfg: Value) -> Value {
+    /// Runs a browser driver of `tests/e2e` with `cfg` (plus the server, the OAuth
+    /// client and the screenshot folder of `scenario`); returns what it saw.
+    async fn run_driver(&self, script: &str, scenario: &str, cfg: Value) -> Value {
         let dir = screenshots(scenario);
         let _ = std::fs::remove_dir_all(&dir);
         let mut cfg = cfg;
@@ -122,7 +91,7 @@ impl Demo {
         let out = tokio::time::timeout(
             Duration::from_secs(180),
             tokio::process::Command::new("node")
-                .arg(repo().join("tests/e2e/phone.mjs"))
+                .arg(repo().join("tests/e2e").join(script))
                 .arg(cfg.to_string())
                 .env("VOUCH_CHROMIUM", &self.chromium)
                 .kill_on_drop(true)
@@ -142,10 +111,23 @@ impl Demo {
             v["failure"]
         );
         eprintln!(
-            "phone-{scenario}: browser run {:.1} s, states {}",
-            started.elapsed().as_secs_f64(),
-            v["states"]
+            "phone-{scenario}: browser run {:.1} s",
+            started.elapsed().as_secs_f64()
         );
+        v
+    }
+
+    /// Runs the vendor's own SDK (`tests/e2e/prove_auth.mjs`) in a customer's page.
+    async fn drive_vendor(&self, scenario: &str) -> Value {
+        let cfg = json!({"scenario": scenario, "phone": "+12015550100"});
+        self.run_driver("prove_auth.mjs", &format!("vendor-sdk-{scenario}"), cfg)
+            .await
+    }
+
+    /// Runs the browser driver on the example page; returns what it saw.
+    async fn drive(&self, scenario: &str, cfg: Value) -> Value {
+        let v = self.run_driver("phone.mjs", scenario, cfg).await;
+        eprintln!("phone-{scenario}: states {}", v["states"]);
         v
     }
 

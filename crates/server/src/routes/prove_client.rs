@@ -112,6 +112,16 @@ fn body<T: for<'de> Deserialize<'de> + Default>(bytes: &[u8]) -> Result<T, Respo
         .map_err(|e| ask_again(code::CLIENT, &format!("The request body is not valid: {e}")))
 }
 
+/// A step's flow (by its bearer token) and body, or the answer that refuses them.
+async fn step<T: for<'de> Deserialize<'de> + Default>(
+    state: &AppState,
+    headers: &HeaderMap,
+    bytes: &[u8],
+) -> Result<(vouch_store::phone::PhoneFlow, T), Response> {
+    let flow = flow(state, headers).await?;
+    Ok((flow, body(bytes)?))
+}
+
 /// `otp/start` and `instantlink/start` bodies.
 #[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -159,12 +169,8 @@ pub async fn otp_start(
     headers: HeaderMap,
     bytes: axum::body::Bytes,
 ) -> Response {
-    let mut flow = match flow(&state, &headers).await {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
-    let b: StartBody = match body(&bytes) {
-        Ok(b) => b,
+    let (mut flow, b) = match step::<StartBody>(&state, &headers, &bytes).await {
+        Ok(v) => v,
         Err(r) => return r,
     };
     if flow.flow_type == "desktop" {
@@ -191,12 +197,8 @@ pub async fn otp_finish(
     headers: HeaderMap,
     bytes: axum::body::Bytes,
 ) -> Response {
-    let mut flow = match flow(&state, &headers).await {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
-    let b: OtpBody = match body(&bytes) {
-        Ok(b) => b,
+    let (mut flow, b) = match step::<OtpBody>(&state, &headers, &bytes).await {
+        Ok(v) => v,
         Err(r) => return r,
     };
     let Some(otp) = b.otp.as_deref().map(str::trim).filter(|c| !c.is_empty()) else {
@@ -234,12 +236,8 @@ pub async fn link_start(
     headers: HeaderMap,
     bytes: axum::body::Bytes,
 ) -> Response {
-    let mut flow = match flow(&state, &headers).await {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
-    let b: StartBody = match body(&bytes) {
-        Ok(b) => b,
+    let (mut flow, b) = match step::<StartBody>(&state, &headers, &bytes).await {
+        Ok(v) => v,
         Err(r) => return r,
     };
     if flow.possession == Possession::Success {
