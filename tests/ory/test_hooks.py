@@ -1,5 +1,9 @@
 """vouch's Ory Kratos hooks as Kratos would call them.
 
+Size (over 800 lines): the Kratos admin API double, Kratos's reading of hook answers, and
+the checks of both template sets (vouch's and the community Prove integration's), in one
+runner that `tests/ory/run.sh` starts.
+
 The request bodies are rendered from the shipped templates (integrations/ory/jsonnet)
 with go-jsonnet (PyPI `gojsonnet`, the implementation Kratos itself uses), from
 Kratos-like template contexts; the hook URLs, methods, `response.parse` settings and

@@ -2,6 +2,9 @@
 //! admin and send everyone else to the sign-in page, every response carries the
 //! security headers, forms need the session's CSRF token, keys are shown once, reviews
 //! decide sessions and land in the audit log, and other organisations stay invisible.
+//!
+//! Size (over 800 lines): one test per page or form of the console, sharing the signed-in
+//! admin and form helpers.
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 

@@ -11,6 +11,10 @@
 //! REJECTED with their reason codes; a replayed response is refused and changes nothing.
 //! The hosted page's digital-ID step is driven in Chromium (`tests/e2e/digital_id.mjs`)
 //! up to the QR code, whose link the wallet then answers, and the page finishes.
+//!
+//! Size (over 800 lines): one end-to-end suite per credential format and path (SD-JWT VC,
+//! mDL, PID in mdoc form, the Digital Credentials API, status lists, face match against
+//! the portrait), sharing the wallets' helpers and the `World` of a trusting organisation.
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 

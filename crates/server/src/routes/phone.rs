@@ -8,6 +8,10 @@
 //! No answer depends on whether the organisation already knows a number: start and
 //! verify answer the same for every valid number, and nothing but the flow's own
 //! outcome decides `success`.
+//!
+//! Size (over 800 lines): every v3 operation of the dialect (Pre-Fill, Verified Users,
+//! Unify, the Identity Manager) with its request types and OpenAPI annotations; they move
+//! to `vouch-app` use cases with issue 18 (docs/architecture.md).
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiJson, ApiQuery, ApiResult, ErrorFormat};
