@@ -461,7 +461,7 @@ async fn receive(
         }
         Err(e) => return ApiError::from(e).into_response(),
     }
-    match record(state, &request, verified).await {
+    match record(state, &request, verified, &trusted).await {
         Ok(None) => (StatusCode::OK, Json(json!({}))).into_response(),
         Ok(Some(f)) => bad(format!("{}: {}", f.reason.as_str(), f.detail)),
         Err(e) => e.into_response(),
@@ -579,10 +579,10 @@ fn verify(
 /// The status list's verdict on a credential: fetched only from a host the operator
 /// allowed (`VOUCH_DIGITAL_ID_STATUS_HOSTS`), at each presentation, within 5 seconds and
 /// 1 MiB, and only believed when signed by a certificate of the organisation's trust
-/// list.
+/// list (`trusted`, read once for the whole response).
 async fn credential_status(
     state: &AppState,
-    org: &vouch_core::ids::OrgId,
+    trusted: &[Cert],
     v: &Presented,
 ) -> policy::CredentialStatus {
     use policy::CredentialStatus as S;
@@ -613,11 +613,7 @@ async fn credential_status(
             return S::Unavailable;
         }
     };
-    let trusted = match anchors(state, org).await {
-        Ok(t) => t,
-        Err(_) => return S::Unavailable,
-    };
-    match status::verify(&token, &r.uri, &trusted, now_millis()) {
+    match status::verify(&token, &r.uri, trusted, now_millis()) {
         Ok(list) => match list.get(r.idx) {
             Some(status::VALID) => S::Valid,
             Some(status::INVALID) => S::Revoked,
@@ -680,6 +676,7 @@ async fn record(
     state: &AppState,
     request: &PresentationRequest,
     verified: Result<Presented, Failure>,
+    trusted: &[Cert],
 ) -> ApiResult<Option<Failure>> {
     let session = state
         .store
@@ -708,7 +705,7 @@ async fn record(
                 claims.insert("portrait".into(), p);
             }
             let age = claims.get("age_over_18").and_then(Value::as_bool);
-            let status = credential_status(state, &request.org_id, &v).await;
+            let status = credential_status(state, trusted, &v).await;
             let (result, reason) = policy::digital_id(&missing, age, status);
             (
                 json!({
