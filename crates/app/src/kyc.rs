@@ -213,6 +213,11 @@ impl Kyc {
         self.sessions.images(org, id).await
     }
 
+    /// The images a session already read (so of its org) still holds.
+    pub async fn images_of(&self, session: &VerificationSession) -> Result<Vec<ImageInfo>> {
+        self.sessions.images(&session.org_id, &session.id).await
+    }
+
     /// One image of a session, as received; every view is audited (`audit` names the
     /// viewer; the image's name is added to it).
     pub async fn image(

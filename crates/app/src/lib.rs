@@ -9,20 +9,42 @@
 //! moved here so far.
 
 pub mod analysis;
+pub mod capture;
+pub mod gallery;
+pub mod health;
+pub mod identity;
+pub mod keys;
 pub mod kyc;
+pub mod presence;
+pub mod presentations;
 pub mod scan;
 pub mod tokens;
 pub mod trust;
+pub mod webhooks;
 
 use std::sync::Arc;
 use tokio::sync::Notify;
 
 /// Every use case, built once at start and held by the server's state.
 pub struct App {
-    /// KYC sessions: manual review.
+    /// KYC sessions: create, read, list, cancel, images, manual review.
     pub kyc: kyc::Kyc,
+    /// The hosted flow's capture steps: selfie, document, completion.
+    pub capture: capture::Capture,
+    /// The digital ID step's presentation requests.
+    pub presentations: presentations::Presentations,
+    /// Biometric identity: enrolment, 1:N verify, profiles, alert rules.
+    pub identity: Arc<identity::Identity>,
+    /// Human presence sessions and their tokens.
+    pub presence: presence::Presence,
     /// Signed tokens: presence tokens, the phone SDK's auth tokens.
-    pub tokens: tokens::Tokens,
+    pub tokens: Arc<tokens::Tokens>,
+    /// Database and queue health, for the probes and metrics.
+    pub health: health::Health,
+    /// API keys.
+    pub keys: keys::Keys,
+    /// Webhook deliveries and the audit log.
+    pub webhooks: webhooks::Webhooks,
     /// Digital ID trust lists.
     pub trust: trust::TrustList,
 }
@@ -31,9 +53,18 @@ impl App {
     /// The use cases over the store. `events` wakes the webhook worker when a use case
     /// writes an event.
     pub fn new(store: Arc<vouch_store::Store>, events: Arc<Notify>) -> App {
+        let identity = Arc::new(identity::Identity::new(store.clone(), events.clone()));
+        let tokens = Arc::new(tokens::Tokens::new(store.clone()));
         App {
-            kyc: kyc::Kyc::new(store.clone(), events),
-            tokens: tokens::Tokens::new(store.clone()),
+            kyc: kyc::Kyc::new(store.clone(), events.clone()),
+            capture: capture::Capture::new(store.clone(), events.clone()),
+            presentations: presentations::Presentations::new(store.clone()),
+            health: health::Health::new(store.clone()),
+            keys: keys::Keys::new(store.clone()),
+            webhooks: webhooks::Webhooks::new(store.clone(), events),
+            presence: presence::Presence::new(store.clone(), identity.clone(), tokens.clone()),
+            identity,
+            tokens,
             trust: trust::TrustList::new(store),
         }
     }

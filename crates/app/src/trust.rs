@@ -166,6 +166,21 @@ impl TrustList {
             .collect())
     }
 
+    /// The organisation's trust list as certificates, to verify a presentation with,
+    /// and the entries that could not be read (id, why): each was checked when added,
+    /// so one that fails now is worth a warning, not a refusal.
+    pub async fn certificates(&self, org: &OrgId) -> Result<(Vec<Cert>, Vec<(String, String)>)> {
+        let mut certs = Vec::new();
+        let mut unreadable = Vec::new();
+        for anchor in self.store.anchors(org).await? {
+            match Cert::from_pem_bundle(&anchor.pem) {
+                Ok(c) => certs.extend(c),
+                Err(e) => unreadable.push((anchor.id, e.to_string())),
+            }
+        }
+        Ok((certs, unreadable))
+    }
+
     /// Removes an entry of the organisation's list (another organisation's is not found).
     pub async fn remove(&self, org: &OrgId, id: &str, audit: AuditRecord) -> Result<()> {
         if id.is_empty() || id.len() > 64 {

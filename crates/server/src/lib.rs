@@ -9,7 +9,6 @@ pub mod bootstrap;
 pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
-pub mod gallery;
 pub mod i18n;
 pub mod metrics;
 pub mod middleware;
@@ -116,8 +115,6 @@ pub struct AppState {
     pub outbox_notify: Arc<Notify>,
     /// The face and document engines; none without models (analysis answers 503).
     pub engines: Option<Arc<analysis::Engines>>,
-    /// The 1:N indexes of enrolled faces.
-    pub galleries: Arc<gallery::Galleries>,
     /// Telco signals and SMS for the phone API (dev mode by default: the sandbox
     /// network and the dev inbox).
     pub phone: Arc<phone::PhoneContext>,
@@ -137,7 +134,6 @@ impl AppState {
             config: Arc::new(config),
             metrics: Arc::new(metrics::Metrics::default()),
             outbox_notify,
-            galleries: Default::default(),
             engines: None,
             phone: Arc::new(phone::PhoneContext::dev()),
             bootstrap: Default::default(),

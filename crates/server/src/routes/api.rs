@@ -8,10 +8,9 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use vouch_app::webhooks::NoWebhook;
 use vouch_core::check::Check;
-use vouch_core::event::{Dialect, WEBHOOK_TEST};
 use vouch_core::ids::DeliveryId;
-use vouch_store::outbox::Outbound;
 use vouch_store::tenancy::Principal;
 
 /// The calling credential.
@@ -75,43 +74,24 @@ pub async fn send_test_webhook(
     caller: Caller,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let key = caller.api_key()?;
-    let url = key.settings.webhook_url.clone().ok_or_else(|| {
-        ApiError::new(
+    let sent = state
+        .app
+        .webhooks
+        .send_test(key, caller.audit("webhook.test_sent"))
+        .await?;
+    match sent {
+        Ok(event_id) => Ok((StatusCode::ACCEPTED, Json(json!({"eventId": event_id})))),
+        Err(NoWebhook::Missing) => Err(ApiError::new(
             StatusCode::CONFLICT,
             "no_webhook",
             "This API key has no webhook URL",
-        )
-    })?;
-    if key.webhook_disabled_at.is_some() {
-        return Err(ApiError::new(
+        )),
+        Err(NoWebhook::Disabled) => Err(ApiError::new(
             StatusCode::CONFLICT,
             "webhook_disabled",
             "This key's webhook endpoint was disabled after it answered 410 Gone; update the webhook URL to enable it",
-        ));
+        )),
     }
-    let now = vouch_core::now_millis();
-    let body = json!({
-        "event": WEBHOOK_TEST,
-        "keyId": key.id,
-        "timestamp": vouch_core::rfc3339(now),
-    });
-    let outbound = Outbound {
-        key_id: key.id.clone(),
-        url,
-        dialect: Dialect::Kyc,
-        body: vouch_core::webhook::wire_json(&body).into_bytes(),
-    };
-    let event_id = state
-        .store
-        .emit_event(
-            &key.org_id,
-            WEBHOOK_TEST,
-            &[outbound],
-            Some(caller.audit("webhook.test_sent")),
-        )
-        .await?;
-    state.outbox_notify.notify_one();
-    Ok((StatusCode::ACCEPTED, Json(json!({"eventId": event_id}))))
 }
 
 /// Paging of a listing.
@@ -122,12 +102,11 @@ pub struct Limit {
     pub limit: Option<i64>,
 }
 
-fn limit(q: &Limit) -> ApiResult<i64> {
-    match q.limit {
-        None => Ok(50),
-        Some(n) if (1..=1000).contains(&n) => Ok(n),
-        Some(_) => Err(ApiError::bad_request("limit must be between 1 and 1000")),
-    }
+/// A listing's length when the request names none.
+const DEFAULT_LIMIT: i64 = 50;
+
+fn limit(q: &Limit) -> i64 {
+    q.limit.unwrap_or(DEFAULT_LIMIT)
 }
 
 /// The organisation's newest webhook deliveries.
@@ -140,8 +119,9 @@ pub async fn list_deliveries(
     ApiQuery(q): ApiQuery<Limit>,
 ) -> ApiResult<Json<Value>> {
     let items = state
-        .store
-        .list_deliveries(caller.principal.org_id(), limit(&q)?)
+        .app
+        .webhooks
+        .deliveries(caller.principal.org_id(), limit(&q))
         .await?;
     Ok(Json(json!({"data": items})))
 }
@@ -156,10 +136,12 @@ pub async fn get_delivery(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let org = caller.principal.org_id();
     let id = DeliveryId::from_string(id);
-    let delivery = state.store.delivery(org, &id).await?;
-    let attempts = state.store.delivery_attempts(org, &id).await?;
+    let (delivery, attempts) = state
+        .app
+        .webhooks
+        .delivery(caller.principal.org_id(), &id)
+        .await?;
     Ok(Json(json!({"delivery": delivery, "attempts": attempts})))
 }
 
@@ -176,14 +158,14 @@ pub async fn retry_delivery(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let id = DeliveryId::from_string(id);
     state
-        .store
-        .retry_delivery(
+        .app
+        .webhooks
+        .retry(
             caller.principal.org_id(),
             &id,
             caller.audit("webhook.retried"),
         )
         .await?;
-    state.outbox_notify.notify_one();
     Ok((StatusCode::ACCEPTED, Json(json!({"deliveryId": id}))))
 }
 
@@ -197,8 +179,9 @@ pub async fn list_audit(
     ApiQuery(q): ApiQuery<Limit>,
 ) -> ApiResult<Json<Value>> {
     let items = state
-        .store
-        .list_audit(caller.principal.org_id(), limit(&q)?)
+        .app
+        .webhooks
+        .audit_log(caller.principal.org_id(), limit(&q))
         .await?;
     Ok(Json(json!({"data": items})))
 }
@@ -238,17 +221,10 @@ pub async fn set_webhook_endpoint(
     crate::error::ApiJson(body): crate::error::ApiJson<WebhookEndpoint>,
 ) -> ApiResult<Json<WebhookEndpoint>> {
     let key = caller.api_key()?;
-    let mut settings = key.settings.clone();
-    settings.webhook_url = body.url;
-    let details = json!({"url": settings.webhook_url});
     let updated = state
-        .store
-        .update_api_key_settings(
-            &key.org_id,
-            &key.id,
-            settings,
-            caller.audit("api_key.webhook_updated").details(details),
-        )
+        .app
+        .keys
+        .set_webhook(key, body.url, caller.audit("api_key.webhook_updated"))
         .await?;
     Ok(Json(WebhookEndpoint {
         url: updated.settings.webhook_url,

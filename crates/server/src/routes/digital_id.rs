@@ -24,7 +24,6 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 use vouch_core::check::Check;
-use vouch_core::credential::{hash_secret, SecretKind};
 use vouch_core::policy::{self, Outcome};
 use vouch_core::session::{result_key, VerificationSession};
 use vouch_core::{now_millis, rfc3339};
@@ -160,11 +159,7 @@ pub async fn start(
     }
     super::hosted::count_attempt(&state, &format!("digital-id:{}", session.id.as_str())).await?;
     let client = state.digital_id.get(&state)?;
-    let settings = state
-        .store
-        .api_key(&session.org_id, &session.key_id)
-        .await?
-        .settings;
+    let settings = state.app.capture.settings(&session).await?;
     let id = b64(&random_bytes::<24>());
     let response_uri = url_of(&state, &format!("/openid4vp/response/{id}"));
     let key = EncryptionKey::generate();
@@ -181,7 +176,7 @@ pub async fn start(
         expires_at: now + REQUEST_TTL_MS,
         answered_at: None,
     };
-    state.store.create_presentation_request(&request).await?;
+    state.app.presentations.create(&request).await?;
     let request_uri = url_of(&state, &format!("/openid4vp/request/{id}"));
     let link = openid4vp::wallet_link(&request.client_id, &request_uri);
     let mut out = json!({
@@ -217,20 +212,13 @@ pub async fn status(
 ) -> ApiResult<Json<Value>> {
     let not_found = || ApiError::not_found("Presentation request not found");
     let r = state
-        .store
-        .presentation_request(&id)
+        .app
+        .presentations
+        .get(&id)
         .await?
         .ok_or_else(not_found)?;
     // The token must be the request's own session's, whatever that session's state.
-    let owner = if token.starts_with(SecretKind::SessionToken.prefix()) && token.len() <= 128 {
-        state
-            .store
-            .session_by_token_hash(&hash_secret(&token))
-            .await
-            .ok()
-    } else {
-        None
-    };
+    let owner = state.app.capture.session_of_token(&token).await.ok();
     if !owner.is_some_and(|s| s.id == r.session_id && s.org_id == r.org_id) {
         return Err(not_found());
     }
@@ -271,7 +259,7 @@ fn wallet_error(status: StatusCode, code: &str, description: String) -> Response
               (status = 404, description = "unknown request", body = WalletErrorBody),
               (status = 503, body = crate::error::ErrorBody)))]
 pub async fn request_uri(State(state): State<AppState>, Path(id): Path<String>) -> Response {
-    let found = match state.store.presentation_request(&id).await {
+    let found = match state.app.presentations.get(&id).await {
         Ok(Some(r)) => r,
         Ok(None) => {
             return wallet_error(
@@ -368,7 +356,7 @@ pub async fn dc_api(
         Err(e) => return e.into_response(),
     };
     // The page's endpoint answers the page's error shape for an unknown request.
-    match state.store.presentation_request(&id).await {
+    match state.app.presentations.get(&id).await {
         Ok(Some(r)) if r.session_id == session.id && r.org_id == session.org_id => {}
         Ok(_) => return ApiError::not_found("Presentation request not found").into_response(),
         Err(e) => return ApiError::from(e).into_response(),
@@ -410,7 +398,7 @@ async fn receive(
     if jwe.len() > MAX_RESPONSE_BYTES {
         return bad("the response is too large".into());
     }
-    let request = match state.store.presentation_request(id).await {
+    let request = match state.app.presentations.get(id).await {
         Ok(Some(r)) => r,
         Ok(None) => {
             return wallet_error(
@@ -450,11 +438,7 @@ async fn receive(
         other => other,
     };
     // One answer per request: a replayed response changes nothing.
-    match state
-        .store
-        .answer_presentation_request(id, now_millis())
-        .await
-    {
+    match state.app.presentations.answer(id, now_millis()).await {
         Ok(true) => {}
         Ok(false) => {
             return bad("replayed: this request has already been answered or has expired".into())
@@ -661,14 +645,11 @@ async fn fetch_status_list(uri: &str) -> Result<String, String> {
 /// The trust list of an organisation as certificates (an unreadable entry is skipped
 /// with a warning: it was checked when added).
 async fn anchors(state: &AppState, org: &vouch_core::ids::OrgId) -> ApiResult<Vec<Cert>> {
-    let mut out = Vec::new();
-    for a in state.store.list_trust_anchors(org).await? {
-        match Cert::from_pem_bundle(&a.pem) {
-            Ok(c) => out.extend(c),
-            Err(e) => tracing::warn!(anchor = %a.id, "unreadable trust anchor: {e}"),
-        }
+    let (certs, unreadable) = state.app.trust.certificates(org).await?;
+    for (id, e) in unreadable {
+        tracing::warn!(anchor = %id, "unreadable trust anchor: {e}");
     }
-    Ok(out)
+    Ok(certs)
 }
 
 /// Records the check's result; the failure that made it FAIL, if one did.
@@ -679,8 +660,9 @@ async fn record(
     trusted: &[Cert],
 ) -> ApiResult<Option<Failure>> {
     let session = state
-        .store
-        .session(&request.org_id, &request.session_id)
+        .app
+        .kyc
+        .get(&request.org_id, &request.session_id)
         .await?;
     let mut evidence = Map::new();
     let (entry, failure) = match verified {
@@ -745,8 +727,9 @@ async fn record(
     let mut results = Map::new();
     results.insert(result_key(Check::DigitalId).into(), entry);
     state
-        .store
-        .record_session_step(&session.org_id, &session.id, results, evidence, &[])
+        .app
+        .capture
+        .record(&session, results, evidence, &[])
         .await?;
     Ok(failure)
 }

@@ -2,7 +2,7 @@
 //! /api/verify` (1:N with the checks pipeline of [`vouch_core::identity`]) and the
 //! verification profiles (`/api/profiles`). Authenticated by API key (`x-api-key`).
 
-use crate::analysis::{analyse_frames, CaptureError};
+use crate::analysis::CaptureError;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiJson, ApiResult};
 use crate::AppState;
@@ -11,22 +11,24 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
-use vouch_core::identity::{self as rules, CheckResult, ProfileConfig};
-use vouch_core::ids::PersonId;
-use vouch_store::biometrics::IdentityCheckRecord;
+use std::sync::Arc;
+use vouch_app::identity::{
+    Checked, Device, IdentityError, NewAlertRule, ProbeAnalyser, Verification, NOT_RECOGNISED,
+};
+use vouch_core::identity::ProfileConfig;
 
 /// The most frames one verify may carry.
 const MAX_FRAMES: usize = 12;
-/// Past templates the history check compares with.
-const HISTORY: i64 = 50;
 
-fn bad_image(e: CaptureError) -> ApiError {
-    match e {
-        CaptureError::Image { code, message } => {
-            ApiError::new(StatusCode::BAD_REQUEST, code, message)
+impl From<IdentityError> for ApiError {
+    fn from(e: IdentityError) -> Self {
+        match e {
+            IdentityError::Capture(CaptureError::Image { code, message }) => {
+                ApiError::new(StatusCode::BAD_REQUEST, code, message)
+            }
+            IdentityError::Capture(CaptureError::Engine(m)) => ApiError::internal(m),
+            IdentityError::Core(e) => e.into(),
         }
-        CaptureError::Engine(m) => ApiError::internal(m),
     }
 }
 
@@ -37,21 +39,16 @@ fn decode_images(list: &[String]) -> ApiResult<Vec<Vec<u8>>> {
         .collect()
 }
 
-async fn analyse(
-    state: &AppState,
-    frames: Vec<Vec<u8>>,
-) -> ApiResult<crate::analysis::SelfieAnalysis> {
-    let engines = state.engines.clone().ok_or_else(|| {
-        ApiError::new(
+/// The face engine, or 503 when the models are not installed.
+fn analyser(state: &AppState) -> ApiResult<Arc<dyn ProbeAnalyser>> {
+    match &state.engines {
+        Some(e) => Ok(e.clone()),
+        None => Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "models_missing",
             crate::routes::hosted::MODELS_MISSING,
-        )
-    })?;
-    tokio::task::spawn_blocking(move || analyse_frames(&engines.face, &frames, false))
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(bad_image)
+        )),
+    }
 }
 
 /// The body of `POST /api/enroll`.
@@ -74,26 +71,24 @@ pub async fn enroll(
     ApiJson(body): ApiJson<EnrollBody>,
 ) -> ApiResult<Json<Value>> {
     let key = caller.api_key()?;
-    let email = body.email.trim();
-    if email.len() > 254 || !email.contains('@') || email.starts_with('@') || email.ends_with('@') {
-        return Err(ApiError::bad_request("email must be an e-mail address"));
-    }
-    let frames = decode_images(std::slice::from_ref(&body.image))?;
-    let analysis = analyse(&state, frames).await?;
-    let (person, created) = state
-        .store
-        .enroll_template(
+    let frame = crate::routes::hosted::decode_image("image 1", &body.image)?;
+    let enrolled = state
+        .app
+        .identity
+        .enroll(
+            analyser(&state)?,
             &key.org_id,
-            Some(&key.id),
-            email,
-            &analysis.embedding,
+            &key.id,
+            &body.email,
+            frame,
             caller.audit("user.enrolled"),
         )
         .await?;
-    state.outbox_notify.notify_one();
-    Ok(Json(
-        json!({"enrolled": true, "userId": person, "created": created}),
-    ))
+    Ok(Json(json!({
+        "enrolled": true,
+        "userId": enrolled.person,
+        "created": enrolled.created,
+    })))
 }
 
 /// What the client says about the device (all optional).
@@ -118,34 +113,17 @@ pub struct DeviceInfo {
     pub country: Option<String>,
 }
 
-impl DeviceInfo {
-    /// A fingerprint of camera, screen and user agent; none when nothing was sent.
-    fn fingerprint(&self) -> Option<String> {
-        if self.user_agent.is_none() && self.camera_width.is_none() && self.screen_width.is_none() {
-            return None;
-        }
-        let text = format!(
-            "{}|{}x{}|{}x{}",
-            self.user_agent.as_deref().unwrap_or(""),
-            self.camera_width.unwrap_or(0),
-            self.camera_height.unwrap_or(0),
-            self.screen_width.unwrap_or(0),
-            self.screen_height.unwrap_or(0)
-        );
-        Some(hex::encode(&Sha256::digest(text.as_bytes())[..16]))
-    }
-
-    fn location(&self) -> ApiResult<Option<(f64, f64)>> {
-        match (self.latitude, self.longitude) {
-            (Some(la), Some(lo))
-                if (-90.0..=90.0).contains(&la) && (-180.0..=180.0).contains(&lo) =>
-            {
-                Ok(Some((la, lo)))
-            }
-            (None, None) => Ok(None),
-            _ => Err(ApiError::bad_request(
-                "deviceInfo latitude and longitude go together, in degrees",
-            )),
+impl From<DeviceInfo> for Device {
+    fn from(d: DeviceInfo) -> Device {
+        Device {
+            user_agent: d.user_agent,
+            camera_width: d.camera_width,
+            camera_height: d.camera_height,
+            screen_width: d.screen_width,
+            screen_height: d.screen_height,
+            latitude: d.latitude,
+            longitude: d.longitude,
+            country: d.country,
         }
     }
 }
@@ -178,7 +156,6 @@ pub async fn verify(
     ApiJson(body): ApiJson<VerifyBody>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let key = caller.api_key()?;
-    let org = &key.org_id;
     let list: Vec<String> = match (body.image, body.images) {
         (Some(one), None) => vec![one],
         (None, Some(many)) if !many.is_empty() && many.len() <= MAX_FRAMES => many,
@@ -189,239 +166,58 @@ pub async fn verify(
         }
         _ => return Err(ApiError::bad_request("send image or images (not both)")),
     };
-    let (profile_id, cfg) = match body.profile.as_deref() {
-        Some(p) => {
-            let profile = state.store.profile(org, p).await.map_err(|e| match e {
-                vouch_core::Error::NotFound(_) => {
-                    ApiError::bad_request(format!("unknown profile {p:?}"))
-                }
-                e => e.into(),
-            })?;
-            (Some(profile.id), ProfileConfig::parse(&profile.config)?)
-        }
-        None => (None, ProfileConfig::default()),
-    };
-    let device = body.device_info.unwrap_or_default();
-    let location = device.location()?;
-    let n = list.len();
+    let device = Device::from(body.device_info.unwrap_or_default());
     let frames = decode_images(&list)?;
-    let analysis = analyse(&state, frames).await?;
-    let threshold = state
-        .engines
-        .as_ref()
-        .map_or(0.5, |e| e.face.config().match_threshold);
-    let best = state
-        .galleries
-        .best_match(&state.store, org, &analysis.embedding)
+    let outcome = state
+        .app
+        .identity
+        .verify(
+            analyser(&state)?,
+            &key.org_id,
+            &key.id,
+            frames,
+            body.profile.as_deref(),
+            &device,
+        )
         .await?;
-    let matched = best.filter(|(_, sim)| *sim >= threshold);
-    let fingerprint = device.fingerprint();
-    let Some((person, similarity)) = matched else {
-        state
-            .store
-            .record_identity_check(
-                org,
-                &IdentityCheckRecord {
-                    key_id: key.id.clone(),
-                    person_id: None,
-                    verified: false,
-                    composite: 0.0,
-                    results: json!([]),
-                    profile_id,
-                    device: fingerprint,
-                    location,
-                    reason: Some("Identity not recognised".into()),
-                    probe: None,
-                },
-            )
-            .await?;
-        state.outbox_notify.notify_one();
-        return Ok((
+    Ok(match outcome {
+        Verification::NotRecognised => (
             StatusCode::UNPROCESSABLE_ENTITY,
             Json(json!({
                 "verified": false,
-                "error": "Identity not recognised",
-                "reason": "Identity not recognised",
+                "error": NOT_RECOGNISED,
+                "reason": NOT_RECOGNISED,
             })),
-        ));
-    };
-    let results = run_checks(&state, org, &person, &cfg, &analysis, n, &device, location).await?;
-    let composite = rules::composite(&results);
-    let hard = rules::hard_failure(&results).cloned();
-    let verified = hard.is_none() && composite >= cfg.min_composite_score;
-    let results_json = serde_json::to_value(&results).map_err(ApiError::internal)?;
-    let error = match &hard {
-        Some(r) => r
-            .message
-            .clone()
-            .unwrap_or_else(|| format!("{} check failed", r.check)),
-        None => format!(
-            "composite score {composite:.3} is below {:.3}",
-            cfg.min_composite_score
         ),
-    };
-    state
-        .store
-        .record_identity_check(
-            org,
-            &IdentityCheckRecord {
-                key_id: key.id.clone(),
-                person_id: Some(person.clone()),
-                verified,
-                composite,
-                results: results_json.clone(),
-                profile_id,
-                device: fingerprint,
-                location,
-                reason: (!verified).then(|| error.clone()),
-                // An accepted probe joins the person's history (not the 1:N index).
-                probe: verified.then(|| analysis.embedding.clone()),
-            },
-        )
-        .await?;
-    state.outbox_notify.notify_one();
-    if !verified {
-        return Ok((
+        Verification::Checked(c) => verified_json(c)?,
+    })
+}
+
+fn verified_json(c: Checked) -> ApiResult<(StatusCode, Json<Value>)> {
+    let results = serde_json::to_value(&c.results).map_err(ApiError::internal)?;
+    Ok(match c.reason {
+        Some(error) => (
             StatusCode::UNPROCESSABLE_ENTITY,
             Json(json!({
                 "verified": false,
                 "error": error,
                 "reason": error,
-                "compositeScore": composite,
-                "checkResults": results_json,
+                "compositeScore": c.composite,
+                "checkResults": results,
             })),
-        ));
-    }
-    let email = state.store.person(org, &person).await?.data.email;
-    Ok((
-        StatusCode::OK,
-        Json(json!({
-            "verified": true,
-            "userId": person,
-            "email": email,
-            "confidence": (f64::from(similarity) * 1000.0).round() / 1000.0,
-            "compositeScore": composite,
-            "checkResults": results_json,
-        })),
-    ))
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn run_checks(
-    state: &AppState,
-    org: &vouch_core::ids::OrgId,
-    person: &PersonId,
-    cfg: &ProfileConfig,
-    analysis: &crate::analysis::SelfieAnalysis,
-    frames: usize,
-    device: &DeviceInfo,
-    location: Option<(f64, f64)>,
-) -> ApiResult<Vec<CheckResult>> {
-    let mut out = Vec::new();
-    let on = |c: &str| cfg.settings(c).enabled;
-    // The history the checks read, fetched side by side.
-    let fp = device.fingerprint();
-    let (last, past, known) = tokio::join!(
-        async {
-            if on("impossibleTravel") {
-                state.store.last_verified_location(org, person).await
-            } else {
-                Ok(None)
-            }
-        },
-        async {
-            if on("embeddingHistory") {
-                state.store.person_templates(org, person, HISTORY).await
-            } else {
-                Ok(Vec::new())
-            }
-        },
-        async {
-            match (&fp, on("deviceConsistency")) {
-                (Some(fp), true) => state.store.known_device(org, person, fp).await,
-                _ => Ok(false),
-            }
-        },
-    );
-    let (last, past, known) = (last?, past?, known?);
-    if on("liveness") {
-        let s = cfg.settings("liveness");
-        let passive: Vec<f32> = analysis
-            .liveness
-            .frames
-            .iter()
-            .filter_map(|f| f.passive)
-            .collect();
-        let score = f64::from(vouch_core::policy::median(&passive));
-        let pass = score >= s.threshold.unwrap_or(0.5);
-        let r = CheckResult::new("liveness", &s, pass, score);
-        out.push(if pass {
-            r
-        } else {
-            r.because("Liveness check failed")
-        });
-    }
-    if on("frameConsistency") && frames >= 2 {
-        let s = cfg.settings("frameConsistency");
-        let ok = analysis.liveness.consistent;
-        let r = CheckResult::new("frameConsistency", &s, ok, if ok { 1.0 } else { 0.0 });
-        out.push(if ok {
-            r
-        } else {
-            r.because("The frames are not one natural capture of one face")
-        });
-    }
-    if on("impossibleTravel") {
-        let s = cfg.settings("impossibleTravel");
-        let now = location.map(|l| (l, vouch_core::now_millis()));
-        out.push(rules::travel(&s, last, now));
-    }
-    if on("embeddingHistory") {
-        let s = cfg.settings("embeddingHistory");
-        let past: Vec<Vec<f32>> = past.into_iter().map(|t| t.embedding).collect();
-        out.push(rules::history(&s, &past, &analysis.embedding));
-    }
-    if on("deviceConsistency") {
-        let s = cfg.settings("deviceConsistency");
-        out.push(match &fp {
-            Some(_) if known => CheckResult::new("deviceConsistency", &s, true, 1.0),
-            Some(_) => CheckResult::new("deviceConsistency", &s, true, 0.5)
-                .because("a device this person has not verified from"),
-            None => {
-                CheckResult::new("deviceConsistency", &s, true, 0.5).because("no deviceInfo sent")
-            }
-        });
-    }
-    if on("geoFence") {
-        let s = cfg.settings("geoFence");
-        let country = device.country.as_deref().map(str::to_ascii_uppercase);
-        let ok = country
-            .as_ref()
-            .is_some_and(|c| cfg.allowed_countries.contains(c));
-        let r = CheckResult::new("geoFence", &s, ok, if ok { 1.0 } else { 0.0 });
-        out.push(if ok {
-            r
-        } else {
-            r.because(match country {
-                Some(c) => format!("Verification from {c} is not allowed"),
-                None => "No country: deviceInfo.country is needed by this profile".into(),
-            })
-        });
-    }
-    if on("timeRestriction") {
-        let s = cfg.settings("timeRestriction");
-        let ok = cfg
-            .time_window
-            .as_ref()
-            .is_some_and(|w| rules::in_window(w, chrono::Utc::now()));
-        let r = CheckResult::new("timeRestriction", &s, ok, if ok { 1.0 } else { 0.0 });
-        out.push(if ok {
-            r
-        } else {
-            r.because("Verification is not allowed at this time")
-        });
-    }
-    Ok(out)
+        ),
+        None => (
+            StatusCode::OK,
+            Json(json!({
+                "verified": true,
+                "userId": c.person,
+                "email": c.email,
+                "confidence": (f64::from(c.similarity) * 1000.0).round() / 1000.0,
+                "compositeScore": c.composite,
+                "checkResults": results,
+            })),
+        ),
+    })
 }
 
 /// The body of `POST /api/profiles` and `PUT /api/profiles/{idOrSlug}`.
@@ -449,10 +245,7 @@ pub struct ProfileBody {
 
 impl ProfileBody {
     /// The validated configuration (the console's profile form builds one too).
-    pub(crate) fn config(&self) -> ApiResult<Value> {
-        if self.name.trim().is_empty() || self.name.chars().count() > 100 {
-            return Err(ApiError::bad_request("name must be 1 to 100 characters"));
-        }
+    pub(crate) fn config(&self) -> ApiResult<ProfileConfig> {
         let mut v = json!({});
         if !self.checks.is_null() {
             v["checks"] = self.checks.clone();
@@ -466,8 +259,7 @@ impl ProfileBody {
         if let Some(w) = &self.time_window {
             v["timeWindow"] = w.clone();
         }
-        let cfg = ProfileConfig::parse(&v)?;
-        serde_json::to_value(cfg).map_err(ApiError::internal)
+        Ok(ProfileConfig::parse(&v)?)
     }
 }
 
@@ -488,11 +280,12 @@ pub async fn create_profile(
         .clone()
         .ok_or_else(|| ApiError::bad_request("slug is required"))?;
     let p = state
-        .store
+        .app
+        .identity
         .create_profile(
             &key.org_id,
             &slug,
-            body.name.trim(),
+            &body.name,
             &config,
             caller.audit("profile.created"),
         )
@@ -510,7 +303,7 @@ pub async fn list_profiles(
 ) -> ApiResult<Json<Value>> {
     let key = caller.api_key()?;
     Ok(Json(
-        json!({"profiles": state.store.list_profiles(&key.org_id).await?}),
+        json!({"profiles": state.app.identity.profiles(&key.org_id).await?}),
     ))
 }
 
@@ -525,7 +318,9 @@ pub async fn get_profile(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let key = caller.api_key()?;
-    Ok(Json(json!(state.store.profile(&key.org_id, &id).await?)))
+    Ok(Json(json!(
+        state.app.identity.profile(&key.org_id, &id).await?
+    )))
 }
 
 /// Replaces a profile's name and configuration.
@@ -543,11 +338,12 @@ pub async fn update_profile(
     let key = caller.api_key()?;
     let config = body.config()?;
     let p = state
-        .store
+        .app
+        .identity
         .update_profile(
             &key.org_id,
             &id,
-            body.name.trim(),
+            &body.name,
             &config,
             caller.audit("profile.updated"),
         )
@@ -567,7 +363,8 @@ pub async fn delete_profile(
 ) -> ApiResult<Json<Value>> {
     let key = caller.api_key()?;
     state
-        .store
+        .app
+        .identity
         .delete_profile(&key.org_id, &id, caller.audit("profile.deleted"))
         .await?;
     Ok(Json(json!({"deleted": true})))
@@ -602,16 +399,16 @@ pub async fn create_alert_rule(
     ApiJson(body): ApiJson<AlertRuleBody>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let key = caller.api_key()?;
+    let rule = NewAlertRule {
+        name: body.name,
+        scope: body.scope,
+        threshold: body.threshold,
+        window_minutes: body.window_minutes,
+    };
     let rule = state
-        .store
-        .create_alert_rule(
-            &key.org_id,
-            &body.name,
-            &body.scope,
-            body.threshold,
-            body.window_minutes,
-            caller.audit("alert_rule.created"),
-        )
+        .app
+        .identity
+        .create_alert_rule(&key.org_id, &rule, caller.audit("alert_rule.created"))
         .await?;
     Ok((StatusCode::CREATED, Json(json!(rule))))
 }
@@ -626,7 +423,7 @@ pub async fn list_alert_rules(
 ) -> ApiResult<Json<Value>> {
     let key = caller.api_key()?;
     Ok(Json(
-        json!({"rules": state.store.list_alert_rules(&key.org_id).await?}),
+        json!({"rules": state.app.identity.alert_rules(&key.org_id).await?}),
     ))
 }
 
@@ -642,7 +439,8 @@ pub async fn delete_alert_rule(
 ) -> ApiResult<Json<Value>> {
     let key = caller.api_key()?;
     state
-        .store
+        .app
+        .identity
         .delete_alert_rule(&key.org_id, &id, caller.audit("alert_rule.deleted"))
         .await?;
     Ok(Json(json!({"deleted": true})))

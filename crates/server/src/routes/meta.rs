@@ -24,7 +24,7 @@ pub async fn healthz() -> Json<Value> {
     (status = 200, description = "Ready"),
     (status = 503, description = "Not ready", body = crate::error::ErrorBody)))]
 pub async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Value>> {
-    state.store.ping().await.map_err(ApiError::from)?;
+    state.app.health.database().await.map_err(ApiError::from)?;
     // Without models the node still serves every API but analysis (which answers 503
     // models_missing): ready for traffic, and it says which capability is down.
     let models = if state.engines.is_some() {
@@ -45,7 +45,7 @@ pub async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Value>> {
 /// Prometheus metrics (OpenMetrics text).
 #[utoipa::path(get, path = "/metrics", tag = "meta", responses((status = 200, description = "Metrics", content_type = "application/openmetrics-text")))]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    if let Ok(depth) = state.store.pending_deliveries().await {
+    if let Ok(depth) = state.app.health.webhook_queue().await {
         state.metrics.webhook_queue_depth.set(depth);
     }
     (

@@ -119,19 +119,13 @@ async fn issue(
             )
         })?,
     };
-    if id.len() > 200 || secret.len() > 200 {
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            "Invalid client credentials",
-        ));
-    }
     let issued = state
-        .store
-        .issue_access_token(&id, &secret, TOKEN_TTL_SECS * 1000)
+        .app
+        .keys
+        .access_token(&id, &secret, TOKEN_TTL_SECS * 1000)
         .await
         .map_err(ApiError::from)?;
-    let (_, access_token, _) = issued.ok_or_else(|| {
+    let access_token = issued.ok_or_else(|| {
         ApiError::new(
             StatusCode::UNAUTHORIZED,
             "invalid_client",

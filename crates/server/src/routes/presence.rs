@@ -13,18 +13,15 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use vouch_core::credential::{hash_secret, issue, SecretKind};
+use vouch_app::presence::{Answer, NewPresence, TokenCheck, TokenError};
+use vouch_app::tokens::Algorithm;
 use vouch_core::ids::PresenceId;
 use vouch_core::model::ServiceToken;
-
-use vouch_core::{now_millis, rfc3339};
+use vouch_core::rfc3339;
 use vouch_store::presence::{PresenceSession, PresenceStatus};
 use vouch_store::tenancy::Principal;
 
-/// How long a presence session waits for the person.
-pub const SESSION_MINUTES: i64 = 15;
-/// The longest token lifetime.
-pub const MAX_TTL_SECONDS: i64 = 3600;
+pub use vouch_app::presence::{MAX_TTL_SECONDS, SESSION_MINUTES};
 
 fn service_token(caller: &Caller) -> ApiResult<&ServiceToken> {
     match &caller.principal {
@@ -78,49 +75,27 @@ pub async fn create(
             "orgId is not the organisation of this service token",
         ));
     }
-    let purpose = body.purpose.trim();
-    if purpose.is_empty() || purpose.chars().count() > 500 {
-        return Err(ApiError::bad_request("purpose must be 1 to 500 characters"));
-    }
-    if let Some(e) = &body.email {
-        if e.len() > 254 || !e.contains('@') {
-            return Err(ApiError::bad_request("email must be an e-mail address"));
-        }
-    }
-    if body
-        .nonce
-        .as_ref()
-        .is_some_and(|n| n.is_empty() || n.len() > 200)
-    {
-        return Err(ApiError::bad_request("nonce must be 1 to 200 characters"));
-    }
-    let ttl = body.ttl_seconds.unwrap_or(300);
-    if !(1..=MAX_TTL_SECONDS).contains(&ttl) {
-        return Err(ApiError::bad_request(format!(
-            "ttlSeconds must be 1 to {MAX_TTL_SECONDS}"
-        )));
-    }
-    let page = issue(SecretKind::PresenceToken);
-    let expires = now_millis() + SESSION_MINUTES * 60_000;
-    let s = state
-        .store
-        .create_presence(
-            &token.org_id,
-            &token.id,
-            purpose,
-            body.email.as_deref(),
-            body.nonce.as_deref(),
-            ttl,
-            &page.hash,
-            expires,
-        )
+    let new = NewPresence {
+        purpose: body.purpose,
+        email: body.email,
+        nonce: body.nonce,
+        ttl_seconds: body.ttl_seconds,
+    };
+    let opened = state
+        .app
+        .presence
+        .open(&token.org_id, &token.id, new)
         .await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({
-            "sessionId": s.id,
-            "verifyUrl": format!("{}/verify-presence/{}", state.config.base_url(), page.secret),
-            "expiresAt": rfc3339(s.expires_at),
+            "sessionId": opened.session.id,
+            "verifyUrl": format!(
+                "{}/verify-presence/{}",
+                state.config.base_url(),
+                opened.page_token
+            ),
+            "expiresAt": rfc3339(opened.session.expires_at),
         })),
     ))
 }
@@ -128,8 +103,9 @@ pub async fn create(
 async fn own_session(state: &AppState, caller: &Caller, id: String) -> ApiResult<PresenceSession> {
     let token = service_token(caller)?;
     Ok(state
-        .store
-        .presence(&token.org_id, &PresenceId::from_string(id))
+        .app
+        .presence
+        .session(&token.org_id, &PresenceId::from_string(id))
         .await?)
 }
 
@@ -159,55 +135,41 @@ pub async fn token(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let s = own_session(&state, &caller, id).await?;
-    let (Some(verified_at), Some(jti), Some(person)) = (s.verified_at, &s.jti, &s.person_id) else {
-        return Err(match s.status {
-            PresenceStatus::Expired | PresenceStatus::Cancelled => ApiError::new(
+    let token = service_token(&caller)?;
+    let alg = if state.config.presence_tokens_hs256 {
+        Algorithm::HS256
+    } else {
+        Algorithm::ES256
+    };
+    let id = PresenceId::from_string(id);
+    let issued = state
+        .app
+        .presence
+        .token(&token.org_id, &id, &state.config.base_url(), alg)
+        .await
+        .map_err(|e| match e {
+            TokenError::SessionOver(status) => ApiError::new(
                 StatusCode::GONE,
                 "session_expired",
-                format!("The presence session is {}", s.status.as_str()),
+                format!("The presence session is {}", status.as_str()),
             ),
-            _ => ApiError::new(
+            TokenError::NotVerified => ApiError::new(
                 StatusCode::CONFLICT,
                 "not_verified",
                 "The person has not been verified yet",
             ),
-        });
-    };
-    let exp = verified_at + s.ttl_seconds * 1000;
-    if exp <= now_millis() {
-        return Err(ApiError::new(
-            StatusCode::GONE,
-            "token_expired",
-            "The presence token's lifetime is over",
-        ));
-    }
-    let mut claims = json!({
-        "iss": state.config.base_url(),
-        "sub": s.verified_email,
-        "org_id": s.org_id,
-        "user_id": person,
-        "session_id": s.id,
-        "purpose": s.purpose,
-        "checks": {"compositeScore": s.composite, "liveness": s.liveness},
-        "iat": verified_at / 1000,
-        "exp": exp / 1000,
-        "jti": jti,
-    });
-    if let Some(n) = &s.nonce {
-        claims["nonce"] = json!(n);
-    }
-    let alg = if state.config.presence_tokens_hs256 {
-        jsonwebtoken::Algorithm::HS256
-    } else {
-        jsonwebtoken::Algorithm::ES256
-    };
-    let token = state.app.tokens.sign(alg, &claims).await?;
+            TokenError::TokenExpired => ApiError::new(
+                StatusCode::GONE,
+                "token_expired",
+                "The presence token's lifetime is over",
+            ),
+            TokenError::Core(e) => e.into(),
+        })?;
     Ok(Json(json!({
-        "token": token,
-        "jti": jti,
-        "verifiedEmail": s.verified_email,
-        "verifiedAt": rfc3339(verified_at),
+        "token": issued.token,
+        "jti": issued.jti,
+        "verifiedEmail": issued.verified_email,
+        "verifiedAt": rfc3339(issued.verified_at),
     })))
 }
 
@@ -244,46 +206,21 @@ pub async fn verify_token(
     ApiJson(body): ApiJson<VerifyToken>,
 ) -> ApiResult<Json<Value>> {
     let token = service_token(&caller)?;
-    if body.token.len() > 8192 {
-        return Err(ApiError::bad_request("token is too long"));
-    }
+    let check = TokenCheck {
+        org_id: body.expected_org_id.as_deref(),
+        email: body.expected_email.as_deref(),
+        nonce: body.expected_nonce.as_deref(),
+        redeem: body.redeem,
+    };
     let claims = match state
         .app
-        .tokens
-        .verify(&body.token, Default::default())
+        .presence
+        .check_token(&token.org_id, &body.token, check)
         .await?
     {
         Ok(c) => c,
         Err(why) => return Ok(invalid(why)),
     };
-    // A service token checks tokens of its own organisation only, named or not.
-    let expected_org = body
-        .expected_org_id
-        .as_deref()
-        .unwrap_or(token.org_id.as_str());
-    if claims["org_id"] != expected_org || expected_org != token.org_id.as_str() {
-        return Ok(invalid("token is for another organisation"));
-    }
-    if let Some(e) = &body.expected_email {
-        if claims["sub"].as_str().map(str::to_lowercase) != Some(e.trim().to_lowercase()) {
-            return Ok(invalid("token names another person"));
-        }
-    }
-    if let Some(n) = &body.expected_nonce {
-        if claims["nonce"] != n.as_str() {
-            return Ok(invalid("nonce does not match"));
-        }
-    }
-    if body.redeem {
-        let jti = claims["jti"].as_str().unwrap_or_default();
-        if !state
-            .store
-            .redeem_presence_token(&token.org_id, jti)
-            .await?
-        {
-            return Ok(invalid("token already redeemed"));
-        }
-    }
     let secs = |k: &str| claims[k].as_i64().map(|s| rfc3339(s * 1000));
     Ok(Json(json!({
         "valid": true,
@@ -316,10 +253,7 @@ pub async fn jwks(State(state): State<AppState>) -> ApiResult<Json<Value>> {
 }
 
 async fn page_session(state: &AppState, token: &str) -> ApiResult<PresenceSession> {
-    if !token.starts_with(SecretKind::PresenceToken.prefix()) || token.len() > 128 {
-        return Err(ApiError::not_found("Session not found"));
-    }
-    let s = state.store.presence_by_page(&hash_secret(token)).await?;
+    let s = state.app.presence.by_page(token).await?;
     match s.status {
         PresenceStatus::Pending => Ok(s),
         PresenceStatus::Verified => Err(ApiError::new(
@@ -365,41 +299,17 @@ pub async fn scan(
     }
     super::hosted::count_attempt(&state, &format!("presence:{}", s.id.as_str())).await?;
     let scan = super::hosted::live_scan(&state, &body.frames).await?;
-    let live = scan.liveness;
-    let matched = state
-        .galleries
-        .best_match(&state.store, &s.org_id, &scan.embedding)
-        .await?
-        .filter(|(_, sim)| *sim >= scan.match_threshold);
-    let Some((person, similarity)) = matched else {
-        return Err(ApiError::new(
+    match state.app.presence.answer(&s, &scan).await? {
+        Answer::Verified(done) => Ok(Json(
+            json!({"sessionId": done.id, "status": done.status.as_str(), "received": "selfie"}),
+        )),
+        Answer::NotRecognised => Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "not_recognised",
             "Identity not recognised",
-        ));
-    };
-    let email = state
-        .store
-        .person(&s.org_id, &person)
-        .await?
-        .data
-        .email
-        .unwrap_or_default();
-    if let Some(lock) = &s.email_lock {
-        if !lock.eq_ignore_ascii_case(&email) {
-            return Err(ApiError::forbidden("This request is for another person"));
-        }
+        )),
+        Answer::OtherPerson => Err(ApiError::forbidden("This request is for another person")),
     }
-    let composite =
-        ((f64::from(similarity) + f64::from(live.liveness_score)) / 2.0 * 1000.0).round() / 1000.0;
-    let liveness = (f64::from(live.liveness_score) * 1000.0).round() / 1000.0;
-    let done = state
-        .store
-        .verify_presence(&s.org_id, &s.id, &person, &email, composite, liveness)
-        .await?;
-    Ok(Json(
-        json!({"sessionId": done.id, "status": done.status.as_str(), "received": "selfie"}),
-    ))
 }
 
 /// Ends the page's flow: the outcome for the page (APPROVED once verified).
@@ -410,10 +320,7 @@ pub async fn complete(
     State(state): State<AppState>,
     Path(token): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    if !token.starts_with(SecretKind::PresenceToken.prefix()) || token.len() > 128 {
-        return Err(ApiError::not_found("Session not found"));
-    }
-    let s = state.store.presence_by_page(&hash_secret(&token)).await?;
+    let s = state.app.presence.by_page(&token).await?;
     let result = if s.status == PresenceStatus::Verified {
         "APPROVED"
     } else {

@@ -5,7 +5,6 @@ use crate::error::ApiError;
 use crate::AppState;
 use askama::Template;
 use axum::extract::State;
-use std::collections::HashMap;
 use vouch_core::model::AuditEntry;
 use vouch_phone::sms::DevMessage;
 
@@ -36,15 +35,11 @@ struct SmsPage {
 
 /// The organisation's newest audit entries, admins shown by e-mail.
 pub(super) async fn audit(State(state): State<AppState>, Signed(caller): Signed) -> PageResult {
-    let org = &caller.admin.org_id;
-    let entries = state.store.list_audit(org, 200).await?;
-    let admins: HashMap<String, String> = state
-        .store
-        .list_admins(org)
-        .await?
-        .into_iter()
-        .map(|a| (format!("admin:{}", a.id), a.email))
-        .collect();
+    let (entries, admins) = state
+        .app
+        .webhooks
+        .audit_log_named(&caller.admin.org_id, 200)
+        .await?;
     let rows = entries
         .into_iter()
         .map(|entry| AuditRow {

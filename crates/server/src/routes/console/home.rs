@@ -25,7 +25,7 @@ pub(super) async fn home(State(state): State<AppState>) -> Response {
     let models_ready = state.engines.is_some();
     let page = HomePage {
         version: env!("CARGO_PKG_VERSION"),
-        database: if state.store.ping().await.is_ok() {
+        database: if state.app.health.database().await.is_ok() {
             "ready"
         } else {
             "unavailable"

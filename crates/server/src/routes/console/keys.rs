@@ -5,12 +5,9 @@ use super::{
     bad, filters, page, see_other, ConsoleError, FormData, Nav, PageResult, Shell, Signed,
 };
 use crate::admin::AdminCaller;
-use crate::error::ApiError;
 use crate::AppState;
 use askama::Template;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::StatusCode;
-use serde_json::json;
 use vouch_core::check::{Check, Thresholds};
 use vouch_core::ids::KeyId;
 use vouch_core::model::{ApiKey, Branding, KeySettings};
@@ -61,7 +58,7 @@ pub(super) async fn keys(
     Signed(caller): Signed,
     RawQuery(raw): RawQuery,
 ) -> PageResult {
-    let list = state.store.list_api_keys(&caller.admin.org_id).await?;
+    let list = state.app.keys.list(&caller.admin.org_id).await?;
     let now = now_millis();
     let rows = list
         .into_iter()
@@ -175,8 +172,9 @@ pub(super) async fn create_key(
     let name = form.text("name").ok_or_else(|| bad("A name is required"))?;
     let settings = key_settings(&form)?;
     let created = state
-        .store
-        .create_api_key(
+        .app
+        .keys
+        .create(
             &caller.admin.org_id,
             &name,
             settings,
@@ -194,35 +192,12 @@ pub(super) async fn rotate_key(
     form: FormData,
 ) -> PageResult {
     form.check(&caller)?;
-    let org = &caller.admin.org_id;
-    let old = state.store.api_key(org, &KeyId::from_string(id)).await?;
-    if old.revoked_at.is_some() {
-        return Err(ConsoleError(ApiError::new(
-            StatusCode::CONFLICT,
-            "conflict",
-            "A revoked key cannot be rotated",
-        )));
-    }
-    let created = state
-        .store
-        .create_api_key(
-            org,
-            &old.name,
-            old.settings.clone(),
-            caller
-                .audit("api_key.created")
-                .details(json!({ "rotates": old.id })),
-        )
-        .await?;
-    state
-        .store
-        .revoke_api_key(
-            org,
-            &old.id,
-            caller
-                .audit("api_key.revoked")
-                .details(json!({ "rotatedTo": created.key.id })),
-        )
+    let (old, created) = state
+        .app
+        .keys
+        .rotate(&caller.admin.org_id, &KeyId::from_string(id), |action| {
+            caller.audit(action)
+        })
         .await?;
     new_key_page(&state, &caller, &created, Some(&old.id)).await
 }
@@ -236,8 +211,9 @@ pub(super) async fn revoke_key(
 ) -> PageResult {
     form.check(&caller)?;
     state
-        .store
-        .revoke_api_key(
+        .app
+        .keys
+        .revoke(
             &caller.admin.org_id,
             &KeyId::from_string(id),
             caller.audit("api_key.revoked"),

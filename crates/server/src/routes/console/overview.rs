@@ -104,8 +104,9 @@ pub(super) async fn overview(
     let mut page_no = 1;
     'pages: loop {
         let found = state
-            .store
-            .list_sessions(org, &SessionFilter::default(), page_no, 100)
+            .app
+            .kyc
+            .list(org, &SessionFilter::default(), page_no, 100)
             .await?;
         for s in &found.items {
             if s.created_at < week {
@@ -126,8 +127,9 @@ pub(super) async fn overview(
         page_no += 1;
     }
     let queue = state
-        .store
-        .list_sessions(
+        .app
+        .kyc
+        .list(
             org,
             &SessionFilter {
                 overall_result: Some(Decision::Review),
@@ -186,19 +188,15 @@ pub(super) async fn overview(
         ),
     ]);
     let failures = state
-        .store
-        .list_deliveries(org, 200)
+        .app
+        .webhooks
+        .deliveries(org, 200)
         .await?
         .into_iter()
         .filter(is_failure)
         .take(10)
         .collect();
-    let has_key = state
-        .store
-        .list_api_keys(org)
-        .await?
-        .iter()
-        .any(|k| k.name != super::try_out::TRY_KEY_NAME);
+    let has_key = state.app.keys.has_own_key(org).await?;
     page(&OverviewPage {
         shell: Shell::new(&state, &caller, Nav::Overview, "Overview")
             .await?

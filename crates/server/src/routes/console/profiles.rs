@@ -9,6 +9,7 @@ use crate::AppState;
 use askama::Template;
 use axum::extract::{Path, RawQuery, State};
 use serde_json::Value;
+use vouch_app::identity::NewAlertRule;
 use vouch_store::biometrics::{AlertRule, Profile};
 
 /// `profiles.html`.
@@ -35,8 +36,9 @@ pub(super) async fn profiles(
     RawQuery(raw): RawQuery,
 ) -> PageResult {
     let rows = state
-        .store
-        .list_profiles(&caller.admin.org_id)
+        .app
+        .identity
+        .profiles(&caller.admin.org_id)
         .await?
         .into_iter()
         .map(|p| {
@@ -86,11 +88,12 @@ pub(super) async fn create_profile(
     };
     let config = body.config()?;
     state
-        .store
+        .app
+        .identity
         .create_profile(
             &caller.admin.org_id,
             &slug,
-            body.name.trim(),
+            &body.name,
             &config,
             caller.audit("profile.created"),
         )
@@ -107,7 +110,8 @@ pub(super) async fn delete_profile(
 ) -> PageResult {
     form.check(&caller)?;
     state
-        .store
+        .app
+        .identity
         .delete_profile(&caller.admin.org_id, &id, caller.audit("profile.deleted"))
         .await?;
     Ok(see_other("/admin/profiles?done=deleted"))
@@ -119,7 +123,7 @@ pub(super) async fn alerts(
     Signed(caller): Signed,
     RawQuery(raw): RawQuery,
 ) -> PageResult {
-    let rules = state.store.list_alert_rules(&caller.admin.org_id).await?;
+    let rules = state.app.identity.alert_rules(&caller.admin.org_id).await?;
     let shell = Shell::new(&state, &caller, Nav::Alerts, "Alert rules")
         .await?
         .with_notice(raw.as_deref());
@@ -133,18 +137,18 @@ pub(super) async fn create_alert(
     form: FormData,
 ) -> PageResult {
     form.check(&caller)?;
-    let name = form.text("name").unwrap_or_default();
-    let scope = form.text("scope").unwrap_or_default();
-    let threshold: i64 = form.number("threshold", "Failures", 0)?;
-    let window: i64 = form.number("window_minutes", "Window", 0)?;
+    let rule = NewAlertRule {
+        name: form.text("name").unwrap_or_default(),
+        scope: form.text("scope").unwrap_or_default(),
+        threshold: form.number("threshold", "Failures", 0)?,
+        window_minutes: form.number("window_minutes", "Window", 0)?,
+    };
     state
-        .store
+        .app
+        .identity
         .create_alert_rule(
             &caller.admin.org_id,
-            &name,
-            &scope,
-            threshold,
-            window,
+            &rule,
             caller.audit("alert_rule.created"),
         )
         .await?;
@@ -160,7 +164,8 @@ pub(super) async fn delete_alert(
 ) -> PageResult {
     form.check(&caller)?;
     state
-        .store
+        .app
+        .identity
         .delete_alert_rule(
             &caller.admin.org_id,
             &id,

@@ -41,15 +41,13 @@ pub(super) async fn review_queue(
         ..Default::default()
     };
     let found = state
-        .store
-        .list_sessions(&caller.admin.org_id, &filter, 1, PAGE_ROWS)
+        .app
+        .kyc
+        .list(&caller.admin.org_id, &filter, 1, PAGE_ROWS)
         .await?;
     let mut cases = Vec::with_capacity(found.items.len());
     for session in found.items {
-        let images = state
-            .store
-            .session_images(&session.org_id, &session.id)
-            .await?;
+        let images = state.app.kyc.images_of(&session).await?;
         cases.push(Case {
             checks: check_rows(&session),
             images,

@@ -12,7 +12,7 @@ use askama::Template;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderValue};
 use axum::response::IntoResponse;
-use serde_json::{json, Value};
+use serde_json::Value;
 use vouch_core::ids::SessionId;
 use vouch_core::session::{Decision, SessionStatus, VerificationSession};
 use vouch_core::Millis;
@@ -184,17 +184,14 @@ pub(super) async fn sessions(
     };
     let mut partial = false;
     let (items, total) = if from.is_none() && until.is_none() {
-        let found = state
-            .store
-            .list_sessions(org, &filter, page_no, PAGE_ROWS)
-            .await?;
+        let found = state.app.kyc.list(org, &filter, page_no, PAGE_ROWS).await?;
         (found.items, found.total)
     } else {
         // The store pages newest first without a date filter: walk back to `from`.
         let mut matched = Vec::new();
         let mut p = 1;
         'scan: loop {
-            let found = state.store.list_sessions(org, &filter, p, 100).await?;
+            let found = state.app.kyc.list(org, &filter, p, 100).await?;
             let n = found.items.len();
             for s in found.items {
                 if until.is_some_and(|u| s.created_at >= u) {
@@ -270,10 +267,11 @@ pub(super) async fn session_detail(
     RawQuery(raw): RawQuery,
 ) -> PageResult {
     let s = state
-        .store
-        .session(&caller.admin.org_id, &SessionId::from_string(id))
+        .app
+        .kyc
+        .get(&caller.admin.org_id, &SessionId::from_string(id))
         .await?;
-    let images = state.store.session_images(&s.org_id, &s.id).await?;
+    let images = state.app.kyc.images_of(&s).await?;
     let shell = Shell::new(&state, &caller, Nav::Sessions, "Session")
         .await?
         .with_notice(raw.as_deref());
@@ -302,15 +300,10 @@ pub(super) async fn session_image(
     }
     let org = &caller.admin.org_id;
     let id = SessionId::from_string(id);
-    let (content_type, bytes) = state.store.session_image(org, &id, &name).await?;
-    state
-        .store
-        .append_audit(
-            &caller
-                .audit("verification.image_viewed")
-                .target(&id)
-                .details(json!({ "image": name })),
-        )
+    let (content_type, bytes) = state
+        .app
+        .kyc
+        .image(org, &id, &name, caller.audit("verification.image_viewed"))
         .await?;
     let content_type = HeaderValue::from_str(&content_type)
         .unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"));

@@ -1,23 +1,18 @@
 //! "Try a verification": the signed-in admin goes through the hosted flow themself. The
 //! console creates a session of their organisation on its try-out key (made on first
-//! use, named [`TRY_KEY_NAME`], all checks, no webhook, images kept one day for the
+//! use, named [`vouch_app::keys::TRY_KEY_NAME`], all checks, no webhook, images kept one day for the
 //! session page; its secret is never shown: only the console uses it), opens the hosted
 //! page on the console's own origin, and the page's redirect brings them back to the
 //! session's page with its result.
 
 use super::{bad, see_other, FormData, PageResult, Signed};
-use crate::admin::AdminCaller;
 use crate::AppState;
 use axum::extract::{RawQuery, State};
 use serde_json::json;
 use vouch_core::check::Check;
 use vouch_core::credential::{issue, SecretKind};
-use vouch_core::model::{ApiKey, KeySettings};
 use vouch_core::now_millis;
 use vouch_core::session::NewSession;
-
-/// The name of an organisation's try-out key.
-pub const TRY_KEY_NAME: &str = "Console try-out";
 
 /// What a try-out checks: `document` (the default: liveness, the document and the
 /// selfie matched to its portrait) or `selfie` (liveness and age).
@@ -29,36 +24,6 @@ fn checks(kind: Option<&str>) -> Option<&'static [Check]> {
     }
 }
 
-/// The organisation's active try-out key with every check, made when there is none.
-async fn try_key(state: &AppState, caller: &AdminCaller) -> Result<ApiKey, super::ConsoleError> {
-    let org = &caller.admin.org_id;
-    let now = now_millis();
-    let existing = state.store.list_api_keys(org).await?.into_iter().find(|k| {
-        k.name == TRY_KEY_NAME
-            && k.is_active(now)
-            && Check::ALL.iter().all(|c| k.settings.checks.contains(c))
-    });
-    if let Some(k) = existing {
-        return Ok(k);
-    }
-    let settings = KeySettings {
-        image_retention_days: 1,
-        ..KeySettings::default()
-    };
-    let created = state
-        .store
-        .create_api_key(
-            org,
-            TRY_KEY_NAME,
-            settings,
-            caller
-                .audit("api_key.created")
-                .details(json!({ "tryOut": true })),
-        )
-        .await?;
-    Ok(created.key)
-}
-
 /// Creates the session and opens its hosted page.
 pub(super) async fn try_verification(
     State(state): State<AppState>,
@@ -67,7 +32,11 @@ pub(super) async fn try_verification(
 ) -> PageResult {
     form.check(&caller)?;
     let checks = checks(form.raw("kind")).ok_or_else(|| bad("Unknown kind of try-out"))?;
-    let key = try_key(&state, &caller).await?;
+    let key = state
+        .app
+        .keys
+        .try_out_key(&caller.admin.org_id, caller.audit("api_key.created"))
+        .await?;
     let new = NewSession::validate(
         Some("console try-out".into()),
         Some(checks.iter().map(|c| c.as_str().to_string()).collect()),

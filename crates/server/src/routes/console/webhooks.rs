@@ -23,8 +23,9 @@ pub(super) async fn webhooks(
     RawQuery(raw): RawQuery,
 ) -> PageResult {
     let deliveries = state
-        .store
-        .list_deliveries(&caller.admin.org_id, 100)
+        .app
+        .webhooks
+        .deliveries(&caller.admin.org_id, 100)
         .await?;
     let shell = Shell::new(&state, &caller, Nav::Webhooks, "Webhook deliveries")
         .await?
@@ -41,13 +42,13 @@ pub(super) async fn retry_delivery(
 ) -> PageResult {
     form.check(&caller)?;
     state
-        .store
-        .retry_delivery(
+        .app
+        .webhooks
+        .retry(
             &caller.admin.org_id,
             &DeliveryId::from_string(id),
             caller.audit("webhook.retried"),
         )
         .await?;
-    state.outbox_notify.notify_one();
     Ok(see_other("/admin/webhooks?done=retried"))
 }

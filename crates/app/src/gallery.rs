@@ -6,14 +6,30 @@
 //! verify, without messaging between nodes. Search is exact (every template is compared,
 //! in parallel, with loops the compiler vectorises: `vouch_face::index`).
 
+use async_trait::async_trait;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use vouch_core::ids::{OrgId, PersonId};
+use vouch_core::Result;
 use vouch_face::index::{ExactIndex, Precision};
-use vouch_store::Store;
+use vouch_store::biometrics::Template;
 
 /// Templates loaded a query at a time.
 const LOAD_PAGE: i64 = 5_000;
+
+/// Where the enrolled templates come from.
+#[async_trait]
+pub trait TemplateSource: Send + Sync {
+    /// The organisation's enrolled templates after `seq`, in `seq` order, at most `limit`.
+    async fn templates_since(&self, org: &OrgId, seq: i64, limit: i64) -> Result<Vec<Template>>;
+}
+
+#[async_trait]
+impl TemplateSource for vouch_store::Store {
+    async fn templates_since(&self, org: &OrgId, seq: i64, limit: i64) -> Result<Vec<Template>> {
+        vouch_store::Store::templates_since(self, org, seq, limit).await
+    }
+}
 
 /// One organisation's index.
 struct OrgGallery {
@@ -47,15 +63,15 @@ impl Galleries {
     /// The enrolled person most similar to `probe`, with the cosine similarity.
     pub async fn best_match(
         &self,
-        store: &Store,
+        source: &dyn TemplateSource,
         org: &OrgId,
         probe: &[f32],
-    ) -> vouch_core::Result<Option<(PersonId, f32)>> {
+    ) -> Result<Option<(PersonId, f32)>> {
         let gallery = self.of(org);
         let mut g = gallery.lock().await;
         // In pages, so that a first load of a large gallery holds one page of rows at once.
         loop {
-            let page = store.templates_since(org, g.seq, LOAD_PAGE).await?;
+            let page = source.templates_since(org, g.seq, LOAD_PAGE).await?;
             let full = page.len() as i64 == LOAD_PAGE;
             for t in page {
                 if let Some(slot) = g.index.add(&t.embedding) {
