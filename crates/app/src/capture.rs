@@ -312,6 +312,31 @@ impl Capture {
         self.store.key_settings(&s.org_id, &s.key_id).await
     }
 
+    /// The capture steps a session already has, so that a reloaded page resumes the flow:
+    /// `digital_id`, `selfie`, `document`.
+    pub async fn done_steps(&self, s: &VerificationSession) -> Vec<&'static str> {
+        let evidence = if s.checks.contains(&Check::FaceMatch) {
+            self.store
+                .evidence(&s.org_id, &s.id)
+                .await
+                .unwrap_or_default()
+        } else {
+            Map::new()
+        };
+        let has = |c: Check| s.results.contains_key(result_key(c));
+        let mut done = Vec::new();
+        if has(Check::DigitalId) {
+            done.push("digital_id");
+        }
+        if evidence.contains_key("selfie") || has(Check::Liveness) || has(Check::AgeEstimation) {
+            done.push("selfie");
+        }
+        if evidence.contains_key("document") || has(Check::DocVerify) {
+            done.push("document");
+        }
+        done
+    }
+
     /// Records a step of an open session: results, evidence, kept images.
     pub async fn record(
         &self,

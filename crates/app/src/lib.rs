@@ -15,6 +15,8 @@ pub mod health;
 pub mod identity;
 pub mod keys;
 pub mod kyc;
+pub mod orgs;
+pub mod phone;
 pub mod presence;
 pub mod presentations;
 pub mod scan;
@@ -45,6 +47,11 @@ pub struct App {
     pub keys: keys::Keys,
     /// Webhook deliveries and the audit log.
     pub webhooks: webhooks::Webhooks,
+    /// Phone flows' lookups, the identity manager and its monitoring, the Ory hooks'
+    /// storage.
+    pub phone: phone::Phone,
+    /// Organisations' names for the pages.
+    pub orgs: orgs::Orgs,
     /// Digital ID trust lists.
     pub trust: trust::TrustList,
 }
@@ -61,10 +68,12 @@ impl App {
             presentations: presentations::Presentations::new(store.clone()),
             health: health::Health::new(store.clone()),
             keys: keys::Keys::new(store.clone()),
-            webhooks: webhooks::Webhooks::new(store.clone(), events),
+            webhooks: webhooks::Webhooks::new(store.clone(), events.clone()),
             presence: presence::Presence::new(store.clone(), identity.clone(), tokens.clone()),
             identity,
             tokens,
+            orgs: orgs::Orgs::new(store.clone()),
+            phone: phone::Phone::new(store.clone(), events),
             trust: trust::TrustList::new(store),
         }
     }

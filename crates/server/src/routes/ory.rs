@@ -83,7 +83,7 @@ pub(crate) async fn config(state: &AppState, headers: &HeaderMap) -> Result<OryC
     let Some(secret) = presented(headers).filter(|s| !s.is_empty() && s.len() <= 512) else {
         return Err(unauthorized());
     };
-    match state.store.ory_config_by_secret(secret).await {
+    match state.app.phone.ory_config(secret).await {
         Ok(Some(c)) => Ok(c),
         Ok(None) => Err(unauthorized()),
         // Kratos shows an interrupt to the person; any other shape is a generic error.
@@ -361,13 +361,13 @@ pub async fn enroll_hook(
     let audit = AuditRecord::new(Some(&config.org_id), Actor::System, "ory.enrolled")
         .target(kratos_id.to_string());
     if let Err(e) = state
-        .store
-        .enqueue_kratos_patch(&config, kratos_id, &patch, audit)
+        .app
+        .phone
+        .patch_kratos(&config, kratos_id, &patch, audit)
         .await
     {
         return store_failed(&state, "enroll", &e);
     }
-    state.outbox_notify.notify_one();
     count(&state, "enroll", "enrolled");
     (
         StatusCode::OK,
@@ -424,11 +424,12 @@ pub async fn validate_hook(
     };
     let kratos_id = kratos_id.as_str();
     let enrolled = match state
-        .store
-        .phone_identities_by_customer(&config.org_id, kratos_id)
+        .app
+        .phone
+        .active_of_customer(&config.org_id, kratos_id)
         .await
     {
-        Ok(list) => list.into_iter().find(|i| i.active),
+        Ok(found) => found,
         Err(e) => {
             return undecided(
                 &state,

@@ -148,10 +148,10 @@ async fn queue_patch(
     let audit =
         AuditRecord::new(Some(&config.org_id), Actor::System, action).target(kratos_id.to_string());
     state
-        .store
-        .enqueue_kratos_patch(config, kratos_id, &metadata_patch(public, admin), audit)
+        .app
+        .phone
+        .patch_kratos(config, kratos_id, &metadata_patch(public, admin), audit)
         .await?;
-    state.outbox_notify.notify_one();
     Ok(())
 }
 
@@ -208,11 +208,12 @@ pub async fn lookup(
         return unavailable(&state, "prove_lookup", "signals unavailable");
     }
     let found = match state
-        .store
-        .phone_identities_by_number(&config.org_id, phone.as_str())
+        .app
+        .phone
+        .active_of_number(&config.org_id, phone.as_str())
         .await
     {
-        Ok(list) => list.into_iter().find(|i| i.active),
+        Ok(found) => found,
         Err(e) => {
             tracing::error!(error = %e, "Prove lookup hook: store failed");
             count(&state, "prove_lookup", "lookup_error");
@@ -415,7 +416,7 @@ pub async fn validate_hook(
     {
         None
     } else {
-        match state.store.phone_identity(&config.org_id, prove_id).await {
+        match state.app.phone.identity(&config.org_id, prove_id).await {
             Ok(i) => Some(i),
             Err(vouch_core::Error::NotFound(_)) => None,
             Err(e) => return unavailable(&e.to_string()),

@@ -14,8 +14,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use vouch_core::check::Check;
-use vouch_core::credential::{hash_secret, SecretKind};
-use vouch_core::session::{result_key, SessionStatus, VerificationSession};
+use vouch_core::session::{SessionStatus, VerificationSession};
 
 const SCRIPT: &str = include_str!("../../assets/verify.js");
 const STYLE: &str = include_str!("../../assets/verify.css");
@@ -316,47 +315,17 @@ fn flow_page_for(
 }
 
 async fn brand(state: &AppState, s: &VerificationSession) -> Brand {
-    let key = state.store.api_key(&s.org_id, &s.key_id).await.ok();
-    let branding = key.map(|k| k.settings.branding).unwrap_or_default();
+    let settings = state.app.capture.settings(s).await.ok();
+    let branding = settings.map(|k| k.branding).unwrap_or_default();
     let name = match branding.display_name {
         Some(n) => n,
-        None => state
-            .store
-            .org(&s.org_id)
-            .await
-            .map(|o| o.name)
-            .unwrap_or_default(),
+        None => state.app.orgs.name(&s.org_id).await,
     };
     Brand {
         name,
         logo: branding.logo_url,
         accent: branding.accent_color.unwrap_or_else(|| "#2952cc".into()),
     }
-}
-
-/// Which capture steps a session already has (so that a reload resumes the flow).
-async fn done_steps(state: &AppState, s: &VerificationSession) -> Vec<&'static str> {
-    let evidence = if s.checks.contains(&Check::FaceMatch) {
-        state
-            .store
-            .session_evidence(&s.org_id, &s.id)
-            .await
-            .unwrap_or_default()
-    } else {
-        Default::default()
-    };
-    let has = |c: Check| s.results.contains_key(result_key(c));
-    let mut done = Vec::new();
-    if has(Check::DigitalId) {
-        done.push("digital_id");
-    }
-    if evidence.contains_key("selfie") || has(Check::Liveness) || has(Check::AgeEstimation) {
-        done.push("selfie");
-    }
-    if evidence.contains_key("document") || has(Check::DocVerify) {
-        done.push("document");
-    }
-    done
 }
 
 fn lang_of(query: Option<&str>, headers: &HeaderMap) -> Lang {
@@ -386,14 +355,7 @@ pub async fn hosted_page(
     headers: HeaderMap,
 ) -> Response {
     let lang = lang_of(query.as_deref(), &headers);
-    let found = if token.starts_with(SecretKind::SessionToken.prefix()) && token.len() <= 128 {
-        state
-            .store
-            .session_by_token_hash(&hash_secret(&token))
-            .await
-    } else {
-        Err(vouch_core::Error::NotFound("session"))
-    };
+    let found = state.app.capture.session_of_token(&token).await;
     let plain = Brand {
         name: String::new(),
         logo: None,
@@ -459,7 +421,7 @@ pub async fn hosted_page(
             "err.awaiting_review",
         ),
         SessionStatus::Pending | SessionStatus::InProgress => {
-            let done = done_steps(&state, &s).await;
+            let done = state.app.capture.done_steps(&s).await;
             flow_page(lang, &brand, &s, &done)
         }
     }
@@ -484,11 +446,7 @@ pub async fn presence_page(
         logo: None,
         accent: "#2952cc".into(),
     };
-    let found = if token.starts_with(SecretKind::PresenceToken.prefix()) && token.len() <= 128 {
-        state.store.presence_by_page(&hash_secret(&token)).await
-    } else {
-        Err(vouch_core::Error::NotFound("presence session"))
-    };
+    let found = state.app.presence.by_page(&token).await;
     let s = match found {
         Ok(s) => s,
         Err(vouch_core::Error::NotFound(_)) => {
@@ -512,12 +470,7 @@ pub async fn presence_page(
         }
     };
     let brand = Brand {
-        name: state
-            .store
-            .org(&s.org_id)
-            .await
-            .map(|o| o.name)
-            .unwrap_or_default(),
+        name: state.app.orgs.name(&s.org_id).await,
         ..plain
     };
     match s.status {

@@ -217,7 +217,7 @@ fn new_flow(
         client_id: client_id(caller),
         kind,
         flow_type: flow_type.into(),
-        phone_bidx: phone.map(|p| state.store.phone_index(p.as_str())),
+        phone_bidx: phone.map(|p| state.app.phone.number_index(p.as_str())),
         data: Value::Null,
         step: Step::Started,
         possession: if flow_type == "none" {
@@ -251,7 +251,7 @@ fn new_flow(
 
 async fn load_flow(state: &AppState, org: &OrgId, id: Option<&String>) -> ApiResult<PhoneFlow> {
     let id = required("correlationId", id, 64)?;
-    let flow = state.store.phone_flow(org, &id).await.map_err(|_| {
+    let flow = state.app.phone.flow(org, &id).await.map_err(|_| {
         ApiError::new(
             axum::http::StatusCode::NOT_FOUND,
             "invalid_correlation_id",
@@ -1121,8 +1121,9 @@ async fn status_flow(
     let rid = text("clientRequestId", req.client_request_id.as_ref(), 128)?
         .ok_or_else(|| prove_bad_request("correlationId or clientRequestId is required"))?;
     let flow = state
-        .store
-        .phone_flow_by_request(caller.principal.org_id(), &rid)
+        .app
+        .phone
+        .flow_by_request(caller.principal.org_id(), &rid)
         .await
         .map_err(|_| {
             ApiError::new(
@@ -1306,13 +1307,12 @@ pub async fn unify_status(
                 .ok_or_else(|| out_of_order("the flow has no phone number"))?;
             let bound = prove(
                 state
-                    .store
-                    .phone_identities_by_number(&flow.org_id, phone.as_str())
+                    .app
+                    .phone
+                    .active_of_number(&flow.org_id, phone.as_str())
                     .await
                     .map_err(ApiError::from),
-            )?
-            .into_iter()
-            .find(|i| i.active);
+            )?;
             match bound {
                 Some(i) => {
                     out["success"] = json!("true");
@@ -1555,8 +1555,9 @@ pub async fn list_identities(
     let start = text("startKey", q.start_key.as_ref(), 64)?;
     let page = prove(
         state
-            .store
-            .list_phone_identities(
+            .app
+            .phone
+            .identities(
                 caller.principal.org_id(),
                 start.as_deref(),
                 q.show_inactive.unwrap_or(false),
@@ -1625,8 +1626,9 @@ pub async fn get_identity(
     let id = identity_id(&id)?;
     let i = prove(
         state
-            .store
-            .phone_identity(caller.principal.org_id(), id)
+            .app
+            .phone
+            .identity(caller.principal.org_id(), id)
             .await
             .map_err(ApiError::from),
     )?;
@@ -1647,8 +1649,9 @@ pub async fn lookup_identity(
     let phone = prove(state.phone.parse(&number))?;
     let items = prove(
         state
-            .store
-            .phone_identities_by_number(caller.principal.org_id(), phone.as_str())
+            .app
+            .phone
+            .identities_of_number(caller.principal.org_id(), phone.as_str())
             .await
             .map_err(ApiError::from),
     )?;
@@ -1694,8 +1697,9 @@ async fn set_active(
     let id = identity_id(id)?;
     prove(
         state
-            .store
-            .set_phone_identity_active(caller.principal.org_id(), id, active)
+            .app
+            .phone
+            .set_active(caller.principal.org_id(), id, active)
             .await
             .map_err(ApiError::from),
     )?;
@@ -1716,8 +1720,9 @@ pub async fn delete_identity(
     let id = identity_id(&id)?;
     prove(
         state
-            .store
-            .delete_phone_identity(caller.principal.org_id(), id)
+            .app
+            .phone
+            .delete(caller.principal.org_id(), id)
             .await
             .map_err(ApiError::from),
     )?;

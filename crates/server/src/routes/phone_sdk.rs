@@ -307,8 +307,9 @@ pub async fn mobile_auth_callback(
         .and_then(|s| s.split_once('.'))
         .ok_or_else(|| ApiError::bad_request("state is missing or malformed"))?;
     let mut flow = state
-        .store
-        .phone_flow_any_org(flow_id)
+        .app
+        .phone
+        .flow_of_state(flow_id)
         .await
         .map_err(|_| ApiError::bad_request("state does not name a flow"))?;
     let mut data = FlowData::of(&flow);
@@ -415,7 +416,7 @@ fn async_stream(
         async move {
             go?;
             loop {
-                let flow = state.store.phone_flow(&org, &id).await.ok();
+                let flow = state.app.phone.flow(&org, &id).await.ok();
                 let possession = flow.as_ref().map(|f| f.possession);
                 match possession {
                     Some(Possession::Pending) if now_millis() < deadline => {}
@@ -478,7 +479,7 @@ pub async fn open_link(State(state): State<AppState>, Path(token): Path<String>)
             .into_response();
     }
     let hash = otp::token_digest(&token);
-    let Ok(mut flow) = state.store.phone_flow_by_link(&hash).await else {
+    let Ok(mut flow) = state.app.phone.flow_by_link(&hash).await else {
         return (
             StatusCode::GONE,
             link_page(
@@ -627,7 +628,11 @@ pub async fn dev_phone_event(
 /// (one `notifications` body per identity) and ends their monitoring. Returns the
 /// identities notified.
 pub async fn report_change(state: &AppState, phone: &E164, kind: ChangeEvent) -> ApiResult<usize> {
-    let identities = state.store.monitored_identities(phone.as_str()).await?;
+    let identities = state
+        .app
+        .phone
+        .monitored(None, Some(phone.as_str()))
+        .await?;
     let mut notified = 0;
     for identity in identities {
         let body = json!({"notifications": [{
@@ -645,15 +650,13 @@ pub async fn report_change(state: &AppState, phone: &E164, kind: ChangeEvent) ->
         )
         .target(identity.id.clone());
         if state
-            .store
-            .record_phone_change(&identity.org_id, &identity.id, &body, audit)
+            .app
+            .phone
+            .record_change(&identity, &body, audit)
             .await?
         {
             notified += 1;
         }
-    }
-    if notified > 0 {
-        state.outbox_notify.notify_one();
     }
     Ok(notified)
 }
@@ -685,17 +688,18 @@ pub async fn network_change_event(
         .telco
         .read_change_notice(&body)
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let mut identities = state
-        .store
-        .identities_by_subscription(&notice.subscription_id)
+    let number = notice
+        .phone_number
+        .as_deref()
+        .and_then(|p| E164::from_stored(p).ok());
+    let identities = state
+        .app
+        .phone
+        .monitored(
+            Some(&notice.subscription_id),
+            number.as_ref().map(E164::as_str),
+        )
         .await?;
-    if identities.is_empty() {
-        if let Some(p) = notice.phone_number.as_deref() {
-            if let Ok(phone) = E164::from_stored(p) {
-                identities = state.store.monitored_identities(phone.as_str()).await?;
-            }
-        }
-    }
     for identity in identities {
         if let Ok(phone) = E164::from_stored(&identity.phone) {
             report_change(&state, &phone, notice.event).await?;

@@ -357,7 +357,7 @@ async fn settled(
     id: &str,
     expires_at: i64,
 ) -> Option<Value> {
-    let flow = match state.store.phone_flow(org, id).await {
+    let flow = match state.app.phone.flow(org, id).await {
         Ok(f) => f,
         Err(_) => {
             return Some(

@@ -414,7 +414,7 @@ impl Shell {
         nav: Nav,
         title: &'static str,
     ) -> Result<Self, ConsoleError> {
-        let org = state.store.org(&caller.admin.org_id).await?;
+        let org = state.app.orgs.get(&caller.admin.org_id).await?;
         let dev = state.phone.dev_inbox.is_some();
         let nav = NAV
             .iter()
