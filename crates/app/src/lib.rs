@@ -8,6 +8,7 @@
 //! implement them. `docs/architecture.md` draws the layers and says which operations have
 //! moved here so far.
 
+pub mod admin;
 pub mod analysis;
 pub mod capture;
 pub mod gallery;
@@ -29,6 +30,9 @@ use tokio::sync::Notify;
 
 /// Every use case, built once at start and held by the server's state.
 pub struct App {
+    /// Admin sign-in: bootstrap and setup links, password login, sessions, second
+    /// factors.
+    pub admin: admin::AdminAuth,
     /// KYC sessions: create, read, list, cancel, images, manual review.
     pub kyc: kyc::Kyc,
     /// The hosted flow's capture steps: selfie, document, completion.
@@ -63,6 +67,7 @@ impl App {
         let identity = Arc::new(identity::Identity::new(store.clone(), events.clone()));
         let tokens = Arc::new(tokens::Tokens::new(store.clone()));
         App {
+            admin: admin::AdminAuth::new(store.clone()),
             kyc: kyc::Kyc::new(store.clone(), events.clone()),
             capture: capture::Capture::new(store.clone(), events.clone()),
             presentations: presentations::Presentations::new(store.clone()),

@@ -118,8 +118,6 @@ pub struct AppState {
     /// Telco signals and SMS for the phone API (dev mode by default: the sandbox
     /// network and the dev inbox).
     pub phone: Arc<phone::PhoneContext>,
-    /// The one-time link that creates the first admin of a fresh install.
-    pub bootstrap: Arc<bootstrap::Bootstrap>,
     /// The OpenID4VP verifier's identity towards wallets (made at first use).
     pub digital_id: Arc<routes::digital_id::Verifier>,
 }
@@ -136,7 +134,6 @@ impl AppState {
             outbox_notify,
             engines: None,
             phone: Arc::new(phone::PhoneContext::dev()),
-            bootstrap: Default::default(),
             digital_id: Default::default(),
         }
     }

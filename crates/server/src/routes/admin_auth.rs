@@ -13,10 +13,7 @@
 //! pending-session and throttling helpers; moving them to `vouch-app` is the next step
 //! (docs/architecture.md).
 
-use crate::admin::{
-    check_new_password, clear_cookie, dummy_hash, hash_password, live_session, new_token,
-    session_cookie, verify_password, AdminCaller, ABSOLUTE_MS, PENDING_MS, TOKEN_PREFIX,
-};
+use crate::admin::{clear_cookie, session_cookie, AdminCaller};
 use crate::error::{ApiError, ApiJson, ApiResult};
 use crate::AppState;
 use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
@@ -31,28 +28,64 @@ use sha2::{Digest, Sha256};
 use std::net::{IpAddr, SocketAddr};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use vouch_core::admin_login::LoginStage;
+use vouch_app::admin::{AdminError, FirstAdmin, Login, Opened};
 use vouch_core::model::{Actor, AuditRecord};
-
-use vouch_core::{now_millis, rfc3339};
-use vouch_store::admin::{token_digest, Admin, AdminSession};
+use vouch_core::rfc3339;
+use vouch_store::admin::{Admin, AdminSession};
 use webauthn_rs::prelude::{
     Passkey, PasskeyAuthentication, PasskeyRegistration, PublicKeyCredential,
     RegisterPublicKeyCredential, Url, Uuid, Webauthn, WebauthnBuilder,
 };
 
-/// Login attempts a minute for one account.
-pub const LOGIN_PER_ACCOUNT: u32 = 10;
-/// Login attempts a minute from one client address.
-pub const LOGIN_PER_ADDRESS: u32 = 30;
-/// Second-factor attempts a minute for one admin.
-pub const SECOND_FACTOR_PER_MINUTE: u32 = 10;
-/// Prefix of the token of a session waiting for its second factor.
-pub const PENDING_PREFIX: &str = "tmp_sess_";
+pub use vouch_app::admin::{
+    LOGIN_PER_ACCOUNT, LOGIN_PER_ADDRESS, PENDING_PREFIX, SECOND_FACTOR_PER_MINUTE,
+};
+
 /// Longest passkey name, in characters.
 pub const MAX_PASSKEY_NAME: usize = 64;
 
 const INVALID_LOGIN: &str = "Invalid email or password";
+
+/// A refused sign-in step in the admin API's shape.
+fn admin_error(e: AdminError) -> ApiError {
+    match e {
+        AdminError::Throttled(wait) => ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!("Too many attempts; try again in {wait} s"),
+        )
+        .with_header("retry-after", wait.to_string()),
+        AdminError::InvalidLogin => ApiError::unauthorized(INVALID_LOGIN),
+        AdminError::EnrollmentOverdue => ApiError::new(
+            StatusCode::FORBIDDEN,
+            "enrollment_required",
+            "2FA enrollment required",
+        ),
+        AdminError::InvalidLink => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_setup_token",
+            "This setup link is invalid, used or expired",
+        ),
+        AdminError::PendingExpired => ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "session_expired",
+            "The login session is unknown or expired: sign in again",
+        ),
+        AdminError::Core(e) => e.into(),
+    }
+}
+
+/// The audit records of a request: the admin acting (or the system) and its request id.
+fn auditor(headers: &HeaderMap) -> impl Fn(Option<&Admin>, &str) -> AuditRecord + Send + Sync {
+    let request_id = crate::auth::request_id(headers);
+    move |admin, action| {
+        let actor = match admin {
+            Some(a) => Actor::Admin(a.id.clone()),
+            None => Actor::System,
+        };
+        AuditRecord::new(admin.map(|a| &a.org_id), actor, action).request_id(request_id.clone())
+    }
+}
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -89,92 +122,39 @@ impl FromRequestParts<AppState> for ClientIp {
     }
 }
 
-fn audit(admin: Option<&Admin>, action: &str, headers: &HeaderMap) -> AuditRecord {
-    let actor = match admin {
-        Some(a) => Actor::Admin(a.id.clone()),
-        None => Actor::System,
-    };
-    AuditRecord::new(admin.map(|a| &a.org_id), actor, action)
-        .request_id(crate::auth::request_id(headers))
-}
-
 fn admin_json(a: &Admin) -> Value {
     json!({"id": a.id, "email": a.email, "orgId": a.org_id})
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> ApiResult<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(ApiError::internal)
-}
-
 /// Counts one hit of `bucket` against `limit` a minute; 429 with `Retry-After` beyond.
 async fn throttle(state: &AppState, bucket: &str, limit: u32) -> ApiResult<()> {
-    let now = now_millis();
-    let d = state.store.hit_rate_limit(bucket, limit, now).await?;
-    if d.allowed {
-        return Ok(());
-    }
-    let wait = ((d.reset_at - now) / 1000).max(1);
-    Err(ApiError::new(
-        StatusCode::TOO_MANY_REQUESTS,
-        "rate_limited",
-        format!("Too many attempts; try again in {wait} s"),
-    )
-    .with_header("retry-after", wait.to_string()))
-}
-
-/// The admin's enrolled second factors: (passkey, face).
-async fn methods(state: &AppState, admin: &Admin) -> ApiResult<(bool, bool)> {
-    let passkeys = state.store.admin_passkeys(&admin.id).await?;
-    Ok((!passkeys.is_empty(), admin.face_template.is_some()))
-}
-
-/// Opens a `full` session: the JSON answer of a finished login with its cookie.
-async fn sign_in(state: &AppState, admin: &Admin, mut body: Value) -> ApiResult<Response> {
-    let token = new_token(TOKEN_PREFIX);
-    let csrf = new_token("");
     state
-        .store
-        .create_admin_session(
-            admin,
-            &token_digest(&token),
-            LoginStage::SignedIn,
-            &csrf,
-            now_millis() + ABSOLUTE_MS,
-        )
-        .await?;
+        .app
+        .admin
+        .throttle(bucket, limit)
+        .await
+        .map_err(admin_error)
+}
+
+/// The JSON answer of a finished login with its session cookie.
+fn signed_in(state: &AppState, admin: &Admin, opened: &Opened, mut body: Value) -> Response {
     body["success"] = json!(true);
-    body["token"] = json!(token);
+    body["token"] = json!(opened.token);
     body["admin"] = admin_json(admin);
-    body["csrfToken"] = json!(csrf);
+    body["csrfToken"] = json!(opened.csrf);
     let mut resp = Json(body).into_response();
     resp.headers_mut()
-        .insert(header::SET_COOKIE, session_cookie(state, &token));
+        .insert(header::SET_COOKIE, session_cookie(state, &opened.token));
     resp.headers_mut().insert(
         header::CACHE_CONTROL,
         header::HeaderValue::from_static("no-store"),
     );
-    Ok(resp)
+    resp
 }
 
 /// The session waiting for a second factor, from its `sessionToken`.
 async fn pending(state: &AppState, token: &str) -> ApiResult<(AdminSession, Admin)> {
-    let expired = || {
-        ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "session_expired",
-            "The login session is unknown or expired: sign in again",
-        )
-    };
-    if !token.starts_with(PENDING_PREFIX) {
-        return Err(expired());
-    }
-    let session = live_session(state, token, LoginStage::SecondFactor)
-        .await?
-        .ok_or_else(expired)?;
-    let admin = state.store.admin(&session.admin_id).await?;
-    Ok((session, admin))
+    state.app.admin.pending(token).await.map_err(admin_error)
 }
 
 /// Replaces a pending session by a full one after the second factor passed.
@@ -185,16 +165,12 @@ async fn finish_second_factor(
     method: &str,
     headers: &HeaderMap,
 ) -> ApiResult<Response> {
-    state.store.delete_admin_session(&session.id).await?;
-    state
-        .store
-        .append_audit(
-            &audit(Some(admin), "admin.login", headers)
-                .target(&admin.id)
-                .details(json!({"method": method})),
-        )
+    let opened = state
+        .app
+        .admin
+        .finish_second_factor(session, admin, method, &auditor(headers))
         .await?;
-    sign_in(state, admin, json!({})).await
+    Ok(signed_in(state, admin, &opened, json!({})))
 }
 
 async fn second_factor_failed(
@@ -204,15 +180,11 @@ async fn second_factor_failed(
     reason: &str,
     headers: &HeaderMap,
 ) -> ApiResult<()> {
-    state
-        .store
-        .append_audit(
-            &audit(Some(admin), "admin.login_failed", headers)
-                .target(&admin.id)
-                .details(json!({"method": method, "reason": reason})),
-        )
-        .await?;
-    Ok(())
+    Ok(state
+        .app
+        .admin
+        .second_factor_failed(admin, method, reason, &auditor(headers))
+        .await?)
 }
 
 // ---------------------------------------------------------------- setup and login
@@ -236,33 +208,18 @@ pub async fn setup(
     headers: HeaderMap,
     ApiJson(body): ApiJson<SetupBody>,
 ) -> ApiResult<Json<Value>> {
-    if let Some(ip) = ip {
-        throttle(&state, &format!("admin_setup:{ip}"), LOGIN_PER_ADDRESS).await?;
-    }
-    check_new_password(&body.password)?;
-    let invalid = || {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_setup_token",
-            "This setup link is invalid, used or expired",
-        )
-    };
-    if body.token.is_empty() || body.token.len() > 128 {
-        return Err(invalid());
-    }
-    let password = body.password;
-    let hash = blocking(move || hash_password(&password))
-        .await?
-        .map_err(ApiError::internal)?;
-    let admin = state
-        .store
-        .complete_admin_setup(&token_digest(&body.token), &hash)
-        .await?
-        .ok_or_else(invalid)?;
+    let ip = ip.map(|i| i.to_string());
     state
-        .store
-        .append_audit(&audit(Some(&admin), "admin.password_set", &headers).target(&admin.id))
-        .await?;
+        .app
+        .admin
+        .setup(
+            ip.as_deref(),
+            &body.token,
+            &body.password,
+            &auditor(&headers),
+        )
+        .await
+        .map_err(admin_error)?;
     Ok(Json(json!({"success": true})))
 }
 
@@ -293,72 +250,33 @@ pub async fn bootstrap(
     headers: HeaderMap,
     ApiJson(body): ApiJson<BootstrapBody>,
 ) -> ApiResult<Response> {
-    if let Some(ip) = ip {
-        throttle(&state, &format!("admin_setup:{ip}"), LOGIN_PER_ADDRESS).await?;
-    }
-    let invalid = || {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_setup_token",
-            "This setup link is invalid, used or expired: restart `vouch serve` on a database without admins for a new one, or use `vouch admin create`",
-        )
+    let ip = ip.map(|i| i.to_string());
+    let first = FirstAdmin {
+        token: &body.token,
+        org_name: &body.org_name,
+        email: &body.email,
+        password: &body.password,
     };
-    if body.token.is_empty() || body.token.len() > 128 {
-        return Err(invalid());
-    }
-    let org_name = body.org_name.trim().to_string();
-    if org_name.is_empty() || org_name.chars().count() > 200 {
-        return Err(ApiError::bad_request("orgName must be 1 to 200 characters"));
-    }
-    let email = body.email.trim().to_string();
-    if email.len() > 254 || !email.contains('@') {
-        return Err(ApiError::bad_request("email must be an e-mail address"));
-    }
-    check_new_password(&body.password)?;
-    let password = body.password;
-    let hash = blocking(move || hash_password(&password))
-        .await?
-        .map_err(ApiError::internal)?;
-    let redeemed = state.bootstrap.redeem(&body.token).ok_or_else(invalid)?;
-    let created = async {
-        if state.store.has_admins().await? {
-            return Ok(None);
-        }
-        let org = state
-            .store
-            .create_org(&org_name, audit(None, "org.created", &headers))
-            .await?;
-        let admin = state
-            .store
-            .create_admin(&org.id, &email, Some(&hash), None)
-            .await?;
-        state
-            .store
-            .append_audit(&audit(Some(&admin), "admin.bootstrapped", &headers).target(&admin.id))
-            .await?;
-        Ok::<_, vouch_core::Error>(Some((org, admin)))
-    }
-    .await;
-    let (org, admin) = match created {
-        Ok(Some(created)) => created,
-        // An admin appeared meanwhile (another node, the CLI): this link is spent.
-        Ok(None) => return Err(invalid()),
-        Err(e) => {
-            state.bootstrap.restore(redeemed);
-            return Err(e.into());
-        }
-    };
+    let (org, admin, opened) = state
+        .app
+        .admin
+        .bootstrap(ip.as_deref(), first, &auditor(&headers))
+        .await
+        .map_err(|e| match e {
+            AdminError::InvalidLink => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_setup_token",
+                "This setup link is invalid, used or expired: restart `vouch serve` on a database without admins for a new one, or use `vouch admin create`",
+            ),
+            e => admin_error(e),
+        })?;
     tracing::info!(org = %org.id, admin = %admin.id, "first organisation and admin created from the setup link");
-    sign_in(
-        &state,
-        &admin,
-        json!({
-            "orgId": org.id,
-            "enrollmentRequired": true,
-            "enrollBy": rfc3339(admin.enroll_by),
-        }),
-    )
-    .await
+    let body = json!({
+        "orgId": org.id,
+        "enrollmentRequired": true,
+        "enrollBy": rfc3339(admin.enroll_by),
+    });
+    Ok(signed_in(&state, &admin, &opened, body))
 }
 
 /// The body of `POST /api/auth/login`.
@@ -383,98 +301,35 @@ pub async fn login(
     headers: HeaderMap,
     ApiJson(body): ApiJson<LoginBody>,
 ) -> ApiResult<Response> {
-    if let Some(ip) = ip {
-        throttle(&state, &format!("admin_login_ip:{ip}"), LOGIN_PER_ADDRESS).await?;
-    }
-    let email = body.email.trim().to_lowercase();
-    if email.is_empty() || email.len() > 254 || body.password.chars().count() > 1024 {
-        return Err(ApiError::unauthorized(INVALID_LOGIN));
-    }
-    // Per account, by a keyed digest of the address (no e-mail in the counter table).
-    let account = state.store.blind_index("admin_login", &email);
-    throttle(
-        &state,
-        &format!("admin_login_account:{account}"),
-        LOGIN_PER_ACCOUNT,
-    )
-    .await?;
-    let admin = state.store.admin_by_email(&email).await?;
-    // Unknown accounts and accounts without a password check the dummy hash: the same
-    // work, the same answer.
-    let phc = admin
-        .as_ref()
-        .and_then(|a| a.password_hash.clone())
-        .unwrap_or_else(|| dummy_hash().to_string());
-    let known = admin.as_ref().is_some_and(|a| a.password_hash.is_some());
-    let password = body.password;
-    let ok = blocking(move || verify_password(&phc, &password)).await? && known;
-    let Some(admin) = admin.filter(|_| ok) else {
-        state
-            .store
-            .append_audit(
-                &audit(None, "admin.login_failed", &headers).details(json!({"method": "password"})),
-            )
-            .await?;
-        return Err(ApiError::unauthorized(INVALID_LOGIN));
-    };
-    let (passkey, face) = methods(&state, &admin).await?;
-    if passkey || face {
-        let token = new_token(PENDING_PREFIX);
-        state
-            .store
-            .create_admin_session(
-                &admin,
-                &token_digest(&token),
-                LoginStage::SecondFactor,
-                &new_token(""),
-                now_millis() + PENDING_MS,
-            )
-            .await?;
-        state
-            .store
-            .append_audit(
-                &audit(Some(&admin), "admin.login_password_ok", &headers)
-                    .target(&admin.id)
-                    .details(json!({"requires2fa": true})),
-            )
-            .await?;
-        return Ok(Json(json!({
+    let ip = ip.map(|i| i.to_string());
+    let login = state
+        .app
+        .admin
+        .login(
+            ip.as_deref(),
+            &body.email,
+            &body.password,
+            &auditor(&headers),
+        )
+        .await
+        .map_err(admin_error)?;
+    Ok(match login {
+        Login::SecondFactor {
+            token,
+            passkey,
+            face,
+        } => Json(json!({
             "requires_2fa": true,
             "methods": {"passkey": passkey, "face": face},
             "sessionToken": token,
             "message": "Two-factor authentication required",
         }))
-        .into_response());
-    }
-    if now_millis() >= admin.enroll_by {
-        state
-            .store
-            .append_audit(
-                &audit(Some(&admin), "admin.login_blocked", &headers)
-                    .target(&admin.id)
-                    .details(json!({"reason": "2fa_enrollment_overdue"})),
-            )
-            .await?;
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "enrollment_required",
-            "2FA enrollment required",
-        ));
-    }
-    state
-        .store
-        .append_audit(
-            &audit(Some(&admin), "admin.login", &headers)
-                .target(&admin.id)
-                .details(json!({"method": "password", "enrollmentRequired": true})),
-        )
-        .await?;
-    sign_in(
-        &state,
-        &admin,
-        json!({"enrollmentRequired": true, "enrollBy": rfc3339(admin.enroll_by)}),
-    )
-    .await
+        .into_response(),
+        Login::SignedIn(admin, opened) => {
+            let body = json!({"enrollmentRequired": true, "enrollBy": rfc3339(admin.enroll_by)});
+            signed_in(&state, &admin, &opened, body)
+        }
+    })
 }
 
 /// Ends the session and removes the cookie.
@@ -486,15 +341,10 @@ pub async fn logout(
     caller: AdminCaller,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    state.store.delete_admin_session(&caller.session.id).await?;
-    state
-        .store
-        .append_audit(
-            &caller
-                .audit("admin.logout")
-                .request_id(crate::auth::request_id(&headers)),
-        )
-        .await?;
+    let audit = caller
+        .audit("admin.logout")
+        .request_id(crate::auth::request_id(&headers));
+    state.app.admin.logout(&caller.session, audit).await?;
     let mut resp = Json(json!({"success": true})).into_response();
     resp.headers_mut()
         .insert(header::SET_COOKIE, clear_cookie());
@@ -507,7 +357,7 @@ pub async fn logout(
     responses((status = 200, description = "admin, csrfToken, methods, enrollBy"),
               (status = 401, body = crate::error::ErrorBody)))]
 pub async fn me(State(state): State<AppState>, caller: AdminCaller) -> ApiResult<Json<Value>> {
-    let (passkey, face) = methods(&state, &caller.admin).await?;
+    let (passkey, face) = state.app.admin.methods(&caller.admin).await?;
     Ok(Json(json!({
         "admin": admin_json(&caller.admin),
         "csrfToken": caller.session.csrf,
@@ -550,21 +400,14 @@ fn user_handle(admin: &Admin) -> Uuid {
 }
 
 async fn take_ceremony(state: &AppState, session: &AdminSession) -> ApiResult<Option<Ceremony>> {
-    let Some(raw) = &session.challenge else {
-        return Ok(None);
-    };
     // Single use: a ceremony's state is cleared once read.
-    state.store.set_admin_challenge(&session.id, None).await?;
-    Ok(serde_json::from_slice(raw).ok())
+    let raw = state.app.admin.take_ceremony(session).await?;
+    Ok(raw.and_then(|r| serde_json::from_slice(&r).ok()))
 }
 
 async fn put_ceremony(state: &AppState, session: &AdminSession, c: &Ceremony) -> ApiResult<()> {
     let raw = serde_json::to_vec(c).map_err(ApiError::internal)?;
-    state
-        .store
-        .set_admin_challenge(&session.id, Some(&raw))
-        .await?;
-    Ok(())
+    Ok(state.app.admin.put_ceremony(session, &raw).await?)
 }
 
 fn stored_passkeys(list: &[vouch_store::admin::AdminPasskey]) -> ApiResult<Vec<(String, Passkey)>> {
@@ -594,7 +437,7 @@ pub async fn passkey_register_options(
     caller: AdminCaller,
 ) -> ApiResult<Json<Value>> {
     let w = webauthn(&state)?;
-    let existing = stored_passkeys(&state.store.admin_passkeys(&caller.admin.id).await?)?;
+    let existing = stored_passkeys(&state.app.admin.passkeys(&caller.admin).await?)?;
     let exclude: Vec<_> = existing.iter().map(|(_, k)| k.cred_id().clone()).collect();
     let (ccr, reg) = w
         .start_passkey_registration(
@@ -667,18 +510,13 @@ pub async fn passkey_register(
         })?;
     let cred_id = URL_SAFE_NO_PAD.encode(AsRef::<[u8]>::as_ref(passkey.cred_id()));
     let raw = serde_json::to_vec(&passkey).map_err(ApiError::internal)?;
+    let audit = caller
+        .audit("admin.passkey_added")
+        .request_id(crate::auth::request_id(&headers));
     let stored = state
-        .store
-        .add_admin_passkey(&caller.admin, &cred_id, &raw, &name)
-        .await?;
-    state
-        .store
-        .append_audit(
-            &caller
-                .audit("admin.passkey_added")
-                .target(&stored.id)
-                .request_id(crate::auth::request_id(&headers)),
-        )
+        .app
+        .admin
+        .add_passkey(&caller.admin, &cred_id, &raw, &name, audit)
         .await?;
     Ok(Json(json!({
         "success": true,
@@ -707,7 +545,7 @@ pub async fn passkey_authenticate_options(
 ) -> ApiResult<Json<Value>> {
     let (session, admin) = pending(&state, &body.session_token).await?;
     let w = webauthn(&state)?;
-    let passkeys: Vec<Passkey> = stored_passkeys(&state.store.admin_passkeys(&admin.id).await?)?
+    let passkeys: Vec<Passkey> = stored_passkeys(&state.app.admin.passkeys(&admin).await?)?
         .into_iter()
         .map(|(_, k)| k)
         .collect();
@@ -773,7 +611,7 @@ pub async fn passkey_authenticate(
             return Err(ApiError::unauthorized("The passkey was not accepted"));
         }
     };
-    let stored = state.store.admin_passkeys(&admin.id).await?;
+    let stored = state.app.admin.passkeys(&admin).await?;
     let mut used = None;
     for (id, mut key) in stored_passkeys(&stored)? {
         if key.update_credential(&result).is_some() {
@@ -786,7 +624,7 @@ pub async fn passkey_authenticate(
         return Err(ApiError::unauthorized("The passkey was not accepted"));
     };
     let raw = serde_json::to_vec(&key).map_err(ApiError::internal)?;
-    state.store.update_admin_passkey(&id, &raw).await?;
+    state.app.admin.update_passkey(&id, &raw).await?;
     finish_second_factor(&state, &session, &admin, "passkey", &headers).await
 }
 
@@ -800,8 +638,9 @@ pub async fn list_passkeys(
     caller: AdminCaller,
 ) -> ApiResult<Json<Value>> {
     let list: Vec<Value> = state
-        .store
-        .admin_passkeys(&caller.admin.id)
+        .app
+        .admin
+        .passkeys(&caller.admin)
         .await?
         .iter()
         .map(|p| {
@@ -823,10 +662,12 @@ pub(crate) async fn remove_factor(
     state: &AppState,
     caller: &AdminCaller,
     passkey: Option<&str>,
+    audit: AuditRecord,
 ) -> ApiResult<()> {
     match state
-        .store
-        .remove_admin_factor(&caller.admin.id, passkey)
+        .app
+        .admin
+        .remove_factor(&caller.admin, passkey, audit)
         .await
     {
         Ok(()) => Ok(()),
@@ -856,16 +697,11 @@ pub async fn delete_passkey(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    remove_factor(&state, &caller, Some(&id)).await?;
-    state
-        .store
-        .append_audit(
-            &caller
-                .audit("admin.passkey_removed")
-                .target(&id)
-                .request_id(crate::auth::request_id(&headers)),
-        )
-        .await?;
+    let audit = caller
+        .audit("admin.passkey_removed")
+        .target(&id)
+        .request_id(crate::auth::request_id(&headers));
+    remove_factor(&state, &caller, Some(&id), audit).await?;
     Ok(Json(json!({"success": true, "message": "Passkey removed"})))
 }
 
@@ -914,20 +750,13 @@ pub async fn face_enroll(
     )
     .await?;
     let (embedding, _) = live_face(&state, &body.frames).await?;
-    state
-        .store
-        .set_admin_face(&caller.admin.id, Some(&embedding))
-        .await?;
-    let now = now_millis();
-    state
-        .store
-        .append_audit(
-            &caller
-                .audit("admin.face_enrolled")
-                .target(&caller.admin.id)
-                .request_id(crate::auth::request_id(&headers))
-                .details(json!({"biometricConsent": true, "consentAt": rfc3339(now)})),
-        )
+    let audit = caller
+        .audit("admin.face_enrolled")
+        .request_id(crate::auth::request_id(&headers));
+    let now = state
+        .app
+        .admin
+        .set_face(&caller.admin, &embedding, audit)
         .await?;
     Ok(Json(json!({"success": true, "enrolledAt": rfc3339(now)})))
 }
@@ -942,16 +771,11 @@ pub async fn face_remove(
     caller: AdminCaller,
     headers: HeaderMap,
 ) -> ApiResult<Json<Value>> {
-    remove_factor(&state, &caller, None).await?;
-    state
-        .store
-        .append_audit(
-            &caller
-                .audit("admin.face_removed")
-                .target(&caller.admin.id)
-                .request_id(crate::auth::request_id(&headers)),
-        )
-        .await?;
+    let audit = caller
+        .audit("admin.face_removed")
+        .target(&caller.admin.id)
+        .request_id(crate::auth::request_id(&headers));
+    remove_factor(&state, &caller, None, audit).await?;
     Ok(Json(
         json!({"success": true, "message": "Face 2FA removed"}),
     ))

@@ -2,7 +2,7 @@
 //! apart from the setup token: login.js drives the admin authentication API from them.
 
 use super::{bad, page, query, see_other, ConsoleError, FormData, PageResult, Signed, LOGIN};
-use crate::admin::{clear_cookie, live_session, presented};
+use crate::admin::{clear_cookie, presented};
 use crate::AppState;
 use askama::Template;
 use axum::extract::{RawQuery, State};
@@ -31,7 +31,7 @@ struct BootstrapPage {
 async fn signed_in(state: &AppState, headers: &HeaderMap) -> bool {
     match presented(headers) {
         Some((token, _)) => matches!(
-            live_session(state, token, LoginStage::SignedIn).await,
+            state.app.admin.session(token, LoginStage::SignedIn).await,
             Ok(Some(_))
         ),
         None => false,
@@ -65,7 +65,7 @@ pub(super) async fn bootstrap_page(
 ) -> PageResult {
     let token = query(raw.as_deref())
         .remove("token")
-        .filter(|_| state.bootstrap.is_open());
+        .filter(|_| state.app.admin.bootstrap_link().is_open());
     page(&BootstrapPage { token })
 }
 
@@ -76,10 +76,10 @@ pub(super) async fn logout(
     form: FormData,
 ) -> PageResult {
     form.check(&caller)?;
-    state.store.delete_admin_session(&caller.session.id).await?;
     state
-        .store
-        .append_audit(&caller.audit("admin.logged_out"))
+        .app
+        .admin
+        .logout(&caller.session, caller.audit("admin.logged_out"))
         .await?;
     let mut resp = see_other(LOGIN);
     resp.headers_mut()

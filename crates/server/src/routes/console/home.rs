@@ -36,7 +36,7 @@ pub(super) async fn home(State(state): State<AppState>) -> Response {
             "not installed"
         },
         models_ready,
-        setup_pending: state.bootstrap.is_open(),
+        setup_pending: state.app.admin.bootstrap_link().is_open(),
     };
     match page.render() {
         Ok(html) => Html(html).into_response(),

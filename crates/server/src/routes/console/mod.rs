@@ -449,12 +449,8 @@ impl Shell {
 
 /// Whether the admin has a second factor; none means the enrolment deadline applies.
 async fn has_second_factor(state: &AppState, caller: &AdminCaller) -> Result<bool, ConsoleError> {
-    Ok(caller.admin.face_template.is_some()
-        || !state
-            .store
-            .admin_passkeys(&caller.admin.id)
-            .await?
-            .is_empty())
+    let (passkey, face) = state.app.admin.methods(&caller.admin).await?;
+    Ok(passkey || face)
 }
 
 // ---- assets ------------------------------------------------------------------------

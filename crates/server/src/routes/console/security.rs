@@ -32,7 +32,7 @@ pub(super) async fn security(
     RawQuery(raw): RawQuery,
 ) -> PageResult {
     let admin = &caller.admin;
-    let passkeys = state.store.admin_passkeys(&admin.id).await?;
+    let passkeys = state.app.admin.passkeys(admin).await?;
     let face = admin.face_template.is_some();
     let shell = Shell::new(&state, &caller, Nav::Security, "Security")
         .await?
@@ -56,13 +56,10 @@ pub(super) async fn delete_passkey(
     form: FormData,
 ) -> PageResult {
     form.check(&caller)?;
-    crate::routes::admin_auth::remove_factor(&state, &caller, Some(&id))
+    let audit = caller.audit("admin.passkey_removed").target(&id);
+    crate::routes::admin_auth::remove_factor(&state, &caller, Some(&id), audit)
         .await
         .map_err(ConsoleError)?;
-    state
-        .store
-        .append_audit(&caller.audit("admin.passkey_removed").target(&id))
-        .await?;
     Ok(see_other("/admin/security?done=passkey_deleted"))
 }
 
@@ -77,12 +74,9 @@ pub(super) async fn remove_face(
     if admin.face_template.is_none() {
         return Ok(see_other("/admin/security"));
     }
-    crate::routes::admin_auth::remove_factor(&state, &caller, None)
+    let audit = caller.audit("admin.face_removed").target(&admin.id);
+    crate::routes::admin_auth::remove_factor(&state, &caller, None, audit)
         .await
         .map_err(ConsoleError)?;
-    state
-        .store
-        .append_audit(&caller.audit("admin.face_removed").target(&admin.id))
-        .await?;
     Ok(see_other("/admin/security?done=face_removed"))
 }
