@@ -16,7 +16,8 @@ const MAX_CLIENT_CREDENTIAL: usize = 200;
 
 /// The name of the key the console's try-out makes for itself.
 pub const TRY_KEY_NAME: &str = "Console try-out";
-use vouch_store::tenancy::NewApiKey;
+use vouch_store::ratelimit::RateDecision;
+use vouch_store::tenancy::{NewApiKey, Principal, Refusal};
 
 /// Storage of API keys.
 #[async_trait]
@@ -43,6 +44,11 @@ pub trait KeyStore: Send + Sync {
     ) -> Result<ApiKey>;
     /// Revokes a key.
     async fn revoke_api_key(&self, org: &OrgId, id: &KeyId, audit: AuditRecord) -> Result<ApiKey>;
+    /// The principal of a presented secret (API key, service token, OAuth access
+    /// token), or why it is refused.
+    async fn authenticate(&self, secret: &str) -> Result<std::result::Result<Principal, Refusal>>;
+    /// Counts one request in a fixed one-minute window of `bucket`.
+    async fn hit_rate_limit(&self, bucket: &str, limit: u32, now: Millis) -> Result<RateDecision>;
     /// Checks an OAuth client's credentials (constant time on the secret's digest) and
     /// issues an access token for `ttl_ms`; none for an unknown, wrong or revoked client.
     async fn issue_access_token(
@@ -85,6 +91,14 @@ impl KeyStore for vouch_store::Store {
 
     async fn revoke_api_key(&self, org: &OrgId, id: &KeyId, audit: AuditRecord) -> Result<ApiKey> {
         vouch_store::Store::revoke_api_key(self, org, id, audit).await
+    }
+
+    async fn authenticate(&self, secret: &str) -> Result<std::result::Result<Principal, Refusal>> {
+        vouch_store::Store::authenticate(self, secret).await
+    }
+
+    async fn hit_rate_limit(&self, bucket: &str, limit: u32, now: Millis) -> Result<RateDecision> {
+        vouch_store::Store::hit_rate_limit(self, bucket, limit, now).await
     }
 
     async fn issue_access_token(
@@ -197,6 +211,20 @@ impl Keys {
             .await?
             .iter()
             .any(|k| k.name != TRY_KEY_NAME))
+    }
+
+    /// The caller of a presented secret (constant-time on its digest), or why it is
+    /// refused (unknown, revoked, expired).
+    pub async fn authenticate(
+        &self,
+        secret: &str,
+    ) -> Result<std::result::Result<Principal, Refusal>> {
+        self.store.authenticate(secret).await
+    }
+
+    /// Counts one request of a credential against its limit a minute.
+    pub async fn count_request(&self, bucket: &str, limit: u32) -> Result<RateDecision> {
+        self.store.hit_rate_limit(bucket, limit, now_millis()).await
     }
 
     /// An access token for an OAuth client's credentials, valid `ttl_ms`; none when the

@@ -22,6 +22,20 @@ use vouch_store::phone::{PhoneFlow, PhoneIdentity};
 pub trait PhoneStore: Send + Sync {
     /// The keyed digest a number is found by (no number in an index).
     fn phone_index(&self, e164: &str) -> String;
+    /// A keyed digest of `value` for `purpose` (the deployment's index key).
+    fn blind_index(&self, purpose: &str, value: &str) -> String;
+    /// Creates a flow (group-committed with others).
+    async fn create_phone_flow(&self, flow: &PhoneFlow) -> Result<()>;
+    /// Saves a flow, compare-and-set on its version (`Conflict` when it changed
+    /// meanwhile); the version is advanced.
+    async fn save_phone_flow(&self, flow: &mut PhoneFlow) -> Result<()>;
+    /// Creates an identity.
+    async fn create_phone_identity(&self, identity: &PhoneIdentity) -> Result<()>;
+    /// Monitors an identity again (a re-enrolment after a change).
+    async fn resume_phone_monitoring(&self, org: &OrgId, id: &str) -> Result<()>;
+    /// Records the network's change subscription of an identity.
+    async fn set_phone_subscription(&self, org: &OrgId, id: &str, subscription: &str)
+        -> Result<()>;
     /// A flow of the org.
     async fn phone_flow(&self, org: &OrgId, id: &str) -> Result<PhoneFlow>;
     /// The org's latest flow with a client request id.
@@ -85,6 +99,35 @@ pub trait PhoneStore: Send + Sync {
 impl PhoneStore for vouch_store::Store {
     fn phone_index(&self, e164: &str) -> String {
         vouch_store::Store::phone_index(self, e164)
+    }
+
+    fn blind_index(&self, purpose: &str, value: &str) -> String {
+        vouch_store::Store::blind_index(self, purpose, value)
+    }
+
+    async fn create_phone_flow(&self, flow: &PhoneFlow) -> Result<()> {
+        vouch_store::Store::create_phone_flow(self, flow).await
+    }
+
+    async fn save_phone_flow(&self, flow: &mut PhoneFlow) -> Result<()> {
+        vouch_store::Store::save_phone_flow(self, flow).await
+    }
+
+    async fn create_phone_identity(&self, identity: &PhoneIdentity) -> Result<()> {
+        vouch_store::Store::create_phone_identity(self, identity).await
+    }
+
+    async fn resume_phone_monitoring(&self, org: &OrgId, id: &str) -> Result<()> {
+        vouch_store::Store::resume_phone_monitoring(self, org, id).await
+    }
+
+    async fn set_phone_subscription(
+        &self,
+        org: &OrgId,
+        id: &str,
+        subscription: &str,
+    ) -> Result<()> {
+        vouch_store::Store::set_phone_subscription(self, org, id, subscription).await
     }
 
     async fn phone_flow(&self, org: &OrgId, id: &str) -> Result<PhoneFlow> {
@@ -189,6 +232,75 @@ impl Phone {
     /// The keyed digest a number is stored and found by.
     pub fn number_index(&self, e164: &str) -> String {
         self.store.phone_index(e164)
+    }
+
+    /// The key of one-time codes' digests (derived from the deployment's index key, so a
+    /// database dump alone cannot brute-force codes).
+    pub fn otp_key(&self) -> Vec<u8> {
+        self.store.blind_index("phone.otp-key", "v1").into_bytes()
+    }
+
+    /// The bearer token the network presents when it posts change events (derived,
+    /// stable across restarts and nodes, never stored).
+    pub fn sink_token(&self) -> String {
+        self.store.blind_index("phone.sink-token", "v1")
+    }
+
+    /// Creates a flow. The store writes flows by group commit, whose leader must not be
+    /// cancelled half-way (a client hanging up cancels its handler), so the write runs
+    /// in a task of its own.
+    pub async fn create_flow(&self, flow: &PhoneFlow) -> Result<()> {
+        let (store, flow) = (self.store.clone(), flow.clone());
+        tokio::spawn(async move { store.create_phone_flow(&flow).await })
+            .await
+            .map_err(|e| vouch_core::Error::Internal(format!("flow create task: {e}")))?
+    }
+
+    /// Saves a flow (compare-and-set on its version; `Conflict` when it changed
+    /// meanwhile), in a task of its own like [`Phone::create_flow`].
+    pub async fn save_flow(&self, flow: &mut PhoneFlow) -> Result<()> {
+        let (store, mut copy) = (self.store.clone(), flow.clone());
+        let saved =
+            tokio::spawn(async move { store.save_phone_flow(&mut copy).await.map(|_| copy) })
+                .await
+                .map_err(|e| vouch_core::Error::Internal(format!("flow save task: {e}")))??;
+        *flow = saved;
+        Ok(())
+    }
+
+    /// The active identity of a number for a customer id, monitored again if a change
+    /// had ended its monitoring (as the vendor's identity manager does); None when the
+    /// number has none for that customer.
+    pub async fn reenrol(
+        &self,
+        org: &OrgId,
+        e164: &str,
+        customer: Option<&str>,
+    ) -> Result<Option<String>> {
+        let found = self
+            .identities_of_number(org, e164)
+            .await?
+            .into_iter()
+            .find(|i| i.active && i.client_customer_id.as_deref() == customer);
+        let Some(i) = found else {
+            return Ok(None);
+        };
+        if !i.monitored {
+            self.store.resume_phone_monitoring(org, &i.id).await?;
+        }
+        Ok(Some(i.id))
+    }
+
+    /// Stores a new identity.
+    pub async fn create_identity(&self, identity: &PhoneIdentity) -> Result<()> {
+        self.store.create_phone_identity(identity).await
+    }
+
+    /// Records the network's change subscription of an identity.
+    pub async fn set_subscription(&self, org: &OrgId, id: &str, subscription: &str) -> Result<()> {
+        self.store
+            .set_phone_subscription(org, id, subscription)
+            .await
     }
 
     /// A flow of the org by its correlation id.
@@ -352,6 +464,28 @@ mod tests {
         fn phone_index(&self, e164: &str) -> String {
             format!("idx:{e164}")
         }
+        fn blind_index(&self, purpose: &str, value: &str) -> String {
+            format!("{purpose}:{value}")
+        }
+        async fn create_phone_flow(&self, _: &PhoneFlow) -> Result<()> {
+            unavailable()
+        }
+        async fn save_phone_flow(&self, _: &mut PhoneFlow) -> Result<()> {
+            unavailable()
+        }
+        async fn create_phone_identity(&self, _: &PhoneIdentity) -> Result<()> {
+            unavailable()
+        }
+        async fn resume_phone_monitoring(&self, _: &OrgId, id: &str) -> Result<()> {
+            self.changes
+                .lock()
+                .map_err(|_| Error::Internal("poisoned".into()))?
+                .push(format!("resumed:{id}"));
+            Ok(())
+        }
+        async fn set_phone_subscription(&self, _: &OrgId, _: &str, _: &str) -> Result<()> {
+            unavailable()
+        }
         async fn phone_flow(&self, _: &OrgId, _: &str) -> Result<PhoneFlow> {
             unavailable()
         }
@@ -499,6 +633,33 @@ mod tests {
             .is_none());
         assert!(phone
             .active_of_customer(&o, "cust-i3")
+            .await
+            .expect("read")
+            .is_none());
+    }
+
+    #[tokio::test]
+    async fn a_re_enrolment_reuses_the_customer_s_active_identity_and_resumes_monitoring() {
+        let mut unmonitored = identity("i2", "o", "+15550001", true);
+        unmonitored.monitored = false;
+        let fake = Fake {
+            identities: vec![identity("i1", "o", "+15550001", false), unmonitored],
+            ..Fake::default()
+        };
+        let (phone, _) = phone(fake);
+        let o = OrgId::from_string("o");
+        let again = phone
+            .reenrol(&o, "+15550001", Some("cust-i2"))
+            .await
+            .expect("read");
+        assert_eq!(again.as_deref(), Some("i2"));
+        assert!(phone
+            .reenrol(&o, "+15550001", Some("cust-i1"))
+            .await
+            .expect("read")
+            .is_none());
+        assert!(phone
+            .reenrol(&o, "+15550001", None)
             .await
             .expect("read")
             .is_none());

@@ -132,7 +132,7 @@ async fn authenticate(
             "Missing API key: send Authorization: Bearer <key> or x-api-key",
         ));
     };
-    let principal = match state.store.authenticate(secret).await {
+    let principal = match state.app.keys.authenticate(secret).await {
         Ok(Ok(p)) => p,
         Ok(Err(Refusal::Unknown)) => return fail(ApiError::unauthorized("Invalid API key")),
         Ok(Err(Refusal::Revoked)) => {
@@ -148,11 +148,7 @@ async fn authenticate(
         Principal::ServiceToken(t) => (t.id.to_string(), state.config.client_rate_limit),
         Principal::OAuth { client, .. } => (client.id.to_string(), state.config.client_rate_limit),
     };
-    let decision = match state
-        .store
-        .hit_rate_limit(&bucket, limit, vouch_core::now_millis())
-        .await
-    {
+    let decision = match state.app.keys.count_request(&bucket, limit).await {
         Ok(d) => d,
         Err(e) => return fail(ApiError::from(e)),
     };

@@ -105,8 +105,9 @@ pub struct AppState {
     /// The use cases (`vouch-app`): what handlers call for operations that have moved
     /// there (docs/architecture.md).
     pub app: Arc<vouch_app::App>,
-    /// The store.
-    pub store: Arc<Store>,
+    /// The store, for the background tasks only (the webhook worker's outbox delivery
+    /// and housekeeping, `webhooks.rs`): handlers go through `app`.
+    pub(crate) store: Arc<Store>,
     /// The settings.
     pub config: Arc<ServerConfig>,
     /// Process metrics.

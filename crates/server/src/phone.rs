@@ -139,24 +139,13 @@ impl PhoneContext {
 /// cancelled half-way (a client hanging up cancels its handler), so the write runs in a
 /// task of its own.
 pub async fn create_flow(state: &AppState, flow: &PhoneFlow) -> ApiResult<()> {
-    let store = state.store.clone();
-    let flow = flow.clone();
-    tokio::spawn(async move { store.create_phone_flow(&flow).await })
-        .await
-        .map_err(ApiError::internal)??;
-    Ok(())
+    Ok(state.app.phone.create_flow(flow).await?)
 }
 
 /// Saves a flow (compare-and-set on its version; Conflict when it changed meanwhile),
 /// in a task of its own like [`create_flow`].
 pub async fn save_flow(state: &AppState, flow: &mut PhoneFlow) -> ApiResult<()> {
-    let store = state.store.clone();
-    let mut copy = flow.clone();
-    let saved = tokio::spawn(async move { store.save_phone_flow(&mut copy).await.map(|_| copy) })
-        .await
-        .map_err(ApiError::internal)??;
-    *flow = saved;
-    Ok(())
+    Ok(state.app.phone.save_flow(flow).await?)
 }
 
 /// A 400 in the phone API's format.
@@ -323,14 +312,14 @@ pub async fn flow_of_token(state: &AppState, token: &str) -> ApiResult<PhoneFlow
 /// The key OTP digests are made with (derived from the store's index key, so a
 /// database dump alone cannot brute-force codes).
 fn otp_key(state: &AppState) -> Vec<u8> {
-    state.store.blind_index("phone.otp-key", "v1").into_bytes()
+    state.app.phone.otp_key()
 }
 
 /// The bearer token the network must present when it posts change events to
 /// `/v3/network/change-events` (derived from the store's index key: stable across
 /// restarts and nodes, never stored).
 pub fn sink_token(state: &AppState) -> String {
-    state.store.blind_index("phone.sink-token", "v1")
+    state.app.phone.sink_token()
 }
 
 fn sms_error(e: SmsError) -> ApiError {
@@ -419,7 +408,7 @@ pub async fn send_otp(
     flow.otp_expires_at = Some(now_millis() + OTP_TTL_MS);
     flow.otp_sends += 1;
     flow.possession_method = Some("otp".into());
-    flow.phone_bidx = Some(state.store.phone_index(phone.as_str()));
+    flow.phone_bidx = Some(state.app.phone.number_index(phone.as_str()));
     data.store(flow);
     // Record the send first: a crash after it costs the person a resend, never an
     // uncounted message.
@@ -513,7 +502,7 @@ pub async fn send_link(
     flow.link_expires_at = Some(now_millis() + LINK_TTL_MS);
     flow.link_sends += 1;
     flow.possession_method = Some("instant_link".into());
-    flow.phone_bidx = Some(state.store.phone_index(phone.as_str()));
+    flow.phone_bidx = Some(state.app.phone.number_index(phone.as_str()));
     data.store(flow);
     save_flow(state, flow).await?;
     let link = format!("{}/l/{token}", state.config.base_url());
@@ -634,20 +623,15 @@ pub async fn enroll(
     client_human_id: Option<String>,
     device_id: Option<String>,
 ) -> vouch_core::Result<String> {
-    let existing = state
-        .store
-        .phone_identities_by_number(org, phone.as_str())
-        .await?;
-    if let Some(i) = existing
-        .into_iter()
-        .find(|i| i.active && i.client_customer_id == client_customer_id)
+    // Enrolling again after a change event resumes monitoring, as the vendor's
+    // identity manager does.
+    if let Some(id) = state
+        .app
+        .phone
+        .reenrol(org, phone.as_str(), client_customer_id.as_deref())
+        .await?
     {
-        // Enrolling again after a change event resumes monitoring, as the vendor's
-        // identity manager does.
-        if !i.monitored {
-            state.store.resume_phone_monitoring(org, &i.id).await?;
-        }
-        return Ok(i.id);
+        return Ok(id);
     }
     let identity = PhoneIdentity {
         id: uuid::Uuid::new_v4().to_string(),
@@ -663,7 +647,7 @@ pub async fn enroll(
         country_code: phone.region().map(str::to_string),
         created_at: now_millis(),
     };
-    state.store.create_phone_identity(&identity).await?;
+    state.app.phone.create_identity(&identity).await?;
     subscribe_changes(state, &identity.org_id, &identity.id, phone);
     Ok(identity.id)
 }
@@ -699,7 +683,7 @@ fn subscribe_changes(state: &AppState, org: &OrgId, id: &str, phone: &E164) {
             .await
         {
             Ok(Some(sub)) => {
-                if let Err(e) = state.store.set_phone_subscription(&org, &id, &sub).await {
+                if let Err(e) = state.app.phone.set_subscription(&org, &id, &sub).await {
                     tracing::warn!(error = %e, "cannot record the change subscription");
                 }
             }
