@@ -7,6 +7,10 @@
 //!
 //! The WebAuthn ceremonies themselves (webauthn-rs) and the live face scan
 //! ([`crate::scan`]) run at the edge; what they read and write goes through here.
+//!
+//! Size (over 800 lines): the bootstrap link, the password helpers, the storage trait with
+//! its store implementation and the sign-in use cases are about 730; the rest is the unit
+//! tests' in-memory fake store.
 
 use async_trait::async_trait;
 use rand::RngCore;

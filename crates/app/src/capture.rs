@@ -8,6 +8,9 @@
 //! that is wrong in several ways is refused for the first of them, in that order. Of each
 //! step one image is kept, sealed, for a reviewer; the biometric templates a later step
 //! needs are kept sealed with the session until it is decided, then deleted.
+//!
+//! Size (just over 800 lines): the three steps and their storage trait are about 580; the
+//! rest is the unit tests' fake store.
 
 use crate::analysis::{CaptureError, DocumentAnalysis, Engines};
 use crate::scan::SelfieAnalyser;

@@ -2,6 +2,10 @@
 //! with the checks pipeline of the verification profile, the profiles themselves and the
 //! alert rules. The API (`/api/enroll`, `/api/verify`, `/api/profiles`,
 //! `/api/alert-rules`) and the console's profile and alert pages call these.
+//!
+//! Size (over 800 lines): the storage trait with its store implementation, the use cases
+//! and the checks pipeline are about 600; the rest is the unit tests' in-memory fake
+//! store and probe analyser, kept beside the code they test.
 
 use crate::analysis::{CaptureError, Engines, SelfieAnalysis};
 use crate::gallery::{Galleries, TemplateSource};

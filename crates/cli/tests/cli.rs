@@ -1,6 +1,9 @@
 //! The `vouch` binary end to end: zero-configuration start, the CLI working beside a
 //! running server, configuration precedence, key rotation, and a `kill -9` in the middle
 //! of a webhook delivery.
+//!
+//! Size (over 800 lines): each scenario starts the real binary and a server, which
+//! takes setup that is shared across them here rather than repeated in several files.
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 

@@ -9,9 +9,10 @@
 //! second factor deletes it and opens a `full` session (`vas_…`, also set as the
 //! `vouch_admin` cookie).
 //!
-//! Size (over 800 lines): one ceremony per factor (password, passkey, face), sharing the
-//! pending-session and throttling helpers; moving them to `vouch-app` is the next step
-//! (docs/architecture.md).
+//! Size (over 800 lines): one endpoint per step of each factor (password, passkey, face)
+//! with its request type and OpenAPI annotation, and the WebAuthn ceremonies (protocol
+//! work at the edge); sessions, throttles, the rules and the storage are
+//! `vouch_app::admin`'s.
 
 use crate::admin::{clear_cookie, session_cookie, AdminCaller};
 use crate::error::{ApiError, ApiJson, ApiResult};

@@ -10,8 +10,9 @@
 //! outcome decides `success`.
 //!
 //! Size (over 800 lines): every v3 operation of the dialect (Pre-Fill, Verified Users,
-//! Unify, the Identity Manager) with its request types and OpenAPI annotations; they move
-//! to `vouch-app` use cases with issue 18 (docs/architecture.md).
+//! Unify, the Identity Manager) with its request types and OpenAPI annotations. Storage
+//! is `vouch_app::phone`'s; the steps' logic (possession, signals, the KYC match) is in
+//! `crate::phone` and `core::policy` (docs/architecture.md).
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiJson, ApiQuery, ApiResult, ErrorFormat};
