@@ -618,11 +618,16 @@ async fn credential_status(
 /// no redirects.
 async fn fetch_status_list(uri: &str) -> Result<String, String> {
     const MAX: usize = 1024 * 1024;
-    let client = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(5))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|e| e.to_string())?;
+    // One client for every fetch (its connection pool and TLS set-up are reused); the
+    // hosts it may reach are the operator's allow-list, checked before it is called.
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    let client = CLIENT.get_or_init(|| {
+        reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(5))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_else(|_| reqwest::Client::new())
+    });
     let mut resp = client
         .get(uri)
         .header("accept", "application/statuslist+jwt")

@@ -227,31 +227,36 @@ pub async fn lookup(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let config = match config(&state, &headers).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let body = match parse_body(&body) {
+    match config(&state, &headers).await {
+        Ok(config) => lookup_for(&state, config, &body).await,
+        Err(r) => r,
+    }
+}
+
+/// The lookup hook of an organisation already found by its secret (the community
+/// integration's endpoints hand vouch's own bodies here).
+pub(crate) async fn lookup_for(state: &AppState, config: OryConfig, body: &[u8]) -> Response {
+    let body = match parse_body(body) {
         Ok(b) => b,
         Err(r) => return r,
     };
-    let phone = match phone_of(&state, &body) {
+    let phone = match phone_of(state, &body) {
         Ok(p) => p,
         Err(r) => {
-            count(&state, "lookup", "phone_missing");
+            count(state, "lookup", "phone_missing");
             return r;
         }
     };
-    let signals = evaluate_signals(&state, &phone).await;
+    let signals = evaluate_signals(state, &phone).await;
     if let Some((id, text, reason)) = risky(&signals) {
         if !(reason == "low_trust" && signals.undecided()) {
-            count(&state, "lookup", reason);
+            count(state, "lookup", reason);
             return interrupt(StatusCode::FORBIDDEN, "#/traits/phone", id, text, reason);
         }
     }
     if signals.undecided() {
         return undecided(
-            &state,
+            state,
             "lookup",
             config.fail_open_lookup,
             "signals unavailable",
@@ -265,7 +270,7 @@ pub async fn lookup(
             None
         }
     };
-    count(&state, "lookup", "pass");
+    count(state, "lookup", "pass");
     // Kratos replaces whole fields: send the traits back with only empty name fields
     // filled (keys the schema does not have are never added), and the public metadata
     // with vouch's part. Traits the body did not carry are not answered at all (an
@@ -333,13 +338,21 @@ pub async fn enroll_hook(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let (config, kratos_id, phone) = match identity_hook(&state, &headers, &body).await {
+    match config(&state, &headers).await {
+        Ok(config) => enroll_for(&state, config, &body).await,
+        Err(r) => r,
+    }
+}
+
+/// The enroll hook of an organisation already found by its secret.
+pub(crate) async fn enroll_for(state: &AppState, config: OryConfig, body: &[u8]) -> Response {
+    let (kratos_id, phone) = match identity_hook(state, body) {
         Ok(v) => v,
         Err(r) => return r,
     };
     let kratos_id = kratos_id.as_str();
     let id = match enroll(
-        &state,
+        state,
         &config.org_id,
         &phone,
         Some(kratos_id.to_string()),
@@ -349,7 +362,7 @@ pub async fn enroll_hook(
     .await
     {
         Ok(id) => id,
-        Err(e) => return store_failed(&state, "enroll", &e),
+        Err(e) => return store_failed(state, "enroll", &e),
     };
     let patch = vouch_store::ory::metadata_patch(
         Map::new(),
@@ -366,9 +379,9 @@ pub async fn enroll_hook(
         .patch_kratos(&config, kratos_id, &patch, audit)
         .await
     {
-        return store_failed(&state, "enroll", &e);
+        return store_failed(state, "enroll", &e);
     }
-    count(&state, "enroll", "enrolled");
+    count(state, "enroll", "enrolled");
     (
         StatusCode::OK,
         Json(json!({"identityId": id, "proveId": id})),
@@ -376,15 +389,11 @@ pub async fn enroll_hook(
         .into_response()
 }
 
-/// What enroll and validate start with: the organisation (by the secret), the Kratos
-/// identity id and the phone trait, or the answer that refuses the call.
-#[allow(clippy::result_large_err)] // the error is the finished answer to Kratos
-async fn identity_hook(
-    state: &AppState,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<(OryConfig, String, E164), Response> {
-    let config = config(state, headers).await?;
+/// What enroll and validate start with: the Kratos identity id and the phone trait, or
+/// the answer that refuses the call.
+// The error is the finished answer to Kratos, built at most once a request.
+#[allow(clippy::result_large_err)]
+fn identity_hook(state: &AppState, body: &[u8]) -> Result<(String, E164), Response> {
     let body = parse_body(body)?;
     let Some(kratos_id) = body.identity_id.as_deref().filter(|i| valid_identity_id(i)) else {
         return Err(interrupt(
@@ -396,7 +405,7 @@ async fn identity_hook(
         ));
     };
     let phone = phone_of(state, &body)?;
-    Ok((config, kratos_id.to_string(), phone))
+    Ok((kratos_id.to_string(), phone))
 }
 
 /// Kratos ids are UUIDs; anything else is refused before it reaches a URL path.
@@ -418,7 +427,15 @@ pub async fn validate_hook(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let (config, kratos_id, phone) = match identity_hook(&state, &headers, &body).await {
+    match config(&state, &headers).await {
+        Ok(config) => validate_for(&state, config, &body).await,
+        Err(r) => r,
+    }
+}
+
+/// The validate hook of an organisation already found by its secret.
+pub(crate) async fn validate_for(state: &AppState, config: OryConfig, body: &[u8]) -> Response {
+    let (kratos_id, phone) = match identity_hook(state, body) {
         Ok(v) => v,
         Err(r) => return r,
     };
@@ -431,16 +448,11 @@ pub async fn validate_hook(
     {
         Ok(found) => found,
         Err(e) => {
-            return undecided(
-                &state,
-                "validate",
-                config.fail_open_validate,
-                &e.to_string(),
-            );
+            return undecided(state, "validate", config.fail_open_validate, &e.to_string());
         }
     };
     let Some(identity) = enrolled else {
-        count(&state, "validate", "not_enrolled");
+        count(state, "validate", "not_enrolled");
         return interrupt(
             StatusCode::FORBIDDEN,
             "#/traits/phone",
@@ -450,7 +462,7 @@ pub async fn validate_hook(
         );
     };
     if identity.phone != phone.as_str() || !identity.monitored {
-        count(&state, "validate", "number_changed");
+        count(state, "validate", "number_changed");
         return interrupt(
             StatusCode::FORBIDDEN,
             "#/traits/phone",
@@ -464,7 +476,7 @@ pub async fn validate_hook(
             if d.latest_sim_change
                 .is_some_and(|t| t.timestamp_millis() > identity.created_at) =>
         {
-            count(&state, "validate", "sim_swap");
+            count(state, "validate", "sim_swap");
             return interrupt(
                 StatusCode::FORBIDDEN,
                 "#/traits/phone",
@@ -474,18 +486,11 @@ pub async fn validate_hook(
             );
         }
         Ok(_) => {}
-        Err(e) => {
-            return undecided(
-                &state,
-                "validate",
-                config.fail_open_validate,
-                &e.to_string(),
-            )
-        }
+        Err(e) => return undecided(state, "validate", config.fail_open_validate, &e.to_string()),
     }
-    let signals = evaluate_signals(&state, &phone).await;
+    let signals = evaluate_signals(state, &phone).await;
     if !signals.reachable {
-        count(&state, "validate", "disconnected");
+        count(state, "validate", "disconnected");
         return interrupt(
             StatusCode::FORBIDDEN,
             "#/traits/phone",
@@ -496,12 +501,12 @@ pub async fn validate_hook(
     }
     if signals.undecided() {
         return undecided(
-            &state,
+            state,
             "validate",
             config.fail_open_validate,
             "signals unavailable",
         );
     }
-    count(&state, "validate", "pass");
+    count(state, "validate", "pass");
     StatusCode::NO_CONTENT.into_response()
 }

@@ -80,6 +80,19 @@ fn parse(bytes: &[u8]) -> Result<Parsed, Response> {
         })
 }
 
+/// Every hook's start: the organisation by its webhook secret (once), then the body,
+/// whose template decides who answers it.
+// The error is the hook's whole answer, built at most once a request: not worth boxing.
+#[allow(clippy::result_large_err)]
+async fn prelude(
+    state: &AppState,
+    headers: &HeaderMap,
+    bytes: &[u8],
+) -> Result<(OryConfig, Parsed), Response> {
+    let config = config(state, headers).await?;
+    Ok((config, parse(bytes)?))
+}
+
 /// The integration's plain error answer: `{"error": "…"}`.
 fn error(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({"error": message}))).into_response()
@@ -169,13 +182,9 @@ pub async fn lookup(
     headers: HeaderMap,
     bytes: axum::body::Bytes,
 ) -> Response {
-    let config = match config(&state, &headers).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let body = match parse(&bytes) {
-        Ok(Parsed::Community(b)) => b,
-        Ok(Parsed::Vouch) => return super::ory::lookup(State(state), headers, bytes).await,
+    let (config, body) = match prelude(&state, &headers, &bytes).await {
+        Ok((config, Parsed::Community(b))) => (config, b),
+        Ok((config, Parsed::Vouch)) => return super::ory::lookup_for(&state, config, &bytes).await,
         Err(r) => return r,
     };
     let lookup_error = |message: &str| {
@@ -262,13 +271,9 @@ pub async fn enroll_hook(
     headers: HeaderMap,
     bytes: axum::body::Bytes,
 ) -> Response {
-    let config = match config(&state, &headers).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let body = match parse(&bytes) {
-        Ok(Parsed::Community(b)) => b,
-        Ok(Parsed::Vouch) => return super::ory::enroll_hook(State(state), headers, bytes).await,
+    let (config, body) = match prelude(&state, &headers, &bytes).await {
+        Ok((config, Parsed::Community(b))) => (config, b),
+        Ok((config, Parsed::Vouch)) => return super::ory::enroll_for(&state, config, &bytes).await,
         Err(r) => return r,
     };
     let kratos_id = body.kratos_identity_id.as_deref().unwrap_or_default();
@@ -366,13 +371,11 @@ pub async fn validate_hook(
     bytes: axum::body::Bytes,
 ) -> Response {
     use super::ory::message_id;
-    let config = match config(&state, &headers).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let body = match parse(&bytes) {
-        Ok(Parsed::Community(b)) => b,
-        Ok(Parsed::Vouch) => return super::ory::validate_hook(State(state), headers, bytes).await,
+    let (config, body) = match prelude(&state, &headers, &bytes).await {
+        Ok((config, Parsed::Community(b))) => (config, b),
+        Ok((config, Parsed::Vouch)) => {
+            return super::ory::validate_for(&state, config, &bytes).await
+        }
         Err(r) => return r,
     };
     let kratos_id = body.kratos_identity_id.as_deref().unwrap_or_default();
