@@ -413,7 +413,7 @@ impl AdminAuth {
         if d.allowed {
             return Ok(());
         }
-        Err(AdminError::Throttled(((d.reset_at - now) / 1000).max(1)))
+        Err(AdminError::Throttled(d.retry_after_secs(now)))
     }
 
     /// A live session of `stage` by its token: unknown, expired, idle or of another

@@ -207,6 +207,15 @@ pub fn decode_image(name: &str, b64: &str) -> std::result::Result<Vec<u8>, Image
         .map_err(|_| ImageError::NotBase64(format!("{name} is not valid base64")))
 }
 
+/// Decodes a capture's frames, each as [`decode_image`] does (named `frame 1`, …).
+pub fn decode_frames(frames: &[String]) -> std::result::Result<Vec<Vec<u8>>, ImageError> {
+    frames
+        .iter()
+        .enumerate()
+        .map(|(i, f)| decode_image(&format!("frame {}", i + 1), f))
+        .collect()
+}
+
 /// The media type of an image the decoder accepted, from its first bytes.
 pub fn image_type(bytes: &[u8]) -> &'static str {
     match bytes {
@@ -307,7 +316,7 @@ impl Capture {
         if d.allowed {
             return Ok(());
         }
-        Err(StepError::RateLimited(((d.reset_at - now) / 1000).max(1)))
+        Err(StepError::RateLimited(d.retry_after_secs(now)))
     }
 
     /// The settings of the key the session was made with.
@@ -377,12 +386,7 @@ impl Capture {
                 "frames must hold 1 to {MAX_FRAMES} images"
             )));
         }
-        let frames = frames
-            .iter()
-            .enumerate()
-            .map(|(i, f)| decode_image(&format!("frame {}", i + 1), f))
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(StepError::Image)?;
+        let frames = decode_frames(frames).map_err(StepError::Image)?;
         // The middle frame is kept (sealed) for a reviewer; the others are dropped here.
         let frame = frames[frames.len() / 2].clone();
         let analysis = blocking(move || analyser.analyse_selfie(&frames)).await?;

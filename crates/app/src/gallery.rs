@@ -91,16 +91,4 @@ impl Galleries {
         let hit = g.index.search(probe, 1, threads).into_iter().next();
         Ok(hit.and_then(|h| g.people.get(h.slot).map(|p| (p.clone(), h.score))))
     }
-
-    /// Templates held in memory across organisations, and their bytes.
-    pub fn size(&self) -> (usize, usize) {
-        let orgs = self.orgs.lock().unwrap_or_else(|e| e.into_inner());
-        orgs.values()
-            .filter_map(|g| {
-                g.try_lock()
-                    .ok()
-                    .map(|g| (g.index.len(), g.index.memory_bytes()))
-            })
-            .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
-    }
 }

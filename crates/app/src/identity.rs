@@ -409,9 +409,17 @@ impl Identity {
         }
     }
 
-    /// The organisations' 1:N indexes (for metrics).
-    pub fn galleries(&self) -> &Galleries {
-        &self.galleries
+    /// The org's enrolled person most similar to an embedding, when at least
+    /// `threshold` similar, with the similarity.
+    async fn matched(
+        &self,
+        org: &OrgId,
+        embedding: &[f32],
+        threshold: f32,
+    ) -> Result<Option<(PersonId, f32)>> {
+        let source: &dyn TemplateSource = self.store.as_ref();
+        let best = self.galleries.best_match(source, org, embedding).await?;
+        Ok(best.filter(|(_, sim)| *sim >= threshold))
     }
 
     /// The enrolled person most similar to an embedding, when at least `threshold`
@@ -422,9 +430,7 @@ impl Identity {
         embedding: &[f32],
         threshold: f32,
     ) -> Result<Option<(PersonId, f32, Option<String>)>> {
-        let source: &dyn TemplateSource = self.store.as_ref();
-        let best = self.galleries.best_match(source, org, embedding).await?;
-        match best.filter(|(_, sim)| *sim >= threshold) {
+        match self.matched(org, embedding, threshold).await? {
             Some((person, sim)) => {
                 let email = self.store.person_email(org, &person).await?;
                 Ok(Some((person, sim, email)))
@@ -480,13 +486,9 @@ impl Identity {
         let n = frames.len();
         let threshold = analyser.match_threshold();
         let analysis = analyse(analyser, frames).await?;
-        let source: &dyn TemplateSource = self.store.as_ref();
-        let best = self
-            .galleries
-            .best_match(source, org, &analysis.embedding)
-            .await?;
+        let matched = self.matched(org, &analysis.embedding, threshold).await?;
         let fingerprint = device.fingerprint();
-        let Some((person, similarity)) = best.filter(|(_, sim)| *sim >= threshold) else {
+        let Some((person, similarity)) = matched else {
             let record = IdentityCheckRecord {
                 key_id: key.clone(),
                 person_id: None,

@@ -153,7 +153,7 @@ async fn authenticate(
         Err(e) => return fail(ApiError::from(e)),
     };
     if !decision.allowed {
-        let wait = ((decision.reset_at - vouch_core::now_millis()) / 1000).max(1);
+        let wait = decision.retry_after_secs(vouch_core::now_millis());
         let mut resp = ApiError::new(
             axum::http::StatusCode::TOO_MANY_REQUESTS,
             "rate_limited",

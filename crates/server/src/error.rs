@@ -137,6 +137,17 @@ impl ApiError {
     }
 
     /// Adds a header.
+    /// 429 for too many attempts of one kind, with `Retry-After` (the capture pages and
+    /// admin sign-in).
+    pub fn too_many_attempts(wait_secs: i64) -> Self {
+        ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!("Too many attempts; try again in {wait_secs} s"),
+        )
+        .with_header("retry-after", wait_secs.to_string())
+    }
+
     pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
         self.headers.push((name, value.into()));
         self

@@ -74,6 +74,13 @@ pub struct RateDecision {
 /// The window length.
 pub const WINDOW_MS: Millis = 60_000;
 
+impl RateDecision {
+    /// Whole seconds until the window ends, at least 1: the `Retry-After` of a refusal.
+    pub fn retry_after_secs(&self, now: Millis) -> i64 {
+        ((self.reset_at - now) / 1000).max(1)
+    }
+}
+
 impl Store {
     /// Counts one request for `bucket` (a credential id) in the current one-minute window.
     pub async fn hit_rate_limit(
@@ -146,6 +153,19 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refusal_says_the_whole_seconds_left_in_the_window_and_never_zero() {
+        let d = RateDecision {
+            limit: 10,
+            remaining: 0,
+            reset_at: 60_000,
+            allowed: false,
+        };
+        assert_eq!(d.retry_after_secs(30_000), 30);
+        assert_eq!(d.retry_after_secs(59_500), 1, "under a second rounds up to 1");
+        assert_eq!(d.retry_after_secs(70_000), 1, "a window already over still says 1");
+    }
 
     #[test]
     fn local_counts_reset_with_the_window_and_are_shared_per_database() {

@@ -50,12 +50,7 @@ const INVALID_LOGIN: &str = "Invalid email or password";
 /// A refused sign-in step in the admin API's shape.
 fn admin_error(e: AdminError) -> ApiError {
     match e {
-        AdminError::Throttled(wait) => ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            format!("Too many attempts; try again in {wait} s"),
-        )
-        .with_header("retry-after", wait.to_string()),
+        AdminError::Throttled(wait) => ApiError::too_many_attempts(wait),
         AdminError::InvalidLogin => ApiError::unauthorized(INVALID_LOGIN),
         AdminError::EnrollmentOverdue => ApiError::new(
             StatusCode::FORBIDDEN,

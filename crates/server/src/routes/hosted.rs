@@ -55,11 +55,7 @@ pub(crate) async fn live_scan(
             vouch_app::scan::MIN_FRAMES
         )));
     }
-    let frames = frames
-        .iter()
-        .enumerate()
-        .map(|(i, f)| decode_image(&format!("frame {}", i + 1), f))
-        .collect::<ApiResult<Vec<_>>>()?;
+    let frames = vouch_app::capture::decode_frames(frames).map_err(image_error)?;
     vouch_app::scan::live_scan(engines, frames)
         .await
         .map_err(|e| match e {
@@ -107,12 +103,7 @@ pub(crate) fn step_error(e: StepError) -> ApiError {
             "already_complete",
             "This verification is already complete",
         ),
-        StepError::RateLimited(wait) => ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            format!("Too many attempts; try again in {wait} s"),
-        )
-        .with_header("retry-after", wait.to_string()),
+        StepError::RateLimited(wait) => ApiError::too_many_attempts(wait),
         StepError::NotAsked(m) => ApiError::bad_request(m),
         StepError::Frames(m) => ApiError::bad_request(m),
         StepError::Image(e) => image_error(e),
