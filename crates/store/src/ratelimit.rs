@@ -163,8 +163,16 @@ mod tests {
             allowed: false,
         };
         assert_eq!(d.retry_after_secs(30_000), 30);
-        assert_eq!(d.retry_after_secs(59_500), 1, "under a second rounds up to 1");
-        assert_eq!(d.retry_after_secs(70_000), 1, "a window already over still says 1");
+        assert_eq!(
+            d.retry_after_secs(59_500),
+            1,
+            "under a second rounds up to 1"
+        );
+        assert_eq!(
+            d.retry_after_secs(70_000),
+            1,
+            "a window already over still says 1"
+        );
     }
 
     #[test]
